@@ -1,0 +1,100 @@
+/**
+ * Named error classes, one per condition. Callers branch on `.name` (it survives
+ * `miniSerializeError` and structured clone); every message names the thread, log or CID
+ * concerned where there is one.
+ */
+
+/** What an error is about, where known. Kept as strings so errors serialise cleanly. */
+export interface ErrorContext {
+  readonly threadId?: string
+  readonly logId?: string
+  readonly cid?: string
+  readonly seq?: number
+}
+
+function where(ctx: ErrorContext): string {
+  const parts: string[] = []
+  if (ctx.threadId !== undefined) parts.push(`thread ${ctx.threadId}`)
+  if (ctx.logId !== undefined) parts.push(`log ${ctx.logId}`)
+  if (ctx.seq !== undefined) parts.push(`seq ${ctx.seq}`)
+  if (ctx.cid !== undefined) parts.push(`block ${ctx.cid}`)
+  return parts.length === 0 ? '' : ` (${parts.join(', ')})`
+}
+
+/** The base of every error this library throws on purpose. */
+export class ThreadsError extends Error {
+  static readonly NAME: string = 'ThreadsError'
+  readonly threadId?: string
+  readonly logId?: string
+  readonly cid?: string
+  readonly seq?: number
+
+  constructor(message: string, ctx: ErrorContext = {}, options?: { cause?: unknown }) {
+    super(message + where(ctx), options)
+    this.name = (new.target as typeof ThreadsError).NAME
+    if (ctx.threadId !== undefined) this.threadId = ctx.threadId
+    if (ctx.logId !== undefined) this.logId = ctx.logId
+    if (ctx.cid !== undefined) this.cid = ctx.cid
+    if (ctx.seq !== undefined) this.seq = ctx.seq
+  }
+}
+
+/** A thread ID string or byte array that is not a valid thread ID. */
+export class InvalidThreadIdError extends ThreadsError {
+  static override readonly NAME = 'InvalidThreadIdError'
+}
+
+/** A key (log key, thread key, sealed key set) of the wrong form or length. */
+export class InvalidKeyError extends ThreadsError {
+  static override readonly NAME = 'InvalidKeyError'
+}
+
+/** Bytes that do not decode to the expected structure (bad CBOR, wrong fields or types). */
+export class MalformedRecordError extends ThreadsError {
+  static override readonly NAME = 'MalformedRecordError'
+}
+
+/** A block whose bytes do not hash to the CID that names it. */
+export class CidMismatchError extends ThreadsError {
+  static override readonly NAME = 'CidMismatchError'
+}
+
+/** A record whose signature does not verify against its log's public key (a forged writer). */
+export class BadSignatureError extends ThreadsError {
+  static override readonly NAME = 'BadSignatureError'
+}
+
+/** A record that does not continue its log: wrong `seq`, wrong or missing `prev`. */
+export class BrokenChainError extends ThreadsError {
+  static override readonly NAME = 'BrokenChainError'
+}
+
+/** A second, different record with a `seq` the log already has. The first one is kept. */
+export class EquivocationError extends ThreadsError {
+  static override readonly NAME = 'EquivocationError'
+}
+
+/** Ciphertext that fails authentication under the key given (wrong key or tampered bytes). */
+export class DecryptionError extends ThreadsError {
+  static override readonly NAME = 'DecryptionError'
+}
+
+/** An input larger than the limit for its kind. */
+export class TooLargeError extends ThreadsError {
+  static override readonly NAME = 'TooLargeError'
+}
+
+/** A thread, log or block that this peer does not have. */
+export class NotFoundError extends ThreadsError {
+  static override readonly NAME = 'NotFoundError'
+}
+
+/** A stored value that cannot be read back: the store was damaged outside this library. */
+export class CorruptStoreError extends ThreadsError {
+  static override readonly NAME = 'CorruptStoreError'
+}
+
+/** True when `e` is one of this library's errors (matches across bundles by name). */
+export function isThreadsError(e: unknown): e is ThreadsError {
+  return e instanceof ThreadsError
+}

@@ -1,0 +1,52 @@
+/**
+ * redux-threads: Textile's Threads (an event-sourced, end-to-end encrypted, peer-to-peer
+ * database over IPLD) as Redux middleware and bindings.
+ *
+ * @packageDocumentation
+ */
+
+// core: formats, keys, records, errors (pure, no I/O)
+export * from './core/errors.js'
+export { getCrypto, setCrypto, nobleCrypto, createNodeCrypto } from './core/crypto/index.js'
+export type { CryptoProvider, SigningKey, VerifyingKey } from './core/crypto/index.js'
+export { ThreadId, Variant, THREAD_ID_VERSION, MIN_RANDOM_BYTES, DEFAULT_RANDOM_BYTES } from './core/threadId.js'
+export { threadAddr, parseThreadAddr, registerThreadProtocol, THREAD_PROTOCOL_CODE } from './core/threadAddr.js'
+export {
+  generateLogKey,
+  logKeyFromSeed,
+  logIdFromPublicKey,
+  publicKeyFromLogId,
+  createThreadKey,
+  threadKeyToString,
+  parseThreadKey,
+  threadKeyToBytes,
+  threadKeyFromBytes,
+  followKey,
+  sealTo,
+  openSealed
+} from './core/keys.js'
+export type { LogKey, ThreadKey } from './core/keys.js'
+export { encodeBlock, blockOf, cidOfDigest } from './core/block.js'
+export type { Block } from './core/block.js'
+export {
+  createRecord,
+  verifyRecord,
+  verifyChain,
+  openEvent,
+  recordBlocks,
+  checkDuplicate,
+  MAX_BODY_BYTES
+} from './core/record.js'
+export type { LogRecord, RecordBlocks, LogHead, EventHeader, NewRecord, VerifyOptions } from './core/record.js'
+export { encodeCommand, decodeCommand } from './core/command.js'
+export type { Command } from './core/command.js'
+
+// store: storage contract, logstore, event store
+export type { StorageAdapter, StorageKey, StorageOp, StorageEntry, RangeOptions } from './store/storageAdapter.js'
+export { Logstore } from './store/logstore/logstore.js'
+export type { ThreadInfo, LogInfo } from './store/logstore/logstore.js'
+export { AddrBook, PERMANENT_TTL } from './store/logstore/addrBook.js'
+export type { AddrEntry } from './store/logstore/addrBook.js'
+export { MetadataBook } from './store/logstore/metadataBook.js'
+export { EventStore } from './store/eventStore.js'
+export type { StoredEvent, SeqRange } from './store/eventStore.js'

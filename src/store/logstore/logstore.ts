@@ -1,0 +1,196 @@
+import * as dagCbor from '@ipld/dag-cbor'
+import type { CID } from 'multiformats/cid'
+import { CorruptStoreError, NotFoundError } from '../../core/errors.js'
+import { logKeyFromSeed, threadKeyFromBytes, threadKeyToBytes, type LogKey, type ThreadKey } from '../../core/keys.js'
+import type { LogHead } from '../../core/record.js'
+import { ThreadId } from '../../core/threadId.js'
+import type { StorageAdapter, StorageOp } from '../storageAdapter.js'
+import { internKey, keys } from '../storageKeys.js'
+import { AddrBook } from './addrBook.js'
+import { MetadataBook } from './metadataBook.js'
+
+/** A thread this peer holds. */
+export interface ThreadInfo {
+  readonly id: ThreadId
+  /** Service key always; read key unless this peer only follows the thread. */
+  readonly key: ThreadKey
+  /** Interned number used in storage keys. */
+  readonly n: string
+}
+
+/** A log of a thread. */
+export interface LogInfo {
+  readonly id: string
+  readonly n: string
+  /** This peer's own log: it holds the private key and is the only writer. */
+  readonly key?: LogKey
+}
+
+interface Counters {
+  t: number
+  l: number
+}
+
+/**
+ * The logstore of paper Example 2: a key book (thread keys, own log keys), an address book with
+ * TTLs, a head book and metadata, over one storage adapter. Thread, log and head entries are
+ * small, so they are loaded once at open and served from memory.
+ *
+ * @example
+ * ```ts
+ * import { Logstore, ThreadId, createThreadKey } from 'redux-threads'
+ * import { memoryStorage } from 'redux-threads/memory'
+ * const logstore = await Logstore.open(memoryStorage())
+ * const thread = await logstore.addThread(ThreadId.create(), createThreadKey())
+ * ```
+ */
+export class Logstore {
+  readonly storage: StorageAdapter
+  readonly addrs: AddrBook
+  readonly metadata: MetadataBook
+  readonly #threads = new Map<string, ThreadInfo>()
+  readonly #logs = new Map<string, Map<string, LogInfo>>()
+  readonly #heads = new Map<string, Map<string, LogHead>>()
+  #counters: Counters = { t: 0, l: 0 }
+
+  private constructor(storage: StorageAdapter, now: () => number) {
+    this.storage = storage
+    this.addrs = new AddrBook(storage, now)
+    this.metadata = new MetadataBook(storage)
+  }
+
+  /** Open a logstore over `storage`, loading threads, logs and heads. */
+  static async open(storage: StorageAdapter, options: { now?: () => number } = {}): Promise<Logstore> {
+    const store = new Logstore(storage, options.now ?? Date.now)
+    await store.#load()
+    return store
+  }
+
+  async #load(): Promise<void> {
+    const counters = await this.storage.get(keys.counters())
+    if (counters !== undefined) this.#counters = dagCbor.decode(counters) as Counters
+    for await (const { key, value } of this.storage.range(keys.threads())) {
+      const id = ThreadId.parse(key[1] as string)
+      const entry = dagCbor.decode(value) as { n: string; key: Uint8Array }
+      this.#threads.set(id.toString(), { id, key: threadKeyFromBytes(entry.key), n: entry.n })
+      const logs = new Map<string, LogInfo>()
+      const byN = new Map<string, string>()
+      for await (const log of this.storage.range(keys.logs(entry.n))) {
+        const logId = log.key[2] as string
+        const l = dagCbor.decode(log.value) as { n: string; seed?: Uint8Array }
+        logs.set(logId, l.seed === undefined ? { id: logId, n: l.n } : { id: logId, n: l.n, key: logKeyFromSeed(l.seed) })
+        byN.set(l.n, logId)
+      }
+      this.#logs.set(id.toString(), logs)
+      const heads = new Map<string, LogHead>()
+      for await (const h of this.storage.range(keys.heads(entry.n))) {
+        const logId = byN.get(h.key[2] as string)
+        if (logId === undefined) throw new CorruptStoreError('a head names a log the store does not list', { threadId: id.toString() })
+        heads.set(logId, decodeHead(h.value))
+      }
+      this.#heads.set(id.toString(), heads)
+    }
+  }
+
+  /** Add a thread, or add keys to one already held (a follower that is given the read key). */
+  async addThread(id: ThreadId, key: ThreadKey): Promise<ThreadInfo> {
+    const existing = this.#threads.get(id.toString())
+    const merged: ThreadKey = existing?.key.read !== undefined ? existing.key : key.read !== undefined ? key : (existing?.key ?? key)
+    const n = existing?.n ?? internKey(this.#counters.t++)
+    const info: ThreadInfo = { id, key: merged, n }
+    const ops: StorageOp[] = [{ type: 'put', key: keys.thread(id.toString()), value: dagCbor.encode({ n, key: threadKeyToBytes(merged) }) }]
+    if (existing === undefined) ops.push({ type: 'put', key: keys.counters(), value: dagCbor.encode(this.#counters) })
+    await this.storage.batch(ops)
+    this.#threads.set(id.toString(), info)
+    if (!this.#logs.has(id.toString())) this.#logs.set(id.toString(), new Map())
+    if (!this.#heads.has(id.toString())) this.#heads.set(id.toString(), new Map())
+    return info
+  }
+
+  thread(id: ThreadId | string): ThreadInfo | undefined {
+    return this.#threads.get(id.toString())
+  }
+
+  /** The thread, or {@link NotFoundError}. */
+  getThread(id: ThreadId | string): ThreadInfo {
+    const info = this.#threads.get(id.toString())
+    if (info === undefined) throw new NotFoundError('this peer does not hold the thread', { threadId: id.toString() })
+    return info
+  }
+
+  threads(): ThreadInfo[] {
+    return [...this.#threads.values()]
+  }
+
+  /** Register a log of a thread (with `key` for this peer's own log). Idempotent. */
+  async addLog(threadId: ThreadId | string, logId: string, key?: LogKey): Promise<LogInfo> {
+    const thread = this.getThread(threadId)
+    const logs = this.#logs.get(thread.id.toString()) as Map<string, LogInfo>
+    const existing = logs.get(logId)
+    if (existing !== undefined && (key === undefined || existing.key !== undefined)) return existing
+    const n = existing?.n ?? internKey(this.#counters.l++)
+    const info: LogInfo = key === undefined ? { id: logId, n } : { id: logId, n, key }
+    const ops: StorageOp[] = [
+      { type: 'put', key: keys.log(thread.n, logId), value: dagCbor.encode(key === undefined ? { n } : { n, seed: key.seed }) }
+    ]
+    if (existing === undefined) ops.push({ type: 'put', key: keys.counters(), value: dagCbor.encode(this.#counters) })
+    await this.storage.batch(ops)
+    logs.set(logId, info)
+    return info
+  }
+
+  log(threadId: ThreadId | string, logId: string): LogInfo | undefined {
+    return this.#logs.get(threadId.toString())?.get(logId)
+  }
+
+  logs(threadId: ThreadId | string): LogInfo[] {
+    return [...(this.#logs.get(threadId.toString())?.values() ?? [])]
+  }
+
+  /** This peer's own log in a thread, if it has one. */
+  ownLog(threadId: ThreadId | string): (LogInfo & { key: LogKey }) | undefined {
+    for (const log of this.logs(threadId)) if (log.key !== undefined) return log as LogInfo & { key: LogKey }
+    return undefined
+  }
+
+  /** The head of a log as this peer has it (including appends not yet durable). */
+  head(threadId: ThreadId | string, logId: string): LogHead | undefined {
+    return this.#heads.get(threadId.toString())?.get(logId)
+  }
+
+  /** Every log head of a thread. */
+  heads(threadId: ThreadId | string): Map<string, LogHead> {
+    return new Map(this.#heads.get(threadId.toString()) ?? [])
+  }
+
+  /**
+   * Move a head in memory and return the storage op that makes it durable. The event store puts
+   * that op last in its batch: the head is the commit point of an append.
+   */
+  advanceHead(thread: ThreadInfo, log: LogInfo, head: LogHead): StorageOp {
+    this.#heads.get(thread.id.toString())?.set(log.id, head)
+    return { type: 'put', key: keys.head(thread.n, log.n), value: encodeHead(head) }
+  }
+
+  /** Forget a thread entirely: keys, logs, heads, addresses, records. */
+  async deleteThread(threadId: ThreadId | string): Promise<void> {
+    const thread = this.getThread(threadId)
+    const ops: StorageOp[] = [{ type: 'del', key: keys.thread(thread.id.toString()) }]
+    for (const prefix of [keys.logs(thread.n), keys.heads(thread.n), ['a', thread.n], ['d', thread.n], ['r', thread.n], ['s', thread.n]]) {
+      for await (const { key } of this.storage.range(prefix)) ops.push({ type: 'del', key })
+    }
+    await this.storage.batch(ops)
+    this.#threads.delete(thread.id.toString())
+    this.#logs.delete(thread.id.toString())
+    this.#heads.delete(thread.id.toString())
+  }
+}
+
+function encodeHead(head: LogHead): Uint8Array {
+  return dagCbor.encode({ cid: head.cid, seq: head.seq })
+}
+
+function decodeHead(bytes: Uint8Array): LogHead {
+  const v = dagCbor.decode(bytes) as { cid: CID; seq: number }
+  return { cid: v.cid, seq: v.seq }
+}
