@@ -200,6 +200,8 @@ export interface VerifyOptions {
 export function verifyRecord(logId: string, serviceKey: Uint8Array, blocks: RecordBlocks, options: VerifyOptions = {}): LogRecord {
   const ctx: ErrorContext = options.threadId === undefined ? { logId } : { threadId: options.threadId, logId }
   if (!isPlainObject(blocks)) throw new MalformedRecordError('record blocks are not an object', ctx)
+  checkSize(blocks.record, MAX_NODE_BYTES, ctx, 'record block')
+  checkSize(blocks.event, MAX_NODE_BYTES, ctx, 'event block')
   checkSize(blocks.header, MAX_NODE_BYTES, ctx, 'header block')
   checkSize(blocks.body, MAX_BODY_BYTES, ctx, 'body block')
   const recordBlock = blockOf(blocks.record)

@@ -1,0 +1,166 @@
+/**
+ * A localforage (IndexedDB) {@link StorageAdapter}, for browsers. Not atomic: batches are
+ * applied strictly in order, so the last operation of a batch can serve as its commit point.
+ *
+ * @packageDocumentation
+ */
+
+import localforage from 'localforage'
+import type {
+  RangeOptions,
+  StorageAdapter,
+  StorageEntry,
+  StorageKey,
+  StorageOp
+} from '../../src/store/storageAdapter.js'
+import { decodeKey, encodeKey, encodeRange, normaliseLimit } from './keyCodec.js'
+import { SortedKeySet } from './sortedKeySet.js'
+
+export interface LocalforageStorageOptions {
+  /** Database name (default `'redux-threads'`). Ignored when `instance` is given. */
+  readonly name?: string
+  /** Object store name (default `'storage'`). Ignored when `instance` is given. */
+  readonly storeName?: string
+  /**
+   * A configured localforage instance to use instead of creating one. It must hold nothing
+   * but this adapter's entries: `range` reads every key in it.
+   */
+  readonly instance?: LocalForage
+}
+
+/**
+ * Structured clone copies a view's whole backing buffer, so a small `subarray` of a large
+ * buffer (or a pooled Node Buffer) would store far more than its bytes. Store an exact copy.
+ */
+function storable(value: Uint8Array): Uint8Array {
+  const exact =
+    value.constructor === Uint8Array &&
+    value.byteOffset === 0 &&
+    value.byteLength === value.buffer.byteLength &&
+    value.buffer instanceof ArrayBuffer
+  return exact ? value : new Uint8Array(value)
+}
+
+/**
+ * What comes back depends on the driver and the realm that deserialised it (an ArrayBuffer,
+ * another realm's Uint8Array, a Buffer); callers are promised a plain Uint8Array.
+ */
+function toUint8Array(value: unknown): Uint8Array {
+  if (value instanceof Uint8Array && value.constructor === Uint8Array) return value
+  if (ArrayBuffer.isView(value)) {
+    return new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
+  }
+  if (value instanceof ArrayBuffer || Object.prototype.toString.call(value) === '[object ArrayBuffer]') {
+    return new Uint8Array(value as ArrayBuffer)
+  }
+  throw new TypeError('localforageStorage: stored value is not binary')
+}
+
+/**
+ * Create a storage adapter over localforage, using its IndexedDB driver. Not atomic.
+ *
+ * @remarks
+ * localforage has no ordered iteration, so the adapter keeps its keys in memory, sorted
+ * lazily: the first `range` reads all keys once, later writes through this adapter keep the
+ * set current. Writes made to the same store by anything else (another tab, another adapter)
+ * are not seen by `range` until a new adapter is created. `range` walks a snapshot of the keys
+ * taken when iteration starts and reads each value as it goes, skipping keys deleted since.
+ *
+ * @example
+ * ```ts
+ * import { localforageStorage } from 'redux-threads/localforage'
+ *
+ * const storage = localforageStorage({ name: 'my-app' })
+ * await storage.batch([
+ *   { type: 'put', key: ['e', '1'], value: new Uint8Array([1]) },
+ *   { type: 'put', key: ['head'], value: new Uint8Array([1]) } // written last: the commit point
+ * ])
+ * for await (const { key } of storage.range(['e'])) console.log(key)
+ * await storage.close()
+ * ```
+ */
+export function localforageStorage(options: LocalforageStorageOptions = {}): StorageAdapter {
+  const store =
+    options.instance ??
+    localforage.createInstance({
+      name: options.name ?? 'redux-threads',
+      storeName: options.storeName ?? 'storage',
+      driver: localforage.INDEXEDDB
+    })
+  let keyCache: SortedKeySet | undefined
+  /** Counts completed writes, to tell whether a `keys()` read raced with one. */
+  let writes = 0
+  let closed = false
+
+  function assertOpen(): void {
+    if (closed) throw new Error('localforageStorage: closed')
+  }
+
+  async function loadKeys(): Promise<SortedKeySet> {
+    if (keyCache !== undefined) return keyCache
+    const before = writes
+    const loaded = new SortedKeySet(await store.keys())
+    // A write that completed during keys() found no cache to update and may be missing from
+    // `loaded`: use this read once, but cache only a read no write overlapped.
+    if (writes === before && !closed) keyCache = loaded
+    return loaded
+  }
+
+  async function* range(prefix: StorageKey, options: RangeOptions = {}): AsyncGenerator<StorageEntry> {
+    assertOpen()
+    const limit = normaliseLimit(options.limit)
+    const bounds = encodeRange(prefix, options)
+    if (limit === 0) return
+    const keys = await loadKeys()
+    let yielded = 0
+    for (const key of keys.walk(bounds, options.reverse === true)) {
+      const value: unknown = await store.getItem<unknown>(key)
+      if (value === null) continue
+      yield { key: decodeKey(key), value: toUint8Array(value) }
+      if (++yielded >= limit) return
+    }
+  }
+
+  return {
+    atomic: false,
+
+    async get(key: StorageKey): Promise<Uint8Array | undefined> {
+      assertOpen()
+      const value: unknown = await store.getItem<unknown>(encodeKey(key))
+      return value === null ? undefined : toUint8Array(value)
+    },
+
+    async batch(ops: readonly StorageOp[]): Promise<void> {
+      assertOpen()
+      // Encode every key first: a bad key must fail the batch before anything is written.
+      const encoded = ops.map((op) => encodeKey(op.key))
+      try {
+        // Strictly one after another (not Promise.all): the last op must land after all others.
+        for (const [i, op] of ops.entries()) {
+          const key = encoded[i] as string
+          if (op.type === 'put') {
+            await store.setItem(key, storable(op.value))
+            keyCache?.add(key)
+          } else {
+            await store.removeItem(key)
+            keyCache?.delete(key)
+          }
+          writes++
+        }
+      } catch (error) {
+        // The failed op may or may not have landed; re-read the keys rather than guess.
+        keyCache = undefined
+        writes++
+        throw error
+      }
+    },
+
+    range,
+
+    async close(): Promise<void> {
+      // localforage exposes no way to close its connection; drop what this adapter holds.
+      closed = true
+      keyCache = undefined
+    }
+  }
+}

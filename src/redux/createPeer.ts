@@ -1,0 +1,349 @@
+import { isAction, type Middleware, type MiddlewareAPI, type UnknownAction } from '@reduxjs/toolkit'
+import { Subject, type Observable } from 'rxjs'
+import { memoryStorage } from '../../adapters/storage/memory.js'
+import type { Command } from '../core/command.js'
+import { NotFoundError } from '../core/errors.js'
+import { createThreadKey, generateLogKey, logKeyFromSeed, type LogKey, type ThreadKey } from '../core/keys.js'
+import type { LogHead, RecordBlocks } from '../core/record.js'
+import { recordBlocks } from '../core/record.js'
+import { ThreadId, Variant } from '../core/threadId.js'
+import type { CheckpointPolicy } from '../engine/checkpointPolicy.js'
+import type { EventMeta, ThreadEvent } from '../engine/threadEvent.js'
+import { ThreadEngine, type IngestResult, type Progress } from '../engine/threadEngine.js'
+import { trackStatus, type StatusTracker, type ThreadStatus } from '../rx/threadStatus.js'
+import { EventStore } from '../store/eventStore.js'
+import type { StorageAdapter } from '../store/storageAdapter.js'
+import { threadApplied, type AppliedReason, type EventAction } from './appliedAction.js'
+import type { ThreadSliceLike } from './createThreadSlice.js'
+import { attachOverrides } from './overrides.js'
+
+/** The states of a thread's slices, by reducer path: the thread's projection. */
+export type SliceStates = Readonly<Record<string, unknown>>
+
+/** Options of {@link createPeer}. */
+export interface PeerOptions {
+  /** Where logs, keys and snapshots live. Default: in memory (lost on exit); use `levelStorage` in Node. */
+  readonly storage?: StorageAdapter
+  /** This peer's identity (its log key in every thread). Default: the one in storage, or a new one. */
+  readonly identity?: LogKey
+  /** Write a snapshot of each thread every this many events (default 1,000; 0: never). */
+  readonly snapshotEvery?: number
+  /** Checkpoint spacing of the timelines (default every 32 events, thinning with age). */
+  readonly checkpoints?: CheckpointPolicy
+  /** Clock for event times (tests). */
+  readonly now?: () => number
+}
+
+/** An applied event on {@link Peer.events$}. */
+export interface AppliedEvent {
+  readonly action: EventAction
+  readonly meta: EventMeta
+}
+
+/** Options of {@link Peer.createThread} and {@link Peer.openThread}. */
+export interface ThreadOptions {
+  /** The thread slices whose state this thread holds. A slice belongs to one thread of a peer. */
+  readonly slices: readonly ThreadSliceLike[]
+  /** Long work (loading events) reports here as well as on `status$`. */
+  readonly onProgress?: (p: Progress) => void
+}
+
+/** A thread this peer holds and projects into the store. */
+export interface Thread {
+  readonly id: ThreadId
+  /** The thread's keys (service ‖ read). Share them only through invites. */
+  readonly key: ThreadKey
+  readonly engine: ThreadEngine<SliceStates>
+  /** The sync status: logs and heads, pending writes, held records, errors, progress. */
+  readonly status$: Observable<ThreadStatus>
+  /**
+   * Run `fn` as one transaction: the commands it dispatches are applied at once and stored all
+   * or nothing. If `fn` throws, the slices return to their state before it and nothing is stored.
+   * Resolves with `fn`'s result when the commands are durable.
+   */
+  transaction<T>(fn: () => T): Promise<T>
+  /** Take records of one log from another peer (any order, duplicates allowed). */
+  ingest(logId: string, blocks: readonly RecordBlocks[]): Promise<IngestResult<SliceStates>>
+  /** Log heads, by log ID. */
+  heads(): Map<string, LogHead>
+  /** Everything this peer has beyond `theirs` (seq per log), as record blocks per log. */
+  recordsSince(theirs: ReadonlyMap<string, number>): Promise<Array<{ logId: string; blocks: RecordBlocks[] }>>
+  /** Resolves when every event so far is durable. */
+  flush(): Promise<void>
+  /** Write a snapshot now. */
+  snapshot(): Promise<void>
+}
+
+/** A peer: one identity, its storage, its threads, and the middleware that binds them to a store. */
+export interface Peer {
+  /** The identity's log ID (a libp2p peer ID). */
+  readonly id: string
+  readonly identity: LogKey
+  readonly eventStore: EventStore
+  /** Add to the store's middleware: `middleware: (d) => d().concat(peer.middleware)`. */
+  readonly middleware: Middleware
+  /** Every applied event of every thread, local and remote, in apply order. */
+  readonly events$: Observable<AppliedEvent>
+  /** Create a new thread holding `slices`. */
+  createThread(options: ThreadOptions & { variant?: Variant }): Promise<Thread>
+  /**
+   * Open a thread held in storage, or join one whose keys you were given: its slices are
+   * restored from the newest snapshot and the events after it, without any network.
+   */
+  openThread(id: ThreadId | string, options: ThreadOptions & { key?: ThreadKey }): Promise<Thread>
+  /** A thread opened by this peer. */
+  thread(id: ThreadId | string): Thread | undefined
+  /** IDs of every thread in storage. */
+  storedThreads(): ThreadId[]
+  /** The status stream of an opened thread. */
+  status$(id: ThreadId | string): Observable<ThreadStatus>
+  /** Resolves when everything written so far is durable. */
+  flush(): Promise<void>
+  close(): Promise<void>
+}
+
+const durables = new WeakMap<object, Promise<void>>()
+
+/**
+ * The promise that a dispatched command is durable (stored in this peer's log).
+ *
+ * @example
+ * ```ts
+ * import { durable } from 'redux-threads'
+ * await durable(store.dispatch(todos.actions.added('milk')))
+ * ```
+ */
+export function durable(dispatched: unknown): Promise<void> {
+  return (typeof dispatched === 'object' && dispatched !== null ? durables.get(dispatched) : undefined) ?? Promise.resolve()
+}
+
+const IDENTITY_KEY = ['i']
+
+function eventAction(e: ThreadEvent): EventAction {
+  const c = e.command
+  const userMeta = typeof c.meta === 'object' && c.meta !== null ? (c.meta as Record<string, unknown>) : {}
+  const action: Record<string, unknown> = { type: c.type, payload: c.payload, meta: { ...userMeta, event: e.meta } }
+  if (c.error !== undefined) action.error = c.error
+  return action as unknown as EventAction
+}
+
+function commandOf(action: UnknownAction): Command {
+  const { type, payload, meta, error } = action as UnknownAction & { payload?: unknown; meta?: unknown; error?: boolean }
+  return { type, payload, meta, ...(error === undefined ? {} : { error }) }
+}
+
+function hasEventMeta(action: UnknownAction): boolean {
+  const meta = (action as { meta?: { event?: unknown } }).meta
+  return typeof meta === 'object' && meta !== null && typeof meta.event === 'object'
+}
+
+interface Binding {
+  readonly thread: Thread
+  readonly engine: ThreadEngine<SliceStates>
+  readonly slices: readonly ThreadSliceLike[]
+  readonly status: StatusTracker
+}
+
+/**
+ * Create a peer: an identity, an event store, and Redux middleware that turns thread slice
+ * actions into signed, encrypted events and peer events into state.
+ *
+ * @example
+ * ```ts
+ * import { configureStore } from '@reduxjs/toolkit'
+ * import { createPeer, createThreadSlice } from 'redux-threads'
+ * import { levelStorage } from 'redux-threads/level'
+ *
+ * const peer = await createPeer({ storage: levelStorage('./data') })
+ * const store = configureStore({ reducer: { todos: todos.reducer }, middleware: (d) => d().concat(peer.middleware) })
+ * const thread = await peer.createThread({ slices: [todos] })
+ * store.dispatch(todos.actions.added('milk'))   // signed, stored, applied
+ * ```
+ */
+export async function createPeer(options: PeerOptions = {}): Promise<Peer> {
+  const storage = options.storage ?? memoryStorage()
+  const eventStore = await EventStore.open(storage, options.now === undefined ? {} : { now: options.now })
+  let identity = options.identity
+  if (identity === undefined) {
+    const seed = await storage.get(IDENTITY_KEY)
+    identity = seed === undefined ? generateLogKey() : logKeyFromSeed(seed)
+    if (seed === undefined) await storage.batch([{ type: 'put', key: IDENTITY_KEY, value: identity.seed }])
+  }
+  const me = identity
+  const engineOptions = {
+    ...(options.snapshotEvery === undefined ? {} : { snapshotEvery: options.snapshotEvery }),
+    ...(options.checkpoints === undefined ? {} : { checkpoints: options.checkpoints }),
+    ...(options.now === undefined ? {} : { now: options.now })
+  }
+  const bindings = new Map<string, Binding>()
+  const commandIndex = new Map<string, Binding>()
+  const events$ = new Subject<AppliedEvent>()
+  let api: MiddlewareAPI | undefined
+  const pendingInstalls = new Set<Binding>()
+  let warnedMount = false
+
+  const dispatchApplied = (b: Binding, reason: AppliedReason, events: readonly ThreadEvent[], state: SliceStates, replayed: number): void => {
+    if (api === undefined) {
+      pendingInstalls.add(b)
+      return
+    }
+    const action = threadApplied({ threadId: b.engine.id, reason, actions: events.map(eventAction), replayed })
+    const overrides = new Map<string, unknown>(b.slices.map((s) => [s.reducerPath, state[s.reducerPath]]))
+    api.dispatch(attachOverrides(action, overrides))
+    if (!warnedMount && process.env.NODE_ENV !== 'production') {
+      const root = api.getState() as Record<string, unknown>
+      for (const s of b.slices) {
+        if (root[s.reducerPath] !== state[s.reducerPath]) {
+          warnedMount = true
+          console.error(
+            `redux-threads: thread slice \`${s.name}\` must be mounted at \`state.${s.reducerPath}\` (its reducerPath). ` +
+              `Add \`${s.reducerPath}: ${s.name}.reducer\` to configureStore's \`reducer\`.`
+          )
+        }
+      }
+    }
+  }
+
+  const flushInstalls = (): void => {
+    if (api === undefined || pendingInstalls.size === 0) return
+    const list = [...pendingInstalls]
+    pendingInstalls.clear()
+    for (const b of list) dispatchApplied(b, 'open', [], b.engine.state, 0)
+  }
+
+  const selectThread = (b: Binding): SliceStates => {
+    const root = (api as MiddlewareAPI).getState() as Record<string, unknown>
+    const out: Record<string, unknown> = {}
+    for (const s of b.slices) out[s.reducerPath] = root[s.reducerPath]
+    return out
+  }
+
+  const middleware: Middleware = (storeApi) => {
+    api = storeApi
+    return (next) => (action) => {
+      flushInstalls()
+      if (!isAction(action) || hasEventMeta(action)) return next(action)
+      const b = commandIndex.get(action.type)
+      if (b === undefined) return next(action)
+      let dispatched: unknown
+      const result = b.engine.command(commandOf(action), (event) => {
+        dispatched = next({ ...action, meta: { ...((action as { meta?: object }).meta ?? {}), event: event.meta } })
+        return selectThread(b)
+      })
+      if (typeof dispatched === 'object' && dispatched !== null) durables.set(dispatched, result.durable)
+      durables.set(action, result.durable)
+      return dispatched
+    }
+  }
+
+  const project = (slices: readonly ThreadSliceLike[]) => ({
+    initial: Object.fromEntries(slices.map((s) => [s.reducerPath, s.getInitialState()])) as SliceStates,
+    fold: (state: SliceStates, e: ThreadEvent): SliceStates => {
+      const action = eventAction(e) as unknown as UnknownAction
+      let out: Record<string, unknown> | undefined
+      for (const s of slices) {
+        const prev = state[s.reducerPath]
+        const next = s.project(prev as never, action)
+        if (next !== prev) (out ??= { ...state })[s.reducerPath] = next
+      }
+      return out ?? state
+    }
+  })
+
+  const bind = async (id: ThreadId, options: ThreadOptions): Promise<Thread> => {
+    if (bindings.has(id.toString())) throw new TypeError(`thread ${id.toString()} is already open on this peer`)
+    for (const s of options.slices) {
+      for (const type of s.commandTypes) {
+        if (commandIndex.has(type)) throw new TypeError(`slice \`${s.name}\` already belongs to an open thread: a thread slice feeds one thread per peer`)
+      }
+    }
+    if (eventStore.logstore.thread(id)?.key.read !== undefined && eventStore.logstore.ownLog(id) === undefined) {
+      await eventStore.logstore.addLog(id, me.id, me)
+    }
+    const engine = await ThreadEngine.open<SliceStates>({
+      store: eventStore,
+      threadId: id,
+      projection: project(options.slices),
+      ...engineOptions,
+      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress })
+    })
+    const status = trackStatus(engine)
+    const thread: Thread = {
+      id,
+      key: engine.thread.key,
+      engine,
+      status$: status.status$,
+      transaction: <T>(fn: () => T): Promise<T> => {
+        try {
+          const { result, durable: d } = engine.transaction(fn, (state) => dispatchApplied(binding, 'rollback', [], state, 0))
+          return d.then(() => result)
+        } catch (e) {
+          return Promise.reject(e)
+        }
+      },
+      ingest: (logId, blocks) => engine.ingest(logId, blocks),
+      heads: () => engine.heads(),
+      recordsSince: async (theirs) => {
+        const out: Array<{ logId: string; blocks: RecordBlocks[] }> = []
+        for (const [logId, head] of engine.heads()) {
+          const from = (theirs.get(logId) ?? 0) + 1
+          if (from > head.seq) continue
+          const records = await eventStore.records(id, logId, { from })
+          out.push({ logId, blocks: records.map(recordBlocks) })
+        }
+        return out
+      },
+      flush: () => engine.flush(),
+      snapshot: () => engine.snapshot()
+    }
+    const binding: Binding = { thread, engine, slices: options.slices, status }
+    bindings.set(id.toString(), binding)
+    for (const s of options.slices) for (const type of s.commandTypes) commandIndex.set(type, binding)
+    engine.events.on('applied', ({ events, state, replayed }) => {
+      for (const e of events) events$.next({ action: eventAction(e), meta: e.meta })
+      const local = events.length === 1 && (events[0] as ThreadEvent).meta.local && !replayed
+      if (!local) dispatchApplied(binding, replayed ? 'replay' : 'remote', events, state, replayed ? engine.timeline.length : 0)
+    })
+    dispatchApplied(binding, 'open', [], engine.state, 0)
+    return thread
+  }
+
+  const getBinding = (id: ThreadId | string): Binding => {
+    const b = bindings.get(id.toString())
+    if (b === undefined) throw new NotFoundError('the thread is not open on this peer (peer.openThread)', { threadId: id.toString() })
+    return b
+  }
+
+  return {
+    id: me.id,
+    identity: me,
+    eventStore,
+    middleware,
+    events$: events$.asObservable(),
+    async createThread(opts) {
+      const id = ThreadId.create(opts.variant ?? Variant.Raw)
+      await eventStore.logstore.addThread(id, createThreadKey())
+      return bind(id, opts)
+    },
+    async openThread(idIn, opts) {
+      const id = ThreadId.from(idIn)
+      if (opts.key !== undefined) await eventStore.logstore.addThread(id, opts.key)
+      else if (eventStore.logstore.thread(id) === undefined) {
+        throw new NotFoundError('the thread is not in storage; pass its `key` to join it', { threadId: id.toString() })
+      }
+      return bind(id, opts)
+    },
+    thread: (id) => bindings.get(id.toString())?.thread,
+    storedThreads: () => eventStore.logstore.threads().map((t) => t.id),
+    status$: (id) => getBinding(id).status.status$,
+    async flush() {
+      await Promise.all([...bindings.values()].map((b) => b.engine.flush()))
+    },
+    async close() {
+      await Promise.all([...bindings.values()].map((b) => b.engine.flush()))
+      for (const b of bindings.values()) b.status.stop()
+      events$.complete()
+      await eventStore.close()
+    }
+  }
+}
