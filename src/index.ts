@@ -50,3 +50,26 @@ export type { AddrEntry } from './store/logstore/addrBook.js'
 export { MetadataBook } from './store/logstore/metadataBook.js'
 export { EventStore } from './store/eventStore.js'
 export type { StoredEvent, SeqRange } from './store/eventStore.js'
+export { exportThreadCar, exportThreadCarBytes, importThreadCar } from './store/car.js'
+export type { ThreadManifest, ImportProgress, ImportOptions, ImportResult, ExportOptions } from './store/car.js'
+
+// engine: total order, timeline, snapshots
+export { compareOrder } from './engine/threadEvent.js'
+export type { EventMeta, ThreadEvent, OrderKey } from './engine/threadEvent.js'
+export { Timeline, BehindBaseError } from './engine/timeline.js'
+export type { Fold, InsertResult } from './engine/timeline.js'
+export { DEFAULT_CHECKPOINTS } from './engine/checkpointPolicy.js'
+export type { CheckpointPolicy } from './engine/checkpointPolicy.js'
+export { ThreadEngine } from './engine/threadEngine.js'
+export type { Projection, Progress, ThreadEngineOptions, CommandResult, IngestResult, EngineEvents } from './engine/threadEngine.js'
+
+// redux: slices, peer, middleware
+export { createThreadSlice, isThreadSlice } from './redux/createThreadSlice.js'
+export type { ThreadSlice, ThreadSliceLike, CreateThreadSliceOptions } from './redux/createThreadSlice.js'
+export { createPeer, durable } from './redux/createPeer.js'
+export type { Peer, PeerOptions, Thread, ThreadOptions, AppliedEvent, SliceStates } from './redux/createPeer.js'
+export { threadApplied } from './redux/appliedAction.js'
+export type { AppliedPayload, AppliedReason, EventAction } from './redux/appliedAction.js'
+
+// rx: status
+export type { ThreadStatus, LogStatus, StatusError } from './rx/threadStatus.js'

@@ -80,31 +80,6 @@ export function openBox(key: Uint8Array, box: Uint8Array): Uint8Array | undefine
   return decrypt(key, box)
 }
 
-/**
- * Decode dag-cbor and insist the bytes are the one canonical encoding of what they hold.
- *
- * @remarks
- * Stored records keep only what cannot be recomputed and rebuild the rest, so every block must
- * re-encode to exactly the bytes its CID names. Checking on receipt keeps a non-canonical but
- * validly signed record out of the store instead of failing when it is read back.
- */
-export function decodeCanonical(bytes: Uint8Array, ctx: ErrorContext, what: string): unknown {
-  let value: unknown
-  try {
-    value = dagCbor.decode(bytes)
-  } catch (cause) {
-    throw new MalformedRecordError(`${what} is not valid dag-cbor`, ctx, { cause })
-  }
-  let again: Uint8Array
-  try {
-    again = dagCbor.encode(value)
-  } catch (cause) {
-    throw new MalformedRecordError(`${what} holds a value dag-cbor cannot encode`, ctx, { cause })
-  }
-  if (!equals(again, bytes)) throw new MalformedRecordError(`${what} is not canonical dag-cbor`, ctx)
-  return value
-}
-
 /** True for a CIDv1 dag-cbor sha2-256 link, the only kind a record may hold. */
 export function isRecordLink(value: unknown): value is CID {
   const cid = CID.asCID(value)

@@ -8,7 +8,8 @@
 export interface ErrorContext {
   readonly threadId?: string
   readonly logId?: string
-  readonly cid?: string
+  /** A CID or its string: stringified only when an error is made, never on the happy path. */
+  readonly cid?: string | { toString(): string }
   readonly seq?: number
 }
 
@@ -17,7 +18,7 @@ function where(ctx: ErrorContext): string {
   if (ctx.threadId !== undefined) parts.push(`thread ${ctx.threadId}`)
   if (ctx.logId !== undefined) parts.push(`log ${ctx.logId}`)
   if (ctx.seq !== undefined) parts.push(`seq ${ctx.seq}`)
-  if (ctx.cid !== undefined) parts.push(`block ${ctx.cid}`)
+  if (ctx.cid !== undefined) parts.push(`block ${ctx.cid.toString()}`)
   return parts.length === 0 ? '' : ` (${parts.join(', ')})`
 }
 
@@ -34,7 +35,7 @@ export class ThreadsError extends Error {
     this.name = (new.target as typeof ThreadsError).NAME
     if (ctx.threadId !== undefined) this.threadId = ctx.threadId
     if (ctx.logId !== undefined) this.logId = ctx.logId
-    if (ctx.cid !== undefined) this.cid = ctx.cid
+    if (ctx.cid !== undefined) this.cid = ctx.cid.toString()
     if (ctx.seq !== undefined) this.seq = ctx.seq
   }
 }

@@ -2,17 +2,8 @@ import * as dagCbor from '@ipld/dag-cbor'
 import type { CID } from 'multiformats/cid'
 import { concat } from 'uint8arrays/concat'
 import { equals } from 'uint8arrays/equals'
-import {
-  blockOf,
-  boxOf,
-  checkCid,
-  decodeCanonical,
-  encodeBlock,
-  encryptBlock,
-  isRecordLink,
-  openBox,
-  type Block
-} from './block.js'
+import { blockOf, boxOf, checkCid, encryptBlock, openBox, type Block } from './block.js'
+import { decodeEventNode, decodeRecordNode, encodeEventNode, encodeRecordNode } from './nodeCodec.js'
 import { getCrypto } from './crypto/index.js'
 import {
   BadSignatureError,
@@ -112,7 +103,7 @@ export function createRecord(input: NewRecord): LogRecord {
   const nonce = (i: number): Uint8Array => rnd.subarray(KEY_BYTES + i * NONCE_BYTES, KEY_BYTES + (i + 1) * NONCE_BYTES)
   const bodyBlock = encryptBlock(contentKey, body, nonce(0))
   const headerBlock = encryptBlock(threadKey.read, dagCbor.encode({ key: contentKey, clock, time }), nonce(1))
-  const eventBlock = encodeBlock({ header: headerBlock.cid, body: bodyBlock.cid })
+  const eventBlock = blockOf(encodeEventNode(headerBlock.cid, bodyBlock.cid))
   const sig = logKey.signer.sign(signedBytes(eventBlock.cid, prev?.cid))
   const seq = prev === undefined ? 1 : prev.seq + 1
   const recordBlock = encryptBlock(threadKey.service, encodeRecordNode(eventBlock.cid, sig, prev?.cid, seq), nonce(2))
@@ -125,11 +116,6 @@ export function createRecord(input: NewRecord): LogRecord {
     eventCid: eventBlock.cid,
     blocks: { record: recordBlock, event: eventBlock, header: headerBlock, body: bodyBlock }
   }
-}
-
-/** dag-cbor of the record node `{ block, sig, prev?, seq }`. */
-export function encodeRecordNode(block: CID, sig: Uint8Array, prev: CID | undefined, seq: number): Uint8Array {
-  return dagCbor.encode(prev === undefined ? { block, sig, seq } : { block, sig, prev, seq })
 }
 
 interface RecordNode {
@@ -153,26 +139,10 @@ export function openRecordNode(serviceKey: Uint8Array, recordBytes: Uint8Array, 
   checkSize(recordBytes, MAX_NODE_BYTES, ctx, 'record block')
   const plain = openBox(serviceKey, boxOf(recordBytes, ctx))
   if (plain === undefined) throw new DecryptionError('record block does not open with the thread service key', ctx)
-  const node = decodeCanonical(plain, ctx, 'record node')
-  if (!isPlainObject(node)) throw new MalformedRecordError('record node is not a map', ctx)
-  const { block, sig, prev, seq } = node
-  const keys = Object.keys(node).length
-  if (keys !== (prev === undefined ? 3 : 4)) throw new MalformedRecordError('record node has unknown fields', ctx)
-  if (!isRecordLink(block)) throw new MalformedRecordError('record node `block` is not a dag-cbor sha2-256 CIDv1', ctx)
-  if (!(sig instanceof Uint8Array) || sig.length !== 64) throw new MalformedRecordError('record node `sig` is not 64 bytes', ctx)
-  if (prev !== undefined && !isRecordLink(prev)) throw new MalformedRecordError('record node `prev` is not a dag-cbor sha2-256 CIDv1', ctx)
-  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) throw new MalformedRecordError('record node `seq` is not a positive integer', ctx)
-  if ((seq === 1) !== (prev === undefined)) throw new BrokenChainError('only the first record (seq 1) has no `prev`', { ...ctx, seq })
-  return { block, sig, prev: prev as CID | undefined, seq }
-}
-
-function openEventNode(eventBytes: Uint8Array, ctx: ErrorContext): { header: CID; body: CID } {
-  checkSize(eventBytes, MAX_NODE_BYTES, ctx, 'event block')
-  const node = decodeCanonical(eventBytes, ctx, 'event node')
-  if (!isPlainObject(node) || Object.keys(node).length !== 2) throw new MalformedRecordError('event node is not a map of `header` and `body`', ctx)
-  const { header, body } = node
-  if (!isRecordLink(header) || !isRecordLink(body)) throw new MalformedRecordError('event node links are not dag-cbor sha2-256 CIDv1s', ctx)
-  return { header, body }
+  const node = decodeRecordNode(plain, ctx)
+  if (node.seq < 1) throw new MalformedRecordError('record node `seq` is not a positive integer', ctx)
+  if ((node.seq === 1) !== (node.prev === undefined)) throw new BrokenChainError('only the first record (seq 1) has no `prev`', { ...ctx, seq: node.seq })
+  return node
 }
 
 /** What a receiver knows of the log before a record: its head, or nothing for a new log. */
@@ -205,11 +175,12 @@ export function verifyRecord(logId: string, serviceKey: Uint8Array, blocks: Reco
   checkSize(blocks.header, MAX_NODE_BYTES, ctx, 'header block')
   checkSize(blocks.body, MAX_BODY_BYTES, ctx, 'body block')
   const recordBlock = blockOf(blocks.record)
-  const rctx: ErrorContext = { ...ctx, cid: recordBlock.cid.toString() }
+  const rctx: ErrorContext = { ...ctx, cid: recordBlock.cid }
   const node = openRecordNode(serviceKey, blocks.record, rctx)
   const seqCtx = { ...rctx, seq: node.seq }
   const eventBlock = checkCid(node.block, blocks.event, seqCtx, 'event')
-  const links = openEventNode(blocks.event, seqCtx)
+  checkSize(blocks.event, MAX_NODE_BYTES, seqCtx, 'event block')
+  const links = decodeEventNode(blocks.event, seqCtx)
   const headerBlock = checkCid(links.header, blocks.header, seqCtx, 'header')
   const bodyBlock = checkCid(links.body, blocks.body, seqCtx, 'body')
   boxOf(blocks.header, seqCtx)

@@ -1,11 +1,12 @@
 import { varint } from 'multiformats'
 import type { CID } from 'multiformats/cid'
 import { equals } from 'uint8arrays/equals'
-import { boxOf, encodeBlock } from './block.js'
+import { blockOf, boxOf, encodeBlock } from './block.js'
 import { getCrypto } from './crypto/index.js'
 import { CorruptStoreError, type ErrorContext } from './errors.js'
 import { NONCE_BYTES } from './keys.js'
-import { encodeRecordNode, type LogRecord } from './record.js'
+import { encodeEventNode, encodeRecordNode } from './nodeCodec.js'
+import type { LogRecord } from './record.js'
 
 const VERSION = 1
 const SIG = 64
@@ -82,7 +83,7 @@ export function decodeStoredRecord(bytes: Uint8Array, ctx: ErrorContext): Stored
 export function rebuildRecord(stored: StoredRecord, at: { logId: string; seq: number; prev: CID | undefined; serviceKey: Uint8Array; threadId?: string }): LogRecord {
   const header = encodeBlock(stored.headerBox)
   const body = encodeBlock(stored.bodyBox)
-  const event = encodeBlock({ header: header.cid, body: body.cid })
+  const event = blockOf(encodeEventNode(header.cid, body.cid))
   const plain = encodeRecordNode(event.cid, stored.sig, at.prev, at.seq)
   const sealed = getCrypto().aesGcmEncrypt(at.serviceKey, stored.recordNonce, plain)
   const box = new Uint8Array(NONCE_BYTES + sealed.length)

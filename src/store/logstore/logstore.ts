@@ -1,6 +1,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import type { CID } from 'multiformats/cid'
-import { CorruptStoreError, NotFoundError } from '../../core/errors.js'
+import { equals } from 'uint8arrays/equals'
+import { CorruptStoreError, InvalidKeyError, NotFoundError } from '../../core/errors.js'
 import { logKeyFromSeed, threadKeyFromBytes, threadKeyToBytes, type LogKey, type ThreadKey } from '../../core/keys.js'
 import type { LogHead } from '../../core/record.js'
 import { ThreadId } from '../../core/threadId.js'
@@ -95,6 +96,9 @@ export class Logstore {
   /** Add a thread, or add keys to one already held (a follower that is given the read key). */
   async addThread(id: ThreadId, key: ThreadKey): Promise<ThreadInfo> {
     const existing = this.#threads.get(id.toString())
+    if (existing !== undefined && !equals(existing.key.service, key.service)) {
+      throw new InvalidKeyError('the key given does not have the service key of the thread held: refusing to replace it', { threadId: id.toString() })
+    }
     const merged: ThreadKey = existing?.key.read !== undefined ? existing.key : key.read !== undefined ? key : (existing?.key ?? key)
     const n = existing?.n ?? internKey(this.#counters.t++)
     const info: ThreadInfo = { id, key: merged, n }
