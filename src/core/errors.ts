@@ -95,6 +95,21 @@ export class CorruptStoreError extends ThreadsError {
   static override readonly NAME = 'CorruptStoreError'
 }
 
+/** A network message that does not decode to a known message of the sync protocol. */
+export class MalformedMessageError extends ThreadsError {
+  static override readonly NAME = 'MalformedMessageError'
+}
+
+/** A peer that did not prove it holds the thread's service key, or asked before proving it. */
+export class UnauthorizedError extends ThreadsError {
+  static override readonly NAME = 'UnauthorizedError'
+}
+
+/** An invite that cannot be read: wrong form, not for this peer, or damaged. */
+export class InvalidInviteError extends ThreadsError {
+  static override readonly NAME = 'InvalidInviteError'
+}
+
 /** True when `e` is one of this library's errors (matches across bundles by name). */
 export function isThreadsError(e: unknown): e is ThreadsError {
   return e instanceof ThreadsError

@@ -1,8 +1,11 @@
 /**
  * Which checkpoints a timeline keeps: one every `every` positions near the tip, ever sparser
- * further back (spacing doubles with age), so memory is O(every · log n) while the checkpoint
- * before any position at depth d is at most about d/4 further back. A late event at depth d
- * therefore costs about 1.25·d + `every` reducer calls, whatever the history's length.
+ * further back (spacing doubles with age), so memory is O(perLevel · log n) checkpoints while the
+ * checkpoint before any position at depth d is at most d/(perLevel − 1) + `every` further back
+ * (the spacing there is at most its own age, d + gap, over perLevel): d/3 with the defaults, and
+ * within d/4 + `every` for depths up to about 1,800. A late event at depth d therefore costs at
+ * most about 1.34·d + `every` reducer calls (1.25·d + `every` up to depth ~1,800), whatever the
+ * history's length.
  */
 export interface CheckpointPolicy {
   /** Spacing of checkpoints at the tip (positions). */

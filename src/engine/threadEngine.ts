@@ -12,6 +12,7 @@ import {
   type RecordBlocks
 } from '../core/record.js'
 import { concat } from 'uint8arrays/concat'
+import { equals } from 'uint8arrays/equals'
 import type { ThreadId } from '../core/threadId.js'
 import type { EventStore } from '../store/eventStore.js'
 import type { ThreadInfo } from '../store/logstore/logstore.js'
@@ -81,6 +82,8 @@ export interface EngineEvents<S> {
   progress: Progress
   /** Durable writes changed (pending count). */
   durability: { pending: number }
+  /** This peer wrote records to its own log (the network pushes them). */
+  recorded: { records: readonly LogRecord[] }
 }
 
 interface Transaction {
@@ -88,6 +91,10 @@ interface Transaction {
   readonly head: LogHead | undefined
   readonly clock: number
   readonly ownClock: number | undefined
+}
+
+function sameSignedContent(a: LogRecord, b: LogRecord): boolean {
+  return a.eventCid.equals(b.eventCid) && equals(a.sig, b.sig) && (a.prev === undefined ? b.prev === undefined : b.prev !== undefined && a.prev.equals(b.prev))
 }
 
 function signedBytesOf(r: LogRecord): Uint8Array {
@@ -128,6 +135,7 @@ export class ThreadEngine<S> {
   #sinceSnapshot = 0
   #snapshotting: Promise<void> | undefined
   #snapshotKey: OrderKey | undefined
+  #ingesting: Promise<void> = Promise.resolve()
 
   private constructor(options: ThreadEngineOptions<S>, thread: ThreadInfo, logKey: LogKey | undefined) {
     this.#options = options
@@ -266,7 +274,9 @@ export class ThreadEngine<S> {
       time,
       ...(this.#ownHead === undefined ? {} : { prev: this.#ownHead })
     })
-    const event = this.#event(command, logKey.id, record.seq, clock, time, record.cid.toString(), true)
+    // Fold what every other peer will decode, not the object dispatched: dag-cbor normalises a
+    // few values (-0, lone surrogates), and the author must not see a different action.
+    const event = this.#event(decodeCommand(body), logKey.id, record.seq, clock, time, record.cid.toString(), true)
     // Reducers run before anything is committed: if one throws, the command leaves no trace.
     const stateAfter = apply?.(event)
     this.#ownHead = { cid: record.cid, seq: record.seq }
@@ -280,6 +290,7 @@ export class ThreadEngine<S> {
       durable = Promise.resolve()
     } else {
       durable = this.#append([record])
+      this.events.emit('recorded', { records: [record] })
     }
     this.events.emit('applied', { events: [event], state, replayed: false })
     this.#afterApply(1)
@@ -319,7 +330,10 @@ export class ThreadEngine<S> {
       throw e
     }
     this.#txn = undefined
-    return { result, durable: txn.records.length === 0 ? Promise.resolve() : this.#append(txn.records) }
+    if (txn.records.length === 0) return { result, durable: Promise.resolve() }
+    const durable = this.#append(txn.records)
+    this.events.emit('recorded', { records: txn.records })
+    return { result, durable }
   }
 
   #append(records: LogRecord[]): Promise<void> {
@@ -340,7 +354,17 @@ export class ThreadEngine<S> {
    * beyond a gap are held until it closes; the rest are stored and applied in the total order.
    * Bad records are refused with a typed error in `rejected` (and on `events`), never thrown.
    */
-  async ingest(logId: string, blocks: readonly RecordBlocks[]): Promise<IngestResult<S>> {
+  ingest(logId: string, blocks: readonly RecordBlocks[]): Promise<IngestResult<S>> {
+    // One ingest at a time per thread: each reads the heads the previous one moved.
+    const run = this.#ingesting.then(() => this.#ingest(logId, blocks))
+    this.#ingesting = run.then(
+      () => undefined,
+      () => undefined
+    )
+    return run
+  }
+
+  async #ingest(logId: string, blocks: readonly RecordBlocks[]): Promise<IngestResult<S>> {
     const rejected: ThreadsError[] = []
     const reject = (e: unknown): void => {
       const err = e instanceof ThreadsError ? e : new ThreadsError(`unexpected failure: ${String(e)}`, { threadId: this.id, logId })
@@ -377,9 +401,15 @@ export class ThreadEngine<S> {
       const h = head()
       if (h !== undefined && r.seq <= h.seq) {
         // A copy (nothing to do) or an equivocation (keep the first, report the second).
-        const stored = await this.store.record(this.thread.id, logId, r.seq)
+        const stored = r.seq === h.seq ? h.cid : await this.store.cidAt(this.thread.id, logId, r.seq)
+        if (stored === undefined || stored.equals(r.cid)) continue
+        // A different record block at a seq we have. If it carries the same signed content
+        // (event, signature, prev) it is the same record sealed again with another nonce, which
+        // anyone holding the service key can do: a duplicate, not the writer's equivocation.
+        const kept = await this.store.record(this.thread.id, logId, r.seq)
+        if (kept !== undefined && sameSignedContent(kept, r)) continue
         try {
-          if (stored !== undefined) checkDuplicate(stored, r, this.id)
+          checkDuplicate({ cid: stored, seq: r.seq, logId }, r, this.id)
         } catch (e) {
           reject(e)
         }

@@ -227,7 +227,8 @@ export async function createPeer(options: PeerOptions = {}): Promise<Peer> {
       if (b === undefined) return next(action)
       let dispatched: unknown
       const result = b.engine.command(commandOf(action), (event) => {
-        dispatched = next({ ...action, meta: { ...((action as { meta?: object }).meta ?? {}), event: event.meta } })
+        // The canonical command (as every peer decodes it), with the event's meta.
+        dispatched = next(eventAction(event))
         return selectThread(b)
       })
       if (typeof dispatched === 'object' && dispatched !== null) durables.set(dispatched, result.durable)

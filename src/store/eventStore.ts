@@ -186,6 +186,13 @@ export class EventStore {
     return out
   }
 
+  /** The CID of the record at `seq` of a log, without rebuilding it (duplicate checks). */
+  async cidAt(threadId: ThreadId | string, logId: string, seq: number): Promise<CID | undefined> {
+    const { thread, log } = this.#where(threadId, logId)
+    const bytes = await this.#storage.get(keys.record(thread.n, log.n, seq))
+    return bytes === undefined ? undefined : cidOfDigest(decodeStoredRecord(bytes, { logId, seq }).digest)
+  }
+
   /** The record at `seq` of a log, or `undefined`. */
   async record(threadId: ThreadId | string, logId: string, seq: number): Promise<LogRecord | undefined> {
     const [r] = await this.records(threadId, logId, { from: seq, to: seq })

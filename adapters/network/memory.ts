@@ -1,0 +1,294 @@
+import type {
+  NetworkAdapter,
+  NetworkComponents,
+  NetworkEvents,
+  NetworkFactory,
+  NetworkListener
+} from '../../src/net/networkAdapter.js'
+
+/** Faults the in-memory network injects, each a probability per message (0 to 1). */
+export interface Faults {
+  readonly drop?: number
+  readonly duplicate?: number
+  /** Deliver this message after the next one on the same link. */
+  readonly reorder?: number
+  /** Hold the message for 1 to `maxDelay` scheduler turns. */
+  readonly delay?: number
+  readonly maxDelay?: number
+}
+
+/** Deterministic PRNG (xorshift32): the same seed gives the same faults in the same order. */
+function prng(seed: number): () => number {
+  let s = seed >>> 0 || 0x9e3779b9
+  return () => {
+    s ^= s << 13
+    s ^= s >>> 17
+    s ^= s << 5
+    return (s >>> 0) / 0x1_0000_0000
+  }
+}
+
+interface Delivery {
+  readonly run: () => void
+  due: number
+}
+
+/**
+ * An in-process network for tests and demos: peers connect by ID, messages are delivered
+ * asynchronously through one scheduler queue, and faults (drop, duplicate, reorder, delay) and
+ * partitions are injected from a seeded PRNG, so a failing seed replays exactly.
+ *
+ * @example
+ * ```ts
+ * import { createMemoryHub } from 'redux-threads/memory-network'
+ * const hub = createMemoryHub({ seed: 42, faults: { drop: 0.1, duplicate: 0.05 } })
+ * const alice = await createPeer({ network: hub.network() })
+ * hub.partition([alice.id], [bob.id]); … ; hub.heal()
+ * await hub.idle()   // every message in flight delivered
+ * ```
+ */
+export class MemoryHub {
+  readonly #adapters = new Map<string, MemoryNetwork>()
+  readonly #random: () => number
+  #faults: Faults
+  #groups: Array<Set<string>> | undefined
+  #queue: Delivery[] = []
+  #turn = 0
+  #scheduled = false
+  #idle: Array<() => void> = []
+  /** Messages delivered, dropped and duplicated (for tests and figures). */
+  readonly stats = { delivered: 0, dropped: 0, duplicated: 0 }
+
+  constructor(options: { seed?: number; faults?: Faults } = {}) {
+    this.#random = prng(options.seed ?? 1)
+    this.#faults = options.faults ?? {}
+  }
+
+  /** A network factory for one peer on this hub. */
+  network(): NetworkFactory {
+    return (components) => new MemoryNetwork(this, components)
+  }
+
+  /** Change the faults from now on. */
+  setFaults(faults: Faults): void {
+    this.#faults = faults
+  }
+
+  /** Split peers into groups that cannot reach each other; connections across groups close. */
+  partition(...groups: ReadonlyArray<readonly string[]>): void {
+    this.#groups = groups.map((g) => new Set(g))
+    for (const a of this.#adapters.values()) {
+      for (const b of a.connectedPeers()) if (!this.reachable(a.peerId, b)) a._drop(b)
+    }
+  }
+
+  /** Remove the partition (peers must dial again, as after a real outage). */
+  heal(): void {
+    this.#groups = undefined
+  }
+
+  reachable(a: string, b: string): boolean {
+    if (this.#groups === undefined) return true
+    return this.#groups.some((g) => g.has(a) && g.has(b))
+  }
+
+  /** Resolves when no message is in flight. */
+  idle(): Promise<void> {
+    if (this.#queue.length === 0 && !this.#scheduled) return Promise.resolve()
+    return new Promise((resolve) => this.#idle.push(resolve))
+  }
+
+  _register(a: MemoryNetwork): void {
+    this.#adapters.set(a.peerId, a)
+  }
+
+  _unregister(a: MemoryNetwork): void {
+    this.#adapters.delete(a.peerId)
+  }
+
+  _adapter(peerId: string): MemoryNetwork | undefined {
+    return this.#adapters.get(peerId)
+  }
+
+  _adapters(): MemoryNetwork[] {
+    return [...this.#adapters.values()]
+  }
+
+  /** Queue a delivery through the fault model. `reliable` skips faults (connection events). */
+  _deliver(run: () => void, reliable = false): void {
+    const f = this.#faults
+    if (!reliable) {
+      if (this.#random() < (f.drop ?? 0)) {
+        this.stats.dropped++
+        return
+      }
+      if (this.#random() < (f.duplicate ?? 0)) {
+        this.stats.duplicated++
+        this.#push(run, this.#delay())
+      }
+    }
+    this.#push(run, reliable ? 0 : this.#delay())
+  }
+
+  #delay(): number {
+    const f = this.#faults
+    let d = 0
+    if (this.#random() < (f.delay ?? 0)) d += 1 + Math.floor(this.#random() * (f.maxDelay ?? 5))
+    if (this.#random() < (f.reorder ?? 0)) d += 1
+    return d
+  }
+
+  #push(run: () => void, delay: number): void {
+    this.#queue.push({ run, due: this.#turn + delay })
+    this.#schedule()
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return
+    this.#scheduled = true
+    setImmediate(() => this.#tick())
+  }
+
+  #tick(): void {
+    this.#scheduled = false
+    this.#turn++
+    const now = this.#queue.filter((d) => d.due <= this.#turn)
+    this.#queue = this.#queue.filter((d) => d.due > this.#turn)
+    for (const d of now) {
+      this.stats.delivered++
+      d.run()
+    }
+    if (this.#queue.length > 0) this.#schedule()
+    else for (const done of this.#idle.splice(0)) done()
+  }
+}
+
+/** Create a hub for in-memory peers. */
+export function createMemoryHub(options: { seed?: number; faults?: Faults } = {}): MemoryHub {
+  return new MemoryHub(options)
+}
+
+/** One peer's adapter on a {@link MemoryHub}. */
+export class MemoryNetwork implements NetworkAdapter {
+  readonly peerId: string
+  readonly #hub: MemoryHub
+  readonly #listeners = new Map<keyof NetworkEvents, Set<(e: never) => void>>()
+  readonly #connected = new Set<string>()
+  readonly #topics = new Set<string>()
+  #started = false
+
+  constructor(hub: MemoryHub, components: NetworkComponents) {
+    this.#hub = hub
+    this.peerId = components.identity.id
+  }
+
+  async start(): Promise<void> {
+    if (this.#started) return
+    this.#started = true
+    this.#hub._register(this)
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#started) return
+    this.#started = false
+    for (const p of [...this.#connected]) {
+      this._drop(p)
+      this.#hub._adapter(p)?._drop(this.peerId)
+    }
+    this.#hub._unregister(this)
+  }
+
+  addresses(): string[] {
+    return [`/memory/${this.peerId}/p2p/${this.peerId}`]
+  }
+
+  async dial(peerId: string): Promise<void> {
+    const other = this.#hub._adapter(peerId)
+    if (!this.#started) throw new Error('the adapter is not started')
+    if (other === undefined || !this.#hub.reachable(this.peerId, peerId)) throw new Error(`peer ${peerId} is not reachable`)
+    if (this.#connected.has(peerId)) return
+    this._open(peerId)
+    other._open(this.peerId)
+  }
+
+  async hangUp(peerId: string): Promise<void> {
+    this._drop(peerId)
+    this.#hub._adapter(peerId)?._drop(this.peerId)
+  }
+
+  connectedPeers(): string[] {
+    return [...this.#connected]
+  }
+
+  async send(peerId: string, bytes: Uint8Array): Promise<void> {
+    if (!this.#connected.has(peerId)) return
+    const from = this.peerId
+    const copy = Uint8Array.from(bytes)
+    this.#hub._deliver(() => {
+      const to = this.#hub._adapter(peerId)
+      if (to !== undefined && to.#connected.has(from) && this.#hub.reachable(from, peerId)) to.#emit('message', { from, bytes: copy })
+    })
+  }
+
+  subscribe(topic: string): void {
+    this.#topics.add(topic)
+  }
+
+  unsubscribe(topic: string): void {
+    this.#topics.delete(topic)
+  }
+
+  async publish(topic: string, bytes: Uint8Array): Promise<void> {
+    const from = this.peerId
+    const copy = Uint8Array.from(bytes)
+    for (const peer of this.#connected) {
+      this.#hub._deliver(() => {
+        const to = this.#hub._adapter(peer)
+        if (to !== undefined && to.#topics.has(topic) && this.#hub.reachable(from, peer)) to.#emit('pubsub', { topic, from, bytes: copy })
+      })
+    }
+  }
+
+  topicPeers(topic: string): string[] {
+    return [...this.#connected].filter((p) => this.#hub._adapter(p)?._subscribed(topic) === true)
+  }
+
+  on<K extends keyof NetworkEvents>(event: K, listener: NetworkListener<K>): () => void {
+    let set = this.#listeners.get(event)
+    if (set === undefined) this.#listeners.set(event, (set = new Set()))
+    set.add(listener as (e: never) => void)
+    return () => set.delete(listener as (e: never) => void)
+  }
+
+  #emit<K extends keyof NetworkEvents>(event: K, value: NetworkEvents[K]): void {
+    for (const l of [...(this.#listeners.get(event) ?? [])]) (l as NetworkListener<K>)(value)
+  }
+
+  _subscribed(topic: string): boolean {
+    return this.#topics.has(topic)
+  }
+
+  _open(peerId: string): void {
+    if (this.#connected.has(peerId)) return
+    this.#connected.add(peerId)
+    this.#hub._deliver(() => this.#emit('peer:connect', { peerId }), true)
+  }
+
+  _drop(peerId: string): void {
+    if (!this.#connected.delete(peerId)) return
+    this.#hub._deliver(() => this.#emit('peer:disconnect', { peerId }), true)
+  }
+}
+
+/**
+ * A network factory on a fresh private hub, for one-process examples.
+ *
+ * @example
+ * ```ts
+ * const hub = createMemoryHub()
+ * const peer = await createPeer({ network: memoryNetwork(hub) })
+ * ```
+ */
+export function memoryNetwork(hub: MemoryHub): NetworkFactory {
+  return hub.network()
+}

@@ -1,0 +1,429 @@
+import { concat } from 'uint8arrays/concat'
+import { equals } from 'uint8arrays/equals'
+import { getCrypto } from '../core/crypto/index.js'
+import { MalformedMessageError, ThreadsError, UnauthorizedError } from '../core/errors.js'
+import { recordBlocks, type LogRecord, type RecordBlocks } from '../core/record.js'
+import { ThreadId } from '../core/threadId.js'
+import { Emitter } from '../engine/emitter.js'
+import type { ThreadEngine } from '../engine/threadEngine.js'
+import type { Logstore } from '../store/logstore/logstore.js'
+import type { EventStore } from '../store/eventStore.js'
+import {
+  DEFAULT_PULL_LIMIT,
+  MAX_MESSAGE_BYTES,
+  MAX_RECORDS_PER_MESSAGE,
+  NONCE_BYTES,
+  decodeMessage,
+  encodeMessage,
+  type HeadEntry,
+  type SyncMessage
+} from './messages.js'
+import type { NetworkAdapter } from './networkAdapter.js'
+
+/** The threads a sync service serves. */
+export interface SyncHost {
+  engine(threadId: string): ThreadEngine<unknown> | undefined
+  engines(): Array<ThreadEngine<unknown>>
+}
+
+export interface SyncOptions {
+  readonly network: NetworkAdapter
+  readonly eventStore: EventStore
+  readonly host: SyncHost
+  /** Re-exchange heads with every peer and dial known addresses this often (ms; default 10,000; 0: never). */
+  readonly intervalMs?: number
+  /** Records asked for per pull (default 500). */
+  readonly pullLimit?: number
+  /** Bad messages from one peer before it is disconnected (default 3). */
+  readonly strikes?: number
+  /** A pull not answered after this long may be asked again (ms; default 5,000). */
+  readonly pullTimeoutMs?: number
+}
+
+/** What the sync service reports. */
+export interface SyncEvents {
+  /** A peer sent something refused. `threadId` is set when the message named a thread. */
+  error: { readonly peerId: string; readonly error: ThreadsError }
+  /** The authenticated peers of a thread changed. */
+  peers: { readonly threadId: string; readonly peers: readonly string[] }
+  /** A peer was disconnected for misbehaving. */
+  banned: { readonly peerId: string; readonly reason: string }
+}
+
+const AUTH_INFO = new TextEncoder().encode('redux-threads/auth/v1')
+const text = new TextEncoder()
+
+/**
+ * The proof that `prover` holds a thread's service key, for `verifier`'s challenge: an HMAC
+ * over the challenge and both peer IDs, so it can be neither replayed to another peer nor
+ * reflected back. The key itself never crosses the wire.
+ */
+export function authMac(serviceKey: Uint8Array, thread: Uint8Array, nonce: Uint8Array, prover: string, verifier: string): Uint8Array {
+  return getCrypto().hmacSha256(serviceKey, concat([AUTH_INFO, thread, nonce, text.encode(prover), Uint8Array.of(0), text.encode(verifier)]))
+}
+
+function pairKey(peerId: string, threadId: string): string {
+  return `${peerId}\u0000${threadId}`
+}
+
+/**
+ * The sync protocol of DESIGN.md section 6, over any {@link NetworkAdapter}: mutual proof of the
+ * service key, heads exchange, paged pulls, pushes of new records, gossip on the thread ID topic,
+ * and a periodic round that dials known addresses and pulls what is missing.
+ *
+ * @example
+ * ```ts
+ * const sync = new SyncService({ network, eventStore, host })
+ * await sync.start()
+ * sync.addThread(engine)     // authenticates with connected peers, pulls, pushes, gossips
+ * ```
+ */
+export class SyncService {
+  readonly events = new Emitter<SyncEvents>()
+  readonly #net: NetworkAdapter
+  readonly #store: EventStore
+  readonly #host: SyncHost
+  readonly #options: SyncOptions
+  readonly #challenges = new Map<string, Uint8Array[]>()
+  readonly #authorized = new Map<string, Set<string>>()
+  readonly #inflight = new Map<string, number>()
+  readonly #strikes = new Map<string, number>()
+  readonly #outbox = new Map<string, Map<string, LogRecord[]>>()
+  readonly #offs: Array<() => void> = []
+  #timer: ReturnType<typeof setInterval> | undefined
+  #flushScheduled = false
+  #started = false
+
+  constructor(options: SyncOptions) {
+    this.#options = options
+    this.#net = options.network
+    this.#store = options.eventStore
+    this.#host = options.host
+  }
+
+  get #logstore(): Logstore {
+    return this.#store.logstore
+  }
+
+  async start(): Promise<void> {
+    if (this.#started) return
+    this.#started = true
+    this.#offs.push(
+      this.#net.on('peer:connect', ({ peerId }) => this.#onConnect(peerId)),
+      this.#net.on('peer:disconnect', ({ peerId }) => this.#onDisconnect(peerId)),
+      this.#net.on('message', ({ from, bytes }) => void this.#onMessage(from, bytes)),
+      this.#net.on('pubsub', ({ topic, from, bytes }) => void this.#onGossip(topic, from, bytes))
+    )
+    const every = this.#options.intervalMs ?? 10_000
+    if (every > 0) {
+      this.#timer = setInterval(() => void this.syncNow(), every)
+      this.#timer.unref?.()
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#started) return
+    this.#started = false
+    if (this.#timer !== undefined) clearInterval(this.#timer)
+    for (const off of this.#offs.splice(0)) off()
+  }
+
+  /** Start serving a thread: subscribe to its topic, push its new records, sync with peers. */
+  addThread(engine: ThreadEngine<unknown>): void {
+    this.#net.subscribe(engine.id)
+    this.#offs.push(engine.events.on('recorded', ({ records }) => this.#queuePush(engine.id, records)))
+    for (const peer of this.#net.connectedPeers()) this.#challenge(peer, engine.id)
+  }
+
+  /** Peers that proved they hold the thread's service key, and are connected. */
+  peersOf(threadId: string): string[] {
+    const out: string[] = []
+    for (const [peer, threads] of this.#authorized) if (threads.has(threadId)) out.push(peer)
+    return out.sort()
+  }
+
+  /**
+   * One round now: dial known addresses of every thread's peers, then exchange heads with (or
+   * authenticate to) every connected peer. Pulls that went unanswered may be asked again.
+   */
+  async syncNow(): Promise<void> {
+    if (!this.#started) return
+    const now = Date.now()
+    for (const [k, at] of this.#inflight) if (now - at > (this.#options.pullTimeoutMs ?? 5000)) this.#inflight.delete(k)
+    await this.dialKnown()
+    for (const engine of this.#host.engines()) {
+      for (const peer of this.#net.connectedPeers()) {
+        if (this.#authorized.get(peer)?.has(engine.id) === true) this.#sendHeads(peer, engine)
+        else this.#challenge(peer, engine.id)
+      }
+    }
+  }
+
+  /** Dial every peer the address book knows for this peer's threads, if not connected. */
+  async dialKnown(): Promise<void> {
+    const connected = new Set(this.#net.connectedPeers())
+    const dials: Array<Promise<void>> = []
+    for (const engine of this.#host.engines()) {
+      for (const log of this.#logstore.logs(engine.id)) {
+        if (log.id === this.#net.peerId || connected.has(log.id)) continue
+        connected.add(log.id)
+        dials.push(this.#dialLog(engine.thread.n, log.id))
+      }
+      for (const peer of await this.#knownPeers(engine.thread.n)) {
+        if (peer === this.#net.peerId || connected.has(peer)) continue
+        connected.add(peer)
+        dials.push(this.#dialLog(engine.thread.n, peer))
+      }
+    }
+    await Promise.all(dials)
+  }
+
+  async #knownPeers(t: string): Promise<string[]> {
+    const out: string[] = []
+    for await (const { key } of this.#logstore.storage.range(['a', t])) out.push(key[2] as string)
+    return out
+  }
+
+  async #dialLog(t: string, peerId: string): Promise<void> {
+    const addrs = await this.#logstore.addrs.addrs(t, peerId)
+    if (addrs.length === 0) return
+    try {
+      await this.#net.dial(peerId, addrs.map((a) => a.addr))
+    } catch {
+      // Unreachable for now: the next round tries again, until the address expires.
+    }
+  }
+
+  #send(peer: string, m: SyncMessage): void {
+    let bytes: Uint8Array
+    try {
+      bytes = encodeMessage(m)
+    } catch {
+      return
+    }
+    this.#net.send(peer, bytes).catch(() => undefined)
+  }
+
+  #challenge(peer: string, threadId: string): void {
+    const nonce = getCrypto().randomBytes(NONCE_BYTES)
+    const k = pairKey(peer, threadId)
+    const list = this.#challenges.get(k) ?? []
+    list.push(nonce)
+    if (list.length > 4) list.shift()
+    this.#challenges.set(k, list)
+    this.#send(peer, { t: 'auth', thread: ThreadId.parse(threadId).bytes, nonce })
+  }
+
+  #verifyProof(peer: string, engine: ThreadEngine<unknown>, mac: Uint8Array): boolean {
+    const k = pairKey(peer, engine.id)
+    const list = this.#challenges.get(k) ?? []
+    const i = list.findIndex((nonce) => equals(authMac(engine.thread.key.service, engine.thread.id.bytes, nonce, peer, this.#net.peerId), mac))
+    if (i < 0) return false
+    list.splice(i, 1)
+    return true
+  }
+
+  #authorize(peer: string, threadId: string): void {
+    let set = this.#authorized.get(peer)
+    if (set === undefined) this.#authorized.set(peer, (set = new Set()))
+    if (set.has(threadId)) return
+    set.add(threadId)
+    this.events.emit('peers', { threadId, peers: this.peersOf(threadId) })
+  }
+
+  #onConnect(peer: string): void {
+    for (const engine of this.#host.engines()) this.#challenge(peer, engine.id)
+  }
+
+  #onDisconnect(peer: string): void {
+    const threads = this.#authorized.get(peer)
+    this.#authorized.delete(peer)
+    for (const k of [...this.#inflight.keys()]) if (k.startsWith(`${peer}\u0000`)) this.#inflight.delete(k)
+    for (const k of [...this.#challenges.keys()]) if (k.startsWith(`${peer}\u0000`)) this.#challenges.delete(k)
+    for (const t of threads ?? []) this.events.emit('peers', { threadId: t, peers: this.peersOf(t) })
+  }
+
+  #strike(peer: string, error: ThreadsError): void {
+    this.events.emit('error', { peerId: peer, error })
+    const n = (this.#strikes.get(peer) ?? 0) + 1
+    this.#strikes.set(peer, n)
+    if (n >= (this.#options.strikes ?? 3)) {
+      this.#strikes.delete(peer)
+      this.events.emit('banned', { peerId: peer, reason: error.message })
+      void this.#net.hangUp(peer).catch(() => undefined)
+    }
+  }
+
+  async #onMessage(peer: string, bytes: Uint8Array): Promise<void> {
+    let m: SyncMessage
+    try {
+      m = decodeMessage(bytes)
+    } catch (e) {
+      this.#strike(peer, e instanceof ThreadsError ? e : new MalformedMessageError(String(e)))
+      return
+    }
+    let threadId: string
+    try {
+      threadId = ThreadId.fromBytes(m.thread).toString()
+    } catch (e) {
+      this.#strike(peer, e as ThreadsError)
+      return
+    }
+    const engine = this.#host.engine(threadId)
+    if (engine === undefined) {
+      if (m.t === 'auth') this.#send(peer, { t: 'nack', thread: m.thread, reason: 'unknown thread' })
+      return
+    }
+    const ctx = { threadId }
+    switch (m.t) {
+      case 'auth': {
+        const nonce = getCrypto().randomBytes(NONCE_BYTES)
+        const k = pairKey(peer, threadId)
+        const list = this.#challenges.get(k) ?? []
+        list.push(nonce)
+        if (list.length > 4) list.shift()
+        this.#challenges.set(k, list)
+        const mac = authMac(engine.thread.key.service, engine.thread.id.bytes, m.nonce, this.#net.peerId, peer)
+        this.#send(peer, { t: 'auth-reply', thread: m.thread, mac, nonce })
+        return
+      }
+      case 'auth-reply': {
+        if (!this.#verifyProof(peer, engine, m.mac)) return this.#strike(peer, new UnauthorizedError('peer failed to prove it holds the service key', ctx))
+        this.#authorize(peer, threadId)
+        this.#send(peer, { t: 'auth-done', thread: m.thread, mac: authMac(engine.thread.key.service, engine.thread.id.bytes, m.nonce, this.#net.peerId, peer) })
+        this.#sendHeads(peer, engine)
+        return
+      }
+      case 'auth-done': {
+        if (!this.#verifyProof(peer, engine, m.mac)) return this.#strike(peer, new UnauthorizedError('peer failed to prove it holds the service key', ctx))
+        this.#authorize(peer, threadId)
+        this.#sendHeads(peer, engine)
+        return
+      }
+      case 'nack':
+        return
+      default:
+        break
+    }
+    // Everything below needs a peer that proved it holds the thread's service key.
+    if (this.#authorized.get(peer)?.has(threadId) !== true) {
+      return this.#strike(peer, new UnauthorizedError(`a ${m.t} message before the peer proved it holds the service key`, ctx))
+    }
+    switch (m.t) {
+      case 'heads':
+        return this.#onHeads(peer, engine, m.heads)
+      case 'pull':
+        return this.#onPull(peer, engine, m.log, m.from, m.limit)
+      case 'records':
+        return this.#onRecords(peer, engine, m.log, m.records, m.more)
+    }
+  }
+
+  #sendHeads(peer: string, engine: ThreadEngine<unknown>): void {
+    const heads: HeadEntry[] = [...engine.heads()].map(([log, h]) => [log, h.seq])
+    this.#send(peer, { t: 'heads', thread: engine.thread.id.bytes, heads })
+  }
+
+  #onHeads(peer: string, engine: ThreadEngine<unknown>, heads: readonly HeadEntry[]): void {
+    const mine = engine.heads()
+    for (const [log, seq] of heads) {
+      if (log === this.#net.peerId && engine.logKey?.id === log) continue
+      const have = mine.get(log)?.seq ?? 0
+      if (seq > have) this.#pull(peer, engine, log, have + 1)
+    }
+  }
+
+  #pull(peer: string, engine: ThreadEngine<unknown>, log: string, from: number): void {
+    const k = `${pairKey(peer, engine.id)}\u0000${log}`
+    if (this.#inflight.has(k)) return
+    this.#inflight.set(k, Date.now())
+    this.#send(peer, { t: 'pull', thread: engine.thread.id.bytes, log, from, limit: this.#options.pullLimit ?? DEFAULT_PULL_LIMIT })
+  }
+
+  async #onPull(peer: string, engine: ThreadEngine<unknown>, log: string, from: number, limit: number): Promise<void> {
+    const head = engine.heads().get(log)
+    if (head === undefined || from > head.seq) {
+      this.#send(peer, { t: 'records', thread: engine.thread.id.bytes, log, records: [], more: false, push: false })
+      return
+    }
+    const records = await this.#store.records(engine.id, log, { from, limit: Math.min(limit, MAX_RECORDS_PER_MESSAGE) })
+    // Stop short of the message limit: a page is whole records.
+    const page: RecordBlocks[] = []
+    let size = 1024
+    for (const r of records) {
+      const b = recordBlocks(r)
+      size += b.record.length + b.event.length + b.header.length + b.body.length + 32
+      if (size > MAX_MESSAGE_BYTES && page.length > 0) break
+      page.push(b)
+    }
+    const last = from + page.length - 1
+    this.#send(peer, { t: 'records', thread: engine.thread.id.bytes, log, records: page, more: last < head.seq, push: false })
+  }
+
+  async #onRecords(peer: string, engine: ThreadEngine<unknown>, log: string, records: readonly RecordBlocks[], more: boolean): Promise<void> {
+    this.#inflight.delete(`${pairKey(peer, engine.id)}\u0000${log}`)
+    if (log === engine.logKey?.id) return
+    if (records.length > 0) {
+      const result = await engine.ingest(log, records)
+      for (const e of result.rejected) if (e.name !== 'EquivocationError') this.#strike(peer, e)
+    }
+    const head = engine.heads().get(log)?.seq ?? 0
+    if (more) this.#pull(peer, engine, log, head + 1)
+    else for (const gap of engine.gaps()) if (gap.logId === log) this.#pull(peer, engine, log, gap.from)
+  }
+
+  async #onGossip(topic: string, from: string | undefined, bytes: Uint8Array): Promise<void> {
+    const engine = this.#host.engine(topic)
+    if (engine === undefined) return
+    let m: SyncMessage
+    try {
+      m = decodeMessage(bytes)
+    } catch (e) {
+      if (from !== undefined) this.#strike(from, e as ThreadsError)
+      return
+    }
+    if (m.t !== 'records' || !equals(m.thread, engine.thread.id.bytes) || m.log === engine.logKey?.id) return
+    // Gossip is not authenticated per peer: the records authenticate themselves (signature,
+    // service-key encryption), and ingest checks both.
+    await engine.ingest(m.log, m.records)
+    const gaps = engine.gaps().filter((g) => g.logId === m.log)
+    if (gaps.length === 0) return
+    const source = from !== undefined && this.#authorized.get(from)?.has(engine.id) === true ? from : this.peersOf(engine.id)[0]
+    if (source !== undefined) for (const g of gaps) this.#pull(source, engine, g.logId, g.from)
+  }
+
+  #queuePush(threadId: string, records: readonly LogRecord[]): void {
+    let byLog = this.#outbox.get(threadId)
+    if (byLog === undefined) this.#outbox.set(threadId, (byLog = new Map()))
+    for (const r of records) {
+      const list = byLog.get(r.logId) ?? []
+      list.push(r)
+      byLog.set(r.logId, list)
+    }
+    if (this.#flushScheduled) return
+    this.#flushScheduled = true
+    // A burst of dispatches in one tick leaves as one message per peer.
+    setImmediate(() => this.#flushPushes())
+  }
+
+  #flushPushes(): void {
+    this.#flushScheduled = false
+    for (const [threadId, byLog] of this.#outbox) {
+      const engine = this.#host.engine(threadId)
+      if (engine === undefined) continue
+      const peers = this.peersOf(threadId)
+      const direct = new Set(peers)
+      const gossipReaches = this.#net.topicPeers(threadId).some((p) => !direct.has(p))
+      for (const [log, records] of byLog) {
+        for (let i = 0; i < records.length; i += MAX_RECORDS_PER_MESSAGE) {
+          const chunk = records.slice(i, i + MAX_RECORDS_PER_MESSAGE).map(recordBlocks)
+          const m: SyncMessage = { t: 'records', thread: engine.thread.id.bytes, log, records: chunk, more: false, push: true }
+          for (const peer of peers) this.#send(peer, m)
+          // Gossip reaches readers and followers this peer has no session with.
+          if (gossipReaches) void this.#net.publish(threadId, encodeMessage(m)).catch(() => undefined)
+        }
+      }
+    }
+    this.#outbox.clear()
+  }
+}

@@ -1,0 +1,712 @@
+/**
+ * A deterministic fuzzer for the protocol core's parsers and verifiers.
+ *
+ * Every input is derived from one seed: random bytes, mutated valid blocks (bit flips, truncation,
+ * extension, splices of other records' blocks, swapped blocks, huge claimed CBOR lengths), and
+ * records built by a key holder with arbitrary dag-cbor values in their nodes. Each input goes to
+ * the function that must judge it, and the harness fails (throws {@link FuzzFailure}) when:
+ * - anything throws an error that is not one of ours (a ThreadsError subclass), or
+ * - an input that is not an honest value is accepted (a mutated record, a forged chain, a changed
+ *   sealed box or stored form), or an honest one is refused.
+ *
+ * The crypto provider's randomBytes is replaced by the seeded generator for the run, so records,
+ * keys and nonces are the same for the same seed.
+ */
+import * as dagCbor from '@ipld/dag-cbor'
+import { CID } from 'multiformats/cid'
+import { base16 } from 'multiformats/bases/base16'
+import { base32 } from 'multiformats/bases/base32'
+import { base58btc } from 'multiformats/bases/base58'
+import { base64 } from 'multiformats/bases/base64'
+import { decodeCommand, encodeCommand } from '../../src/core/command.js'
+import { getCrypto, setCrypto, type CryptoProvider } from '../../src/core/crypto/index.js'
+import { ThreadsError } from '../../src/core/errors.js'
+import { logKeyFromSeed, openSealed, parseThreadKey, sealTo, threadKeyToString, type LogKey } from '../../src/core/keys.js'
+import { openEvent, recordBlocks, verifyChain, verifyRecord, type LogHead, type LogRecord, type RecordBlocks } from '../../src/core/record.js'
+import { decodeEventNode, decodeRecordNode, encodeEventNode, encodeRecordNode } from '../../src/core/nodeCodec.js'
+import { decodeStoredRecord, encodeStoredRecord, rebuildRecord } from '../../src/core/storedRecord.js'
+import { ThreadId, Variant } from '../../src/core/threadId.js'
+import { blocksEqual, bytesEqual, craftRecord, KNOWN_ERROR_NAMES, makeChain } from '../unit/core/fixtures.js'
+
+export interface FuzzOptions {
+  readonly iterations: number
+  readonly seed: number
+  /** The crypto provider to fuzz under (default: the current one). */
+  readonly crypto?: CryptoProvider
+}
+
+export interface FuzzSummary {
+  readonly iterations: number
+  /** Inputs the core accepted (honest values, and random inputs that happen to be valid). */
+  readonly accepted: number
+  /** Inputs the core refused, by error class name. */
+  readonly rejectedByName: Record<string, number>
+  /** Accepted and rejected inputs per function under test. */
+  readonly byTarget: Record<string, { accepted: number; rejected: number }>
+}
+
+/** What went wrong, with everything needed to reproduce it. */
+export class FuzzFailure extends Error {
+  constructor(
+    readonly seed: number,
+    readonly iteration: number,
+    readonly target: string,
+    detail: string,
+    options?: { cause?: unknown }
+  ) {
+    super(`fuzz failure (seed ${seed}, iteration ${iteration}, ${target}): ${detail}`, options)
+    this.name = 'FuzzFailure'
+  }
+}
+
+/** mulberry32: small, fast, and good enough to pick fuzz inputs. */
+export class Rng {
+  #state: number
+  constructor(seed: number) {
+    this.#state = seed >>> 0
+  }
+  u32(): number {
+    this.#state = (this.#state + 0x6d2b79f5) >>> 0
+    let t = this.#state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return (t ^ (t >>> 14)) >>> 0
+  }
+  /** An integer in [0, n). */
+  int(n: number): number {
+    return n <= 0 ? 0 : Math.floor((this.u32() / 0x1_0000_0000) * n)
+  }
+  chance(p: number): boolean {
+    return this.u32() / 0x1_0000_0000 < p
+  }
+  pick<T>(items: readonly T[]): T {
+    return items[this.int(items.length)] as T
+  }
+  bytes(n: number): Uint8Array {
+    const out = new Uint8Array(n)
+    for (let i = 0; i < n; i += 4) {
+      const v = this.u32()
+      out[i] = v & 0xff
+      if (i + 1 < n) out[i + 1] = (v >>> 8) & 0xff
+      if (i + 2 < n) out[i + 2] = (v >>> 16) & 0xff
+      if (i + 3 < n) out[i + 3] = v >>> 24
+    }
+    return out
+  }
+  /** A length that is usually small and sometimes not. */
+  size(): number {
+    const r = this.int(100)
+    if (r < 70) return this.int(64)
+    if (r < 95) return this.int(600)
+    return this.int(5000)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Input generators
+
+/** A CBOR head claiming a huge length for a major type (bytes, text, array, map, tag). */
+function hugeHead(rng: Rng): Uint8Array {
+  const major = rng.pick([2, 3, 4, 5, 6])
+  if (rng.chance(0.5)) return Uint8Array.from([(major << 5) | 26, 0xff, 0xff, 0xff, rng.int(256)])
+  return Uint8Array.from([(major << 5) | 27, 0x00, 0x00, 0x7f, 0xff, 0xff, 0xff, 0xff, rng.int(256)])
+}
+
+function randomString(rng: Rng, maxLength = 12): string {
+  const alphabet = rng.pick(['abcdefghijklmnopqrstuvwxyz234567', 'ABCxyz0189+/=_-', '\u00e9\u4e2d\ud83d\ude00 \n"\\', 'blockseqprevsigheaderbodykeyclocktime'])
+  let s = ''
+  const n = rng.int(maxLength + 1)
+  for (let i = 0; i < n; i++) s += alphabet[rng.int(alphabet.length)] ?? ''
+  return s
+}
+
+interface Pools {
+  readonly cids: readonly CID[]
+}
+
+/** An arbitrary value dag-cbor can encode. */
+function randomValue(rng: Rng, pools: Pools, depth = 0): unknown {
+  const leaf = depth >= 3
+  switch (rng.int(leaf ? 10 : 13)) {
+    case 0:
+      return null
+    case 1:
+      return rng.chance(0.5)
+    case 2:
+      return rng.pick([0, 1, -1, 2, 23, 24, 255, 256, 65535, 2 ** 32, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, rng.int(1000) - 500])
+    case 3:
+      return rng.pick([0.5, -1.25, 1e300, -1e-300, Math.PI, 2 ** 53 + 2])
+    case 4:
+      return rng.pick([2n ** 60n, -(2n ** 60n), 2n ** 64n - 1n, -(2n ** 64n)])
+    case 5:
+      return randomString(rng)
+    case 6:
+      return rng.bytes(rng.pick([0, 1, 12, 31, 32, 33, 63, 64, 65, rng.int(100)]))
+    case 7:
+      return rng.pick(pools.cids)
+    case 8:
+      return CID.createV1(rng.pick([0x55, 0x70, 0x71]), rng.pick(pools.cids).multihash)
+    case 9:
+      return CID.createV0(rng.pick(pools.cids).multihash as Parameters<typeof CID.createV0>[0])
+    case 10:
+      return Array.from({ length: rng.int(5) }, () => randomValue(rng, pools, depth + 1))
+    case 11: {
+      const out: Record<string, unknown> = {}
+      const n = rng.int(5)
+      for (let i = 0; i < n; i++) out[rng.chance(0.5) ? rng.pick(['block', 'sig', 'prev', 'seq', 'header', 'body', 'key', 'clock', 'time', 'type', 'payload']) : randomString(rng)] = randomValue(rng, pools, depth + 1)
+      return out
+    }
+    default:
+      return { type: rng.chance(0.7) ? randomString(rng) : randomValue(rng, pools, depth + 1), payload: randomValue(rng, pools, depth + 1) }
+  }
+}
+
+/** A mutated copy of `bytes` (may rarely be equal to it: callers compare). */
+function mutate(rng: Rng, bytes: Uint8Array, others: readonly Uint8Array[]): Uint8Array {
+  switch (rng.int(9)) {
+    case 0: {
+      const out = Uint8Array.from(bytes)
+      if (out.length === 0) return Uint8Array.of(rng.int(256))
+      const flips = 1 + rng.int(3)
+      for (let i = 0; i < flips; i++) {
+        const at = rng.int(out.length)
+        out[at] = (out[at] as number) ^ (1 << rng.int(8))
+      }
+      return out
+    }
+    case 1: {
+      const out = Uint8Array.from(bytes)
+      if (out.length === 0) return Uint8Array.of(0)
+      const at = rng.int(out.length)
+      out[at] = (out[at] as number) ^ (1 + rng.int(255))
+      return out
+    }
+    case 2:
+      return bytes.slice(0, rng.int(bytes.length))
+    case 3:
+      return Uint8Array.from([...bytes, ...rng.bytes(1 + rng.int(16))])
+    case 4: {
+      // Splice a range of another block in.
+      const other = rng.pick(others)
+      const at = rng.int(bytes.length + 1)
+      const from = rng.int(other.length + 1)
+      const len = rng.int(Math.min(64, other.length - from) + 1)
+      const end = Math.min(bytes.length, at + rng.int(64))
+      return Uint8Array.from([...bytes.subarray(0, at), ...other.subarray(from, from + len), ...bytes.subarray(end)])
+    }
+    case 5: {
+      const at = rng.int(bytes.length + 1)
+      return Uint8Array.from([...bytes.subarray(0, at), rng.int(256), ...bytes.subarray(at)])
+    }
+    case 6: {
+      const at = rng.int(bytes.length)
+      return Uint8Array.from([...bytes.subarray(0, at), ...bytes.subarray(at + 1 + rng.int(8))])
+    }
+    case 7:
+      return Uint8Array.from([...hugeHead(rng), ...bytes.subarray(rng.int(4))])
+    default:
+      return rng.pick(others)
+  }
+}
+
+function randomBytesInput(rng: Rng): Uint8Array {
+  if (rng.chance(0.2)) return Uint8Array.from([...hugeHead(rng), ...rng.bytes(rng.int(20))])
+  const bytes = rng.bytes(rng.size())
+  // Often make it look like a CBOR byte string, so it gets past the first check.
+  if (rng.chance(0.3) && bytes.length > 2) {
+    bytes[0] = 0x58
+    bytes[1] = bytes.length - 2
+  }
+  return bytes
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fuzzer
+
+interface World {
+  readonly logA: LogKey
+  readonly logB: LogKey
+  readonly service: Uint8Array
+  readonly read: Uint8Array
+  readonly chainA: readonly LogRecord[]
+  readonly chainB: readonly LogRecord[]
+  readonly valid: readonly { blocks: RecordBlocks; record: LogRecord }[]
+  readonly allBlocks: readonly Uint8Array[]
+  readonly stored: readonly Uint8Array[]
+  readonly commands: readonly Uint8Array[]
+  readonly threadIds: readonly ThreadId[]
+  readonly threadKeys: readonly string[]
+  readonly sealed: Uint8Array
+  readonly sealedPlain: Uint8Array
+  readonly pools: Pools
+}
+
+function buildWorld(rng: Rng): World {
+  const logA = logKeyFromSeed(rng.bytes(32))
+  const logB = logKeyFromSeed(rng.bytes(32))
+  const threadKey = { service: rng.bytes(32), read: rng.bytes(32) }
+  const chainA = makeChain(logA, threadKey, 5)
+  const chainB = makeChain(logB, threadKey, 3)
+  const valid = [...chainA, ...chainB].map((record) => ({ record, blocks: recordBlocks(record) }))
+  const allBlocks = valid.flatMap((v) => [v.blocks.record, v.blocks.event, v.blocks.header, v.blocks.body])
+  const commands = [
+    encodeCommand({ type: 'todos/added', payload: { id: 1, text: 'milk' } }),
+    encodeCommand({ type: 'x' }),
+    encodeCommand({ type: 'todos/meta', payload: [1, 'two', null, { three: 3 }], meta: { n: 1.5 }, error: true })
+  ]
+  const threadIds = [ThreadId.create(Variant.Raw), ThreadId.create(Variant.AccessControlled, 16), ThreadId.create(Variant.Raw, 64), ThreadId.parse('bafkxd5bjgi6k4zivuoyxo4ua4mzyy')]
+  const sealedPlain = rng.bytes(64)
+  return {
+    logA,
+    logB,
+    service: threadKey.service,
+    read: threadKey.read,
+    chainA,
+    chainB,
+    valid,
+    allBlocks,
+    stored: chainA.map((r) => encodeStoredRecord(r)),
+    commands,
+    threadIds,
+    threadKeys: [threadKeyToString(threadKey), threadKeyToString({ service: threadKey.service })],
+    sealed: sealTo(logA.publicKey, sealedPlain),
+    sealedPlain,
+    pools: { cids: valid.flatMap((v) => [v.record.cid, v.record.blocks.header.cid, v.record.blocks.body.cid, v.record.eventCid]) }
+  }
+}
+
+type Verdict = 'reject' | 'accept' | ((result: unknown) => string | undefined)
+
+interface Case {
+  readonly target: string
+  readonly run: () => unknown
+  /** 'reject': must throw a typed error; 'accept': must return; a function: returns ⇒ check it. */
+  readonly verdict: Verdict
+  /** What the input was, for failure messages. */
+  readonly note?: string
+}
+
+function headOf(r: LogRecord): LogHead {
+  return { cid: r.cid, seq: r.seq }
+}
+
+function validIndex(world: World, blocks: RecordBlocks): number {
+  return world.valid.findIndex((v) => blocksEqual(v.blocks, blocks))
+}
+
+/** Would an honest verifier accept `blocks` of `logId` after `after`? */
+function honestlyValid(world: World, logId: string, blocks: RecordBlocks, after: LogHead | undefined): boolean {
+  const i = validIndex(world, blocks)
+  if (i < 0) return false
+  const r = (world.valid[i] as { record: LogRecord }).record
+  if (r.logId !== logId) return false
+  if (after === undefined) return true
+  return r.seq === after.seq + 1 && r.prev !== undefined && r.prev.equals(after.cid)
+}
+
+const CASES: readonly [weight: number, make: (rng: Rng, w: World) => Case][] = [
+  // verifyRecord on random blocks.
+  [
+    6,
+    (rng, w) => {
+      const blocks: RecordBlocks = { record: randomBytesInput(rng), event: randomBytesInput(rng), header: randomBytesInput(rng), body: randomBytesInput(rng) }
+      return { target: 'verifyRecord/random', run: () => verifyRecord(w.logA.id, w.service, blocks), verdict: 'reject' }
+    }
+  ],
+  // verifyRecord on a valid record with one or more blocks mutated, spliced or swapped.
+  [
+    20,
+    (rng, w) => {
+      const i = rng.int(w.chainA.length)
+      const base = recordBlocks(w.chainA[i] as LogRecord)
+      const names = ['record', 'event', 'header', 'body'] as const
+      let blocks: RecordBlocks
+      if (rng.chance(0.15)) {
+        const order = [...names].sort(() => rng.int(3) - 1)
+        blocks = { record: base[order[0] as 'record'], event: base[order[1] as 'event'], header: base[order[2] as 'header'], body: base[order[3] as 'body'] }
+      } else {
+        const copy: Record<(typeof names)[number], Uint8Array> = { ...base }
+        const n = 1 + (rng.chance(0.2) ? rng.int(3) : 0)
+        for (let k = 0; k < n; k++) {
+          const name = rng.pick(names)
+          copy[name] = mutate(rng, copy[name], w.allBlocks)
+        }
+        blocks = copy
+      }
+      const prevRecord = w.chainA[i - 1]
+      const after = rng.chance(0.5) ? undefined : prevRecord !== undefined && rng.chance(0.8) ? headOf(prevRecord) : headOf(rng.pick(w.chainA))
+      const logId = rng.chance(0.9) ? w.logA.id : w.logB.id
+      const ok = honestlyValid(w, logId, blocks, after)
+      return {
+        target: 'verifyRecord/mutated',
+        run: () => verifyRecord(logId, w.service, blocks, after === undefined ? {} : { after }),
+        verdict: ok ? 'accept' : 'reject'
+      }
+    }
+  ],
+  // verifyRecord with the wrong log, the wrong key, or non-byte fields.
+  [
+    4,
+    (rng, w) => {
+      const v = rng.pick(w.valid)
+      const kind = rng.int(3)
+      if (kind === 0) {
+        const logId = v.record.logId === w.logA.id ? w.logB.id : w.logA.id
+        return { target: 'verifyRecord/wrongLog', run: () => verifyRecord(logId, w.service, v.blocks), verdict: 'reject' }
+      }
+      if (kind === 1) {
+        const key = rng.pick([w.read, rng.bytes(32), rng.bytes(16), new Uint8Array(0)])
+        return { target: 'verifyRecord/wrongKey', run: () => verifyRecord(v.record.logId, key, v.blocks), verdict: 'reject' }
+      }
+      const name = rng.pick(['record', 'event', 'header', 'body'] as const)
+      const value = rng.pick<unknown>([42, 'text', null, undefined, [1, 2], { length: 2 }, true])
+      const blocks = { ...v.blocks, [name]: value } as unknown as RecordBlocks
+      return { target: 'verifyRecord/wrongTypes', run: () => verifyRecord(v.record.logId, w.service, blocks), verdict: 'reject' }
+    }
+  ],
+  // A key holder's record node with arbitrary field values, validly signed where it keeps `block`.
+  [
+    12,
+    (rng, w) => {
+      const head = rng.chance(0.3) ? undefined : headOf(rng.pick(w.chainA))
+      let honest: { block: CID; sig: Uint8Array; prev: CID | undefined; seq: number } | undefined
+      const pick = (h: unknown): unknown => (rng.chance(0.6) ? h : randomValue(rng, w.pools))
+      const crafted = craftRecord(w.logA, { service: w.service, read: w.read }, {
+        ...(head === undefined ? {} : { prev: head }),
+        recordNode: (h) => {
+          honest = h
+          if (rng.chance(0.1)) return randomValue(rng, w.pools)
+          const node: Record<string, unknown> = {}
+          if (rng.chance(0.95)) node.block = pick(h.block)
+          if (rng.chance(0.95)) node.sig = pick(h.sig)
+          if (h.prev !== undefined ? rng.chance(0.95) : rng.chance(0.1)) node.prev = pick(h.prev ?? rng.pick(w.pools.cids))
+          if (rng.chance(0.95)) node.seq = rng.chance(0.7) ? h.seq : rng.chance(0.5) ? h.seq + rng.int(5) - 2 : randomValue(rng, w.pools)
+          if (rng.chance(0.05)) node[randomString(rng) || 'x'] = randomValue(rng, w.pools)
+          return node
+        }
+      })
+      const after = head !== undefined && rng.chance(0.5) ? head : undefined
+      return {
+        target: 'verifyRecord/craftedRecordNode',
+        run: () => verifyRecord(w.logA.id, w.service, crafted.blocks, after === undefined ? {} : { after }),
+        // Accepted ⇒ everything signed is the honest value. (`seq` is not signed: without `after`,
+        // a key holder may re-seal a record under another seq; with `after` it must continue it.)
+        verdict: (result) => {
+          const r = result as LogRecord
+          const h = honest
+          if (h === undefined) return 'no honest node'
+          if (!r.eventCid.equals(h.block)) return 'accepted a record node whose block is not the signed one'
+          if (!bytesEqual(r.sig, h.sig)) return 'accepted a record node with another signature'
+          if ((r.prev === undefined) !== (h.prev === undefined) || (r.prev !== undefined && h.prev !== undefined && !r.prev.equals(h.prev))) return 'accepted a record node with another prev'
+          if (after !== undefined && r.seq !== after.seq + 1) return `accepted seq ${r.seq} after head seq ${after.seq}`
+          return undefined
+        }
+      }
+    }
+  ],
+  // A writer's event node with arbitrary values (signed, so only the shape checks stand guard).
+  [
+    8,
+    (rng, w) => {
+      let expected: Uint8Array | undefined
+      const crafted = craftRecord(w.logA, { service: w.service, read: w.read }, {
+        eventBytes: (links) => {
+          expected = dagCbor.encode(links)
+          const r = rng.int(10)
+          if (r < 4) return dagCbor.encode(randomValue(rng, w.pools))
+          if (r < 7) {
+            const node: Record<string, unknown> = {}
+            if (rng.chance(0.9)) node.header = rng.chance(0.5) ? links.header : randomValue(rng, w.pools)
+            if (rng.chance(0.9)) node.body = rng.chance(0.5) ? links.body : randomValue(rng, w.pools)
+            if (rng.chance(0.1)) node[randomString(rng) || 'y'] = null
+            return dagCbor.encode(node)
+          }
+          if (r < 9) return mutate(rng, dagCbor.encode(links), w.allBlocks)
+          return randomBytesInput(rng)
+        }
+      })
+      return {
+        target: 'verifyRecord/craftedEvent',
+        run: () => verifyRecord(w.logA.id, w.service, crafted.blocks),
+        verdict: () => (expected !== undefined && bytesEqual(crafted.blocks.event, expected) ? undefined : 'accepted an event node that is not { header, body } of its blocks')
+      }
+    }
+  ],
+  // A reader's header with arbitrary values: verifyRecord cannot see it, openEvent must judge it.
+  [
+    8,
+    (rng, w) => {
+      const contentKey = rng.bytes(32)
+      const honest = { key: contentKey, clock: rng.int(1000), time: rng.int(2 ** 31) }
+      const r = rng.int(10)
+      let header: unknown
+      if (r < 3) header = randomValue(rng, w.pools)
+      else if (r < 9) {
+        const node: Record<string, unknown> = {}
+        for (const k of ['key', 'clock', 'time'] as const) if (rng.chance(0.9)) node[k] = rng.chance(0.6) ? honest[k] : randomValue(rng, w.pools)
+        header = node
+      } else header = honest
+      const crafted = craftRecord(w.logA, { service: w.service, read: w.read }, { contentKey, header, ...(rng.chance(0.1) ? { bodyKey: rng.bytes(32) } : {}) })
+      return {
+        target: 'openEvent/craftedHeader',
+        run: () => openEvent(w.read, verifyRecord(w.logA.id, w.service, crafted.blocks)),
+        verdict: (result) => {
+          const { header: h } = result as { header: { key: Uint8Array; clock: number; time: number } }
+          if (!(h.key instanceof Uint8Array) || h.key.length !== 32) return 'opened a header without a 32-byte key'
+          if (!Number.isSafeInteger(h.clock) || h.clock < 0 || !Number.isSafeInteger(h.time)) return 'opened a header with a bad clock or time'
+          return undefined
+        }
+      }
+    }
+  ],
+  // openEvent on a verified record whose header or body bytes were changed afterwards.
+  [
+    5,
+    (rng, w) => {
+      const v = rng.pick(w.valid)
+      const which = rng.pick(['header', 'body'] as const)
+      const bytes = mutate(rng, v.blocks[which], w.allBlocks)
+      const changed = !bytesEqual(bytes, v.blocks[which])
+      const record = { ...v.record, blocks: { ...v.record.blocks, [which]: { cid: v.record.blocks[which].cid, bytes } } }
+      const key = rng.chance(0.9) ? w.read : rng.pick<Uint8Array | undefined>([undefined, w.service, rng.bytes(32)])
+      const ok = !changed && key === w.read
+      return { target: 'openEvent/mutated', run: () => openEvent(key, record), verdict: ok ? 'accept' : 'reject' }
+    }
+  ],
+  // verifyChain on runs with a mutated, missing, repeated, swapped or foreign record.
+  [
+    8,
+    (rng, w) => {
+      const start = rng.int(w.chainA.length)
+      const end = start + 1 + rng.int(w.chainA.length - start)
+      const run: { blocks: RecordBlocks; index: number }[] = []
+      for (let i = start; i < end; i++) run.push({ blocks: recordBlocks(w.chainA[i] as LogRecord), index: i })
+      const kind = rng.int(6)
+      const at = rng.int(run.length)
+      const entry = run[at] as { blocks: RecordBlocks; index: number }
+      if (kind === 0) {
+        const name = rng.pick(['record', 'event', 'header', 'body'] as const)
+        const bytes = mutate(rng, entry.blocks[name], w.allBlocks)
+        run[at] = { blocks: { ...entry.blocks, [name]: bytes }, index: -1 }
+      } else if (kind === 1 && run.length > 2) run.splice(1 + rng.int(run.length - 2), 1)
+      else if (kind === 2) run.splice(at, 0, entry)
+      else if (kind === 3 && run.length > 1) {
+        const other = rng.int(run.length)
+        run[at] = run[other] as { blocks: RecordBlocks; index: number }
+        run[other] = entry
+      } else if (kind === 4) run[at] = { blocks: recordBlocks(rng.pick(w.chainB)), index: -1 }
+      const after = rng.chance(0.5) ? undefined : start > 0 && rng.chance(0.8) ? headOf(w.chainA[start - 1] as LogRecord) : headOf(rng.pick(w.chainA))
+      // Where each entry is in log A (-1: not an honest record of log A), whatever was done to it.
+      const indexes = run.map((e) => {
+        const k = validIndex(w, e.blocks)
+        return k >= 0 && k < w.chainA.length ? k : -1
+      })
+      const contiguous = indexes.every((x, k) => x >= 0 && (k === 0 || x === (indexes[k - 1] as number) + 1))
+      const anchored = after === undefined || (indexes.length > 0 && (indexes[0] as number) > 0 && (w.chainA[(indexes[0] as number) - 1] as LogRecord).cid.equals(after.cid) && after.seq === (indexes[0] as number))
+      const ok = contiguous && anchored
+      const blocks = run.map((e) => e.blocks)
+      return {
+        target: 'verifyChain',
+        run: () => verifyChain(w.logA.id, w.service, blocks, after === undefined ? {} : { after }),
+        verdict: ok ? 'accept' : 'reject',
+        note: `kind ${kind}, run ${JSON.stringify(indexes)}, after seq ${after?.seq ?? 'none'}`
+      }
+    }
+  ],
+  // The compact stored form: mutated, foreign, or at the wrong position.
+  [
+    8,
+    (rng, w) => {
+      const i = rng.int(w.chainA.length)
+      const original = w.stored[i] as Uint8Array
+      const kind = rng.int(10)
+      const bytes = kind < 7 ? mutate(rng, original, [...w.stored, ...w.allBlocks]) : kind < 8 ? randomBytesInput(rng) : original
+      const j = kind === 9 ? rng.int(w.chainA.length) : i
+      const at = w.chainA[j] as LogRecord
+      const ok = bytesEqual(bytes, original) && i === j
+      return {
+        target: 'storedRecord',
+        run: () => rebuildRecord(decodeStoredRecord(bytes, { seq: at.seq }), { logId: w.logA.id, seq: at.seq, prev: at.prev, serviceKey: w.service }),
+        verdict: ok ? 'accept' : 'reject'
+      }
+    }
+  ],
+  // The hand-written node codec: whatever it accepts must be dag-cbor's canonical encoding.
+  [
+    5,
+    (rng, w) => {
+      const r = w.valid[rng.int(w.valid.length)] as { record: LogRecord }
+      const event = rng.chance(0.5)
+      const honest = event
+        ? encodeEventNode(r.record.blocks.header.cid, r.record.blocks.body.cid)
+        : encodeRecordNode(r.record.eventCid, r.record.sig, rng.chance(0.5) ? r.record.prev : rng.pick(w.pools.cids), rng.pick([1, 23, 24, 255, 256, 65536, 2 ** 32, rng.int(2 ** 31)]))
+      const k = rng.int(10)
+      const bytes = k < 6 ? mutate(rng, honest, w.allBlocks) : k < 8 ? dagCbor.encode(randomValue(rng, w.pools)) : k < 9 ? randomBytesInput(rng) : honest
+      return {
+        target: event ? 'decodeEventNode' : 'decodeRecordNode',
+        run: () => (event ? decodeEventNode(bytes, {}) : decodeRecordNode(bytes, {})),
+        verdict: (node) => {
+          const again = event
+            ? dagCbor.encode(node)
+            : (() => {
+                const n = node as { block: CID; sig: Uint8Array; prev: CID | undefined; seq: number }
+                return dagCbor.encode(n.prev === undefined ? { block: n.block, sig: n.sig, seq: n.seq } : n)
+              })()
+          return bytesEqual(again, bytes) ? undefined : 'accepted bytes that are not the canonical dag-cbor of what they decode to'
+        }
+      }
+    }
+  ],
+  // decodeCommand: anything goes, but an accepted body is a command.
+  [
+    6,
+    (rng, w) => {
+      const r = rng.int(4)
+      const bytes = r === 0 ? randomBytesInput(rng) : r === 1 ? mutate(rng, rng.pick(w.commands), w.commands) : r === 2 ? dagCbor.encode(randomValue(rng, w.pools)) : rng.pick(w.commands)
+      return {
+        target: 'decodeCommand',
+        run: () => decodeCommand(bytes),
+        verdict: (c) => (typeof c === 'object' && c !== null && typeof (c as { type?: unknown }).type === 'string' ? undefined : 'decoded a command without a string type')
+      }
+    }
+  ],
+  // Thread IDs from strings and bytes.
+  [
+    5,
+    (rng, w) => {
+      const id = rng.pick(w.threadIds)
+      const r = rng.int(6)
+      const check = (result: unknown): string | undefined => {
+        const t = result as ThreadId
+        if (t.version !== 1) return `accepted version ${t.version}`
+        if (t.variant !== Variant.Raw && t.variant !== Variant.AccessControlled) return `accepted variant ${t.variant}`
+        if (t.random.length < 16 || t.random.length > 64) return `accepted ${t.random.length} random bytes`
+        if (!ThreadId.parse(t.toString()).equals(t)) return 'accepted an ID that does not round trip'
+        return undefined
+      }
+      if (r < 3) {
+        const bytes = r === 0 ? rng.bytes(rng.int(80)) : mutate(rng, id.bytes, w.threadIds.map((t) => t.bytes))
+        return { target: 'ThreadId.fromBytes', run: () => ThreadId.fromBytes(bytes), verdict: check }
+      }
+      let text: string
+      if (r === 3) text = randomString(rng, 80)
+      else if (r === 4) {
+        const s = id.toString()
+        const at = rng.int(s.length)
+        text = s.slice(0, at) + randomString(rng, 3) + s.slice(at + rng.int(3))
+      } else text = rng.pick([base58btc, base64, base16, base32]).encode(rng.chance(0.5) ? rng.bytes(rng.int(70)) : mutate(rng, id.bytes, [id.bytes]))
+      return { target: 'ThreadId.parse', run: () => ThreadId.parse(text), verdict: check }
+    }
+  ],
+  // Thread keys from strings.
+  [
+    4,
+    (rng, w) => {
+      const r = rng.int(3)
+      const valid = rng.pick(w.threadKeys)
+      const text =
+        r === 0
+          ? randomString(rng, 120)
+          : r === 1
+            ? valid.slice(0, rng.int(valid.length)) + randomString(rng, 4) + valid.slice(rng.int(valid.length))
+            : rng.pick([base32, base58btc, base64]).encode(rng.bytes(rng.pick([0, 31, 32, 33, 63, 64, 65, rng.int(100)])))
+      return {
+        target: 'parseThreadKey',
+        run: () => parseThreadKey(text),
+        verdict: (k) => {
+          const key = k as { service: Uint8Array; read?: Uint8Array }
+          if (key.service.length !== 32 || (key.read !== undefined && key.read.length !== 32)) return 'accepted a key of the wrong size'
+          return undefined
+        }
+      }
+    }
+  ],
+  // Sealed key boxes: changed, foreign or random.
+  [
+    4,
+    (rng, w) => {
+      const r = rng.int(4)
+      const box = r === 0 ? rng.bytes(rng.int(150)) : r === 1 ? Uint8Array.from([1, ...rng.bytes(32 + 12 + 16 + rng.int(80))]) : r === 2 ? mutate(rng, w.sealed, [w.sealed]) : w.sealed
+      const recipient = rng.chance(0.9) ? w.logA : w.logB
+      const ok = bytesEqual(box, w.sealed) && recipient === w.logA
+      return {
+        target: 'openSealed',
+        run: () => openSealed(recipient, box),
+        verdict: ok ? (plain) => (bytesEqual(plain as Uint8Array, w.sealedPlain) ? undefined : 'opened to other bytes') : 'reject'
+      }
+    }
+  ]
+]
+
+const TOTAL_WEIGHT = CASES.reduce((n, [weight]) => n + weight, 0)
+
+function pickCase(rng: Rng): (rng: Rng, w: World) => Case {
+  let r = rng.int(TOTAL_WEIGHT)
+  for (const [weight, make] of CASES) {
+    if (r < weight) return make
+    r -= weight
+  }
+  return (CASES[0] as [number, (rng: Rng, w: World) => Case])[1]
+}
+
+function describeError(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e)
+}
+
+/**
+ * Run `iterations` fuzz cases from `seed`. Throws {@link FuzzFailure} on the first failure.
+ *
+ * @example
+ * ```ts
+ * const summary = fuzzRecords({ iterations: 10_000, seed: 1 })
+ * summary.rejectedByName // { CidMismatchError: 2301, DecryptionError: 1550, … }
+ * ```
+ */
+export function fuzzRecords(options: FuzzOptions): FuzzSummary {
+  const { iterations, seed } = options
+  const rng = new Rng(seed)
+  const previous = getCrypto()
+  const base = options.crypto ?? previous
+  setCrypto({ ...base, randomBytes: (n) => rng.bytes(n) })
+  const rejectedByName: Record<string, number> = {}
+  const byTarget: Record<string, { accepted: number; rejected: number }> = {}
+  let accepted = 0
+  try {
+    const world = buildWorld(rng)
+    for (let i = 0; i < iterations; i++) {
+      let c: Case
+      try {
+        c = pickCase(rng)(rng, world)
+      } catch (cause) {
+        throw new FuzzFailure(seed, i, 'setup', `building the input threw ${describeError(cause)}`, { cause })
+      }
+      let result: unknown
+      let thrown: unknown
+      let returned = false
+      try {
+        result = c.run()
+        returned = true
+      } catch (e) {
+        thrown = e
+      }
+      if (returned) {
+        if (c.verdict === 'reject') throw new FuzzFailure(seed, i, c.target, `accepted an input that must be refused${c.note === undefined ? '' : ` (${c.note})`}`)
+        if (typeof c.verdict === 'function') {
+          const problem = c.verdict(result)
+          if (problem !== undefined) throw new FuzzFailure(seed, i, c.target, problem)
+        }
+        accepted++
+        ;(byTarget[c.target] ??= { accepted: 0, rejected: 0 }).accepted++
+        continue
+      }
+      if (!(thrown instanceof ThreadsError)) throw new FuzzFailure(seed, i, c.target, `threw a non-ThreadsError: ${describeError(thrown)}`, { cause: thrown })
+      if (!KNOWN_ERROR_NAMES.has(thrown.name)) throw new FuzzFailure(seed, i, c.target, `threw an unknown error name ${thrown.name}`, { cause: thrown })
+      if (c.verdict === 'accept') throw new FuzzFailure(seed, i, c.target, `refused an honest input: ${describeError(thrown)}${c.note === undefined ? '' : ` (${c.note})`}`, { cause: thrown })
+      rejectedByName[thrown.name] = (rejectedByName[thrown.name] ?? 0) + 1
+      ;(byTarget[c.target] ??= { accepted: 0, rejected: 0 }).rejected++
+    }
+  } finally {
+    setCrypto(previous)
+  }
+  return { iterations, accepted, rejectedByName, byTarget }
+}
