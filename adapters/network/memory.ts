@@ -92,6 +92,11 @@ export class MemoryHub {
     return this.#groups.some((g) => g.has(a) && g.has(b))
   }
 
+  /** True when no message is in flight or scheduled. */
+  get quiet(): boolean {
+    return this.#queue.length === 0 && !this.#scheduled
+  }
+
   /** Resolves when no message is in flight. */
   idle(): Promise<void> {
     if (this.#queue.length === 0 && !this.#scheduled) return Promise.resolve()
@@ -161,6 +166,22 @@ export class MemoryHub {
     if (this.#queue.length > 0) this.#schedule()
     else for (const done of this.#idle.splice(0)) done()
   }
+}
+
+/**
+ * Resolves when the hub and every given peer are quiet: nothing in flight, no handler running,
+ * writes durable. Loops because a handler that finishes may send again.
+ */
+export async function settle(hub: MemoryHub, peers: ReadonlyArray<{ idle(): Promise<void> }>): Promise<void> {
+  for (let round = 0; round < 10_000; round++) {
+    await hub.idle()
+    await Promise.all(peers.map((p) => p.idle()))
+    // One macrotask turn: pushes are flushed on setImmediate.
+    await new Promise<void>((r) => setImmediate(r))
+    await Promise.all(peers.map((p) => p.idle()))
+    if (hub.quiet) return
+  }
+  throw new Error('the network did not settle in 10,000 rounds')
 }
 
 /** Create a hub for in-memory peers. */

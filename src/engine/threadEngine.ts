@@ -70,6 +70,8 @@ export interface IngestResult<S> {
   readonly rejected: readonly ThreadsError[]
   /** Records waiting for a gap in their log to close. */
   readonly held: number
+  /** Records verified and stored by this ingest (a follower stores without applying). */
+  readonly stored: number
   readonly durable: Promise<void>
 }
 
@@ -371,7 +373,7 @@ export class ThreadEngine<S> {
       rejected.push(err)
       this.events.emit('rejected', err)
     }
-    const nothing = (): IngestResult<S> => ({ added: [], state: this.state, replayed: false, folds: 0, rejected, held: this.held, durable: Promise.resolve() })
+    const nothing = (): IngestResult<S> => ({ added: [], state: this.state, replayed: false, folds: 0, rejected, held: this.held, stored: 0, durable: Promise.resolve() })
     try {
       publicKeyFromLogId(logId)
     } catch (e) {
@@ -465,7 +467,7 @@ export class ThreadEngine<S> {
     const durable = this.#append(verified)
     if (prevClock >= 0) this.#logClocks.set(logId, prevClock)
     this.#folded.set(logId, (verified[verified.length - 1] as LogRecord).seq)
-    return this.#apply(events, rejected, durable)
+    return { ...(await this.#apply(events, rejected, durable)), stored: verified.length }
   }
 
   /** Check signatures of a hash-linked run: the newest signs for all; on failure, find the valid prefix. */
@@ -487,7 +489,7 @@ export class ThreadEngine<S> {
     return ok
   }
 
-  async #apply(events: ThreadEvent[], rejected: ThreadsError[], durable: Promise<void>): Promise<IngestResult<S>> {
+  async #apply(events: ThreadEvent[], rejected: ThreadsError[], durable: Promise<void>): Promise<Omit<IngestResult<S>, 'stored'>> {
     for (const e of events) this.#clock = Math.max(this.#clock, e.meta.clock)
     let result
     try {

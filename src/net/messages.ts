@@ -14,6 +14,12 @@ export const MAC_BYTES = 32
 /** Most logs a heads message may list. */
 export const MAX_LOGS = 10_000
 
+/** A peer's addresses as exchanged: peer ID and multiaddr strings. */
+export type AddrEntry = readonly [peerId: string, addrs: readonly string[]]
+/** Most peers with addresses in one heads message, and addresses per peer. */
+export const MAX_ADDR_PEERS = 256
+export const MAX_ADDRS_PER_PEER = 16
+
 /** A log head as exchanged: log ID and seq. */
 export type HeadEntry = readonly [logId: string, seq: number]
 
@@ -30,8 +36,11 @@ export type SyncMessage =
   | { readonly t: 'auth-done'; readonly thread: Uint8Array; readonly mac: Uint8Array }
   /** Refusal: this peer does not hold the thread, or the proof failed. */
   | { readonly t: 'nack'; readonly thread: Uint8Array; readonly reason: string }
-  /** Every log head of the thread as the sender has it; `hash` lets a receiver skip matching heads. */
-  | { readonly t: 'heads'; readonly thread: Uint8Array; readonly heads: readonly HeadEntry[] }
+  /**
+   * Every log head of the thread as the sender has it, and the addresses it knows of the
+   * thread's peers (its own first), so peers find each other beyond the one that invited them.
+   */
+  | { readonly t: 'heads'; readonly thread: Uint8Array; readonly heads: readonly HeadEntry[]; readonly addrs: readonly AddrEntry[] }
   /** Ask for records `from`.. of a log, at most `limit`. */
   | { readonly t: 'pull'; readonly thread: Uint8Array; readonly log: string; readonly from: number; readonly limit: number }
   /** Records of one log, oldest first: a pull's answer (`more`: the log goes on) or a push. */
@@ -113,7 +122,17 @@ export function decodeMessage(bytes: Uint8Array): SyncMessage {
         if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) fail('a head seq is a non-negative integer')
         return [e[0], seq]
       })
-      return { t: 'heads', thread, heads }
+      const a = m.addrs ?? []
+      if (!Array.isArray(a) || a.length > MAX_ADDR_PEERS) fail(`\`addrs\` must be a list of at most ${MAX_ADDR_PEERS}`)
+      const addrs = a.map((e: unknown): AddrEntry => {
+        if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== 'string' || e[0].length > 200) fail('an addrs entry is [peerId, [addr…]]')
+        const list = e[1] as unknown
+        if (!Array.isArray(list) || list.length > MAX_ADDRS_PER_PEER || !list.every((x) => typeof x === 'string' && x.length <= 1000)) {
+          fail(`a peer has at most ${MAX_ADDRS_PER_PEER} addresses, each a string`)
+        }
+        return [e[0], list as string[]]
+      })
+      return { t: 'heads', thread, heads, addrs }
     }
     case 'pull': {
       const limit = uintField(m, 'limit')

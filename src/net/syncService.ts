@@ -10,11 +10,14 @@ import type { Logstore } from '../store/logstore/logstore.js'
 import type { EventStore } from '../store/eventStore.js'
 import {
   DEFAULT_PULL_LIMIT,
+  MAX_ADDR_PEERS,
+  MAX_ADDRS_PER_PEER,
   MAX_MESSAGE_BYTES,
   MAX_RECORDS_PER_MESSAGE,
   NONCE_BYTES,
   decodeMessage,
   encodeMessage,
+  type AddrEntry,
   type HeadEntry,
   type SyncMessage
 } from './messages.js'
@@ -51,6 +54,8 @@ export interface SyncEvents {
 }
 
 const AUTH_INFO = new TextEncoder().encode('redux-threads/auth/v1')
+/** How long addresses learnt from peers stay in the address book (ms). */
+export const LEARNT_ADDR_TTL = 60 * 60 * 1000
 const text = new TextEncoder()
 
 /**
@@ -93,6 +98,9 @@ export class SyncService {
   #timer: ReturnType<typeof setInterval> | undefined
   #flushScheduled = false
   #started = false
+  /** Handlers and flushes under way: `idle()` waits for zero. */
+  #busy = 0
+  #idlers: Array<() => void> = []
 
   constructor(options: SyncOptions) {
     this.#options = options
@@ -111,8 +119,8 @@ export class SyncService {
     this.#offs.push(
       this.#net.on('peer:connect', ({ peerId }) => this.#onConnect(peerId)),
       this.#net.on('peer:disconnect', ({ peerId }) => this.#onDisconnect(peerId)),
-      this.#net.on('message', ({ from, bytes }) => void this.#onMessage(from, bytes)),
-      this.#net.on('pubsub', ({ topic, from, bytes }) => void this.#onGossip(topic, from, bytes))
+      this.#net.on('message', ({ from, bytes }) => void this.#track(this.#onMessage(from, bytes))),
+      this.#net.on('pubsub', ({ topic, from, bytes }) => void this.#track(this.#onGossip(topic, from, bytes)))
     )
     const every = this.#options.intervalMs ?? 10_000
     if (every > 0) {
@@ -126,6 +134,29 @@ export class SyncService {
     this.#started = false
     if (this.#timer !== undefined) clearInterval(this.#timer)
     for (const off of this.#offs.splice(0)) off()
+  }
+
+  async #track(work: Promise<void>): Promise<void> {
+    this.#busy++
+    try {
+      await work
+    } catch (e) {
+      // A handler must never take the node down: report and go on.
+      this.events.emit('error', { peerId: '', error: e instanceof ThreadsError ? e : new ThreadsError(`sync handler failed: ${String(e)}`) })
+    } finally {
+      if (--this.#busy === 0) for (const done of this.#idlers.splice(0)) done()
+    }
+  }
+
+  /** Resolves when no message handler or push is under way on this peer. */
+  idle(): Promise<void> {
+    if (this.#busy === 0) return Promise.resolve()
+    return new Promise((resolve) => this.#idlers.push(resolve))
+  }
+
+  /** True while a handler or push is under way. */
+  get busy(): boolean {
+    return this.#busy > 0
   }
 
   /** Start serving a thread: subscribe to its topic, push its new records, sync with peers. */
@@ -311,7 +342,7 @@ export class SyncService {
     }
     switch (m.t) {
       case 'heads':
-        return this.#onHeads(peer, engine, m.heads)
+        return this.#onHeads(peer, engine, m.heads, m.addrs)
       case 'pull':
         return this.#onPull(peer, engine, m.log, m.from, m.limit)
       case 'records':
@@ -320,11 +351,37 @@ export class SyncService {
   }
 
   #sendHeads(peer: string, engine: ThreadEngine<unknown>): void {
-    const heads: HeadEntry[] = [...engine.heads()].map(([log, h]) => [log, h.seq])
-    this.#send(peer, { t: 'heads', thread: engine.thread.id.bytes, heads })
+    void this.#track(this.#sendHeadsNow(peer, engine))
   }
 
-  #onHeads(peer: string, engine: ThreadEngine<unknown>, heads: readonly HeadEntry[]): void {
+  async #sendHeadsNow(peer: string, engine: ThreadEngine<unknown>): Promise<void> {
+    const heads: HeadEntry[] = [...engine.heads()].map(([log, h]) => [log, h.seq])
+    const addrs: AddrEntry[] = [[this.#net.peerId, this.#net.addresses().slice(0, MAX_ADDRS_PER_PEER)]]
+    for (const other of await this.#knownPeers(engine.thread.n)) {
+      if (other === peer || other === this.#net.peerId || addrs.length >= MAX_ADDR_PEERS) continue
+      const list = (await this.#logstore.addrs.addrs(engine.thread.n, other)).map((a) => a.addr).slice(0, MAX_ADDRS_PER_PEER)
+      if (list.length > 0) addrs.push([other, list])
+    }
+    this.#send(peer, { t: 'heads', thread: engine.thread.id.bytes, heads, addrs })
+  }
+
+  async #learnAddrs(engine: ThreadEngine<unknown>, addrs: readonly AddrEntry[]): Promise<void> {
+    const connected = new Set(this.#net.connectedPeers())
+    for (const [peerId, list] of addrs) {
+      if (peerId === this.#net.peerId || list.length === 0) continue
+      await this.#logstore.addrs.addAddrs(engine.thread.n, peerId, list, LEARNT_ADDR_TTL)
+      // A peer of the thread we have no connection to: dial it now rather than next round.
+      if (!connected.has(peerId)) void this.#track(this.#dialLog(engine.thread.n, peerId))
+    }
+  }
+
+  /** Tell every other authenticated peer of a thread our heads changed: they pull what they lack. */
+  #announce(engine: ThreadEngine<unknown>, except: string | undefined): void {
+    for (const peer of this.peersOf(engine.id)) if (peer !== except) this.#sendHeads(peer, engine)
+  }
+
+  async #onHeads(peer: string, engine: ThreadEngine<unknown>, heads: readonly HeadEntry[], addrs: readonly AddrEntry[]): Promise<void> {
+    await this.#learnAddrs(engine, addrs)
     const mine = engine.heads()
     for (const [log, seq] of heads) {
       if (log === this.#net.peerId && engine.logKey?.id === log) continue
@@ -366,6 +423,7 @@ export class SyncService {
     if (records.length > 0) {
       const result = await engine.ingest(log, records)
       for (const e of result.rejected) if (e.name !== 'EquivocationError') this.#strike(peer, e)
+      if (result.stored > 0) this.#announce(engine, peer)
     }
     const head = engine.heads().get(log)?.seq ?? 0
     if (more) this.#pull(peer, engine, log, head + 1)
@@ -385,7 +443,8 @@ export class SyncService {
     if (m.t !== 'records' || !equals(m.thread, engine.thread.id.bytes) || m.log === engine.logKey?.id) return
     // Gossip is not authenticated per peer: the records authenticate themselves (signature,
     // service-key encryption), and ingest checks both.
-    await engine.ingest(m.log, m.records)
+    const result = await engine.ingest(m.log, m.records)
+    if (result.stored > 0) this.#announce(engine, from)
     const gaps = engine.gaps().filter((g) => g.logId === m.log)
     if (gaps.length === 0) return
     const source = from !== undefined && this.#authorized.get(from)?.has(engine.id) === true ? from : this.peersOf(engine.id)[0]
@@ -402,8 +461,11 @@ export class SyncService {
     }
     if (this.#flushScheduled) return
     this.#flushScheduled = true
+    this.#busy++
     // A burst of dispatches in one tick leaves as one message per peer.
-    setImmediate(() => this.#flushPushes())
+    setImmediate(() => void this.#track(Promise.resolve().then(() => this.#flushPushes())).finally(() => {
+      if (--this.#busy === 0) for (const done of this.#idlers.splice(0)) done()
+    }))
   }
 
   #flushPushes(): void {

@@ -27,4 +27,4 @@ export interface AppliedPayload {
  * builder.addCase(threadApplied, (state, action) => { state.unread += action.payload.actions.length })
  * ```
  */
-export const threadApplied = createAction<AppliedPayload>('redux-threads/applied')
+export const threadApplied = createAction<AppliedPayload, 'redux-threads/applied'>('redux-threads/applied')

@@ -13,6 +13,10 @@ import { ThreadEngine, type IngestResult, type Progress } from '../engine/thread
 import { trackStatus, type StatusTracker, type ThreadStatus } from '../rx/threadStatus.js'
 import { EventStore } from '../store/eventStore.js'
 import type { StorageAdapter } from '../store/storageAdapter.js'
+import { createInvite, openInvite, type Role } from '../acl/invite.js'
+import type { NetworkAdapter, NetworkFactory } from '../net/networkAdapter.js'
+import { SyncService } from '../net/syncService.js'
+import { multiaddr } from '@multiformats/multiaddr'
 import { threadApplied, type AppliedReason, type EventAction } from './appliedAction.js'
 import type { ThreadSliceLike } from './createThreadSlice.js'
 import { attachOverrides } from './overrides.js'
@@ -32,6 +36,13 @@ export interface PeerOptions {
   readonly checkpoints?: CheckpointPolicy
   /** Clock for event times (tests). */
   readonly now?: () => number
+  /**
+   * The network: `libp2pNetwork({ listen })` from `redux-threads/libp2p`, or an in-memory hub's
+   * `hub.network()`. Without one, peers exchange records by hand (`recordsSince` / `ingest`).
+   */
+  readonly network?: NetworkFactory
+  /** Exchange heads with every peer and redial known addresses this often (ms; default 10,000). */
+  readonly syncIntervalMs?: number
 }
 
 /** An applied event on {@link Peer.events$}. */
@@ -46,6 +57,14 @@ export interface ThreadOptions {
   readonly slices: readonly ThreadSliceLike[]
   /** Long work (loading events) reports here as well as on `status$`. */
   readonly onProgress?: (p: Progress) => void
+}
+
+/** Options of {@link Thread.invite}. */
+export interface InviteOptions {
+  /** What the invitee may do: `follow` (replicate, read nothing), `read`, or `write` (default). */
+  readonly role?: Role
+  /** Seal the invite to this peer ID: only it can open it. Without, the invite is a bearer link. */
+  readonly to?: string
 }
 
 /** A thread this peer holds and projects into the store. */
@@ -72,6 +91,15 @@ export interface Thread {
   flush(): Promise<void>
   /** Write a snapshot now. */
   snapshot(): Promise<void>
+  /** This peer's role in the thread. */
+  readonly role: Role
+  /**
+   * An invite string for another peer (paper section 3.2.3): the thread ID, this peer's
+   * addresses, and the keys the role grants, sealed to `to` or as a bearer link.
+   */
+  invite(options?: InviteOptions): string
+  /** Authenticated peers connected for this thread. */
+  peers(): string[]
 }
 
 /** A peer: one identity, its storage, its threads, and the middleware that binds them to a store. */
@@ -99,8 +127,23 @@ export interface Peer {
   status$(id: ThreadId | string): Observable<ThreadStatus>
   /** Resolves when everything written so far is durable. */
   flush(): Promise<void>
+  /** Join a thread from an invite string; `follow` invites need no slices. */
+  joinThread(invite: string, options?: Partial<ThreadOptions>): Promise<Thread>
+  /** The network adapter, when the peer has one. */
+  readonly network: NetworkAdapter | undefined
+  /** Addresses other peers can dial (multiaddrs with `/p2p/`); empty without a network. */
+  addresses(): string[]
+  /** Dial a peer by multiaddr (with `/p2p/<peer>`). */
+  connect(addr: string): Promise<void>
+  /** Run a sync round now: dial known addresses, exchange heads, pull what is missing. */
+  syncNow(): Promise<void>
+  /** Resolves when this peer has no sync work under way and its writes are durable. */
+  idle(): Promise<void>
   close(): Promise<void>
 }
+
+/** How long addresses learnt from an invite stay in the address book (ms). */
+export const INVITE_ADDR_TTL = 24 * 60 * 60 * 1000
 
 const durables = new WeakMap<object, Promise<void>>()
 
@@ -170,6 +213,8 @@ export async function createPeer(options: PeerOptions = {}): Promise<Peer> {
     if (seed === undefined) await storage.batch([{ type: 'put', key: IDENTITY_KEY, value: identity.seed }])
   }
   const me = identity
+  const network = options.network?.({ identity: me })
+  if (network !== undefined && network !== null) await network.start()
   const engineOptions = {
     ...(options.snapshotEvery === undefined ? {} : { snapshotEvery: options.snapshotEvery }),
     ...(options.checkpoints === undefined ? {} : { checkpoints: options.checkpoints }),
@@ -181,6 +226,35 @@ export async function createPeer(options: PeerOptions = {}): Promise<Peer> {
   let api: MiddlewareAPI | undefined
   const pendingInstalls = new Set<Binding>()
   let warnedMount = false
+
+  const sync =
+    network === undefined
+      ? undefined
+      : new SyncService({
+          network,
+          eventStore,
+          host: {
+            engine: (tid) => bindings.get(tid)?.engine as ThreadEngine<unknown> | undefined,
+            engines: () => [...bindings.values()].map((b) => b.engine as ThreadEngine<unknown>)
+          },
+          ...(options.syncIntervalMs === undefined ? {} : { intervalMs: options.syncIntervalMs })
+        })
+  if (sync !== undefined) {
+    sync.events.on('peers', ({ threadId, peers }) => bindings.get(threadId)?.status.setPeers(peers))
+    sync.events.on('error', ({ error }) => {
+      // A refusal that names a thread goes to that thread's status; others to every thread's.
+      const target = error.threadId === undefined ? undefined : bindings.get(error.threadId)
+      for (const b of target === undefined ? bindings.values() : [target]) b.engine.events.emit('rejected', error)
+    })
+    await sync.start()
+  }
+
+  const storedRole = async (id: ThreadId): Promise<Role> => {
+    const t = eventStore.logstore.getThread(id)
+    const r = await eventStore.logstore.metadata.getString(t.n, 'role')
+    if (r === 'follow' || r === 'read' || r === 'write') return r
+    return t.key.read === undefined ? 'follow' : 'write'
+  }
 
   const dispatchApplied = (b: Binding, reason: AppliedReason, events: readonly ThreadEvent[], state: SliceStates, replayed: number): void => {
     if (api === undefined) {
@@ -251,14 +325,16 @@ export async function createPeer(options: PeerOptions = {}): Promise<Peer> {
     }
   })
 
-  const bind = async (id: ThreadId, options: ThreadOptions): Promise<Thread> => {
+  const bind = async (id: ThreadId, options: ThreadOptions, role: Role): Promise<Thread> => {
     if (bindings.has(id.toString())) throw new TypeError(`thread ${id.toString()} is already open on this peer`)
     for (const s of options.slices) {
       for (const type of s.commandTypes) {
         if (commandIndex.has(type)) throw new TypeError(`slice \`${s.name}\` already belongs to an open thread: a thread slice feeds one thread per peer`)
       }
     }
-    if (eventStore.logstore.thread(id)?.key.read !== undefined && eventStore.logstore.ownLog(id) === undefined) {
+    const info = eventStore.logstore.getThread(id)
+    await eventStore.logstore.metadata.putString(info.n, 'role', role)
+    if (role === 'write' && info.key.read !== undefined && eventStore.logstore.ownLog(id) === undefined) {
       await eventStore.logstore.addLog(id, me.id, me)
     }
     const engine = await ThreadEngine.open<SliceStates>({
@@ -295,7 +371,18 @@ export async function createPeer(options: PeerOptions = {}): Promise<Peer> {
         return out
       },
       flush: () => engine.flush(),
-      snapshot: () => engine.snapshot()
+      snapshot: () => engine.snapshot(),
+      role,
+      invite: (o = {}) =>
+        createInvite({
+          threadId: id,
+          key: engine.thread.key,
+          role: o.role ?? 'write',
+          addrs: network?.addresses() ?? [],
+          from: me.id,
+          ...(o.to === undefined ? {} : { to: o.to })
+        }),
+      peers: () => sync?.peersOf(id.toString()) ?? []
     }
     const binding: Binding = { thread, engine, slices: options.slices, status }
     bindings.set(id.toString(), binding)
@@ -306,6 +393,7 @@ export async function createPeer(options: PeerOptions = {}): Promise<Peer> {
       if (!local) dispatchApplied(binding, replayed ? 'replay' : 'remote', events, state, replayed ? engine.timeline.length : 0)
     })
     dispatchApplied(binding, 'open', [], engine.state, 0)
+    sync?.addThread(engine as ThreadEngine<unknown>)
     return thread
   }
 
@@ -324,15 +412,44 @@ export async function createPeer(options: PeerOptions = {}): Promise<Peer> {
     async createThread(opts) {
       const id = ThreadId.create(opts.variant ?? Variant.Raw)
       await eventStore.logstore.addThread(id, createThreadKey())
-      return bind(id, opts)
+      return bind(id, opts, 'write')
     },
     async openThread(idIn, opts) {
       const id = ThreadId.from(idIn)
-      if (opts.key !== undefined) await eventStore.logstore.addThread(id, opts.key)
-      else if (eventStore.logstore.thread(id) === undefined) {
+      if (opts.key !== undefined) {
+        await eventStore.logstore.addThread(id, opts.key)
+        return bind(id, opts, opts.key.read === undefined ? 'follow' : 'write')
+      }
+      if (eventStore.logstore.thread(id) === undefined) {
         throw new NotFoundError('the thread is not in storage; pass its `key` to join it', { threadId: id.toString() })
       }
-      return bind(id, opts)
+      return bind(id, opts, await storedRole(id))
+    },
+    async joinThread(text, opts = {}) {
+      const invite = openInvite(text, me)
+      const info = await eventStore.logstore.addThread(invite.threadId, invite.key)
+      for (const addr of invite.addrs) {
+        const peerId = multiaddr(addr).getComponents().find((c) => c.name === 'p2p')?.value
+        if (peerId !== undefined && peerId !== me.id) await eventStore.logstore.addrs.addAddrs(info.n, peerId, [addr], INVITE_ADDR_TTL)
+      }
+      const thread = await bind(invite.threadId, { slices: opts.slices ?? [], ...(opts.onProgress === undefined ? {} : { onProgress: opts.onProgress }) }, invite.role)
+      await sync?.syncNow()
+      return thread
+    },
+    network,
+    addresses: () => network?.addresses() ?? [],
+    async connect(addr) {
+      if (network === undefined) throw new TypeError('this peer has no network: pass `network` to createPeer')
+      const peerId = multiaddr(addr).getComponents().find((c) => c.name === 'p2p')?.value
+      if (peerId === undefined) throw new TypeError(`the address needs a /p2p/<peer id> component: ${addr}`)
+      await network.dial(peerId, [addr])
+    },
+    syncNow: async () => {
+      await sync?.syncNow()
+    },
+    async idle() {
+      await sync?.idle()
+      await Promise.all([...bindings.values()].map((b) => b.engine.flush()))
     },
     thread: (id) => bindings.get(id.toString())?.thread,
     storedThreads: () => eventStore.logstore.threads().map((t) => t.id),
@@ -342,6 +459,8 @@ export async function createPeer(options: PeerOptions = {}): Promise<Peer> {
     },
     async close() {
       await Promise.all([...bindings.values()].map((b) => b.engine.flush()))
+      await sync?.stop()
+      await network?.stop()
       for (const b of bindings.values()) b.status.stop()
       events$.complete()
       await eventStore.close()

@@ -151,6 +151,8 @@ export class EventStore {
     const from = Math.max(1, range.from ?? 1)
     const to = Math.min(head.seq, range.to ?? head.seq)
     if (from > to) return
+    // The head moves when a record is appended, storage when its batch lands: wait for it.
+    if (this.#writing || this.#queue.length > 0) await this.flush()
     let expect = from
     const opts = { gte: [seqKey(from)], lt: [seqKey(to + 1)], ...(range.limit === undefined ? {} : { limit: range.limit }) }
     for await (const { value } of this.#storage.range(keys.records(thread.n, log.n), opts)) {
@@ -171,6 +173,8 @@ export class EventStore {
   async records(threadId: ThreadId | string, logId: string, range: SeqRange = {}): Promise<LogRecord[]> {
     const { thread } = this.#where(threadId, logId)
     const from = Math.max(1, range.from ?? 1)
+    // Appended records are in the head before they are in storage: wait for them.
+    if (this.#writing || this.#queue.length > 0) await this.flush()
     let prev: CID | undefined
     if (from > 1) {
       const before = await this.#storage.get(keys.record(thread.n, this.#where(threadId, logId).log.n, from - 1))
