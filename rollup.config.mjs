@@ -14,7 +14,11 @@ const entries = {
   memory: 'adapters/storage/memory.ts',
   level: 'adapters/storage/level.ts',
   localforage: 'adapters/storage/localforage.ts',
-  conformance: 'adapters/storage/conformance.ts'
+  conformance: 'adapters/storage/conformance.ts',
+  'memory-network': 'adapters/network/memory.ts',
+  libp2p: 'adapters/network/libp2p.ts',
+  'network-conformance': 'adapters/network/conformance.ts',
+  cli: 'src/cli.ts'
 }
 
 export default [

@@ -73,3 +73,16 @@ export type { AppliedPayload, AppliedReason, EventAction } from './redux/applied
 
 // rx: status
 export type { ThreadStatus, LogStatus, StatusError } from './rx/threadStatus.js'
+
+// net: sync protocol, network contract
+export type { NetworkAdapter, NetworkEvents, NetworkFactory, NetworkComponents, NetworkListener } from './net/networkAdapter.js'
+export { SyncService, authMac, LEARNT_ADDR_TTL } from './net/syncService.js'
+export type { SyncHost, SyncOptions, SyncEvents } from './net/syncService.js'
+export { encodeMessage, decodeMessage, MAX_MESSAGE_BYTES, MAX_RECORDS_PER_MESSAGE } from './net/messages.js'
+export type { SyncMessage, HeadEntry } from './net/messages.js'
+
+// acl: invites and joins
+export { createInvite, openInvite, INVITE_PREFIX } from './acl/invite.js'
+export type { Invite, Role } from './acl/invite.js'
+export { INVITE_ADDR_TTL } from './redux/createPeer.js'
+export type { InviteOptions } from './redux/createPeer.js'

@@ -1,162 +1,151 @@
 /**
- * `npm run demo`: three peers on this machine share a todo thread.
- *
- * Each peer has its own Redux store and its own LevelDB directory. They edit concurrently while
- * apart, exchange records directly (the libp2p network comes with the network work), converge
- * on one state whatever the arrival order, refuse a tampered record, and restore everything from
- * disk with no network at all. Nothing to set up: data goes to a fresh temporary directory.
+ * `npm run demo`: three peers, each in its own process with its own Redux store and LevelDB
+ * directory, share an encrypted todo thread over libp2p on loopback. They edit at the same time,
+ * one goes offline and comes back, and all converge. Nothing to set up: data goes to a fresh
+ * temporary directory that is removed at the end.
  */
-import { configureStore } from '@reduxjs/toolkit'
-import { createHash } from 'node:crypto'
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { fork, type ChildProcess } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { levelStorage } from '../../adapters/storage/level.js'
-import { createPeer, durable, verifyChain, type Peer, type RecordBlocks, type Thread } from '../../src/index.js'
-import { todos, type Todo } from '../todo/todoSlice.js'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { Command, Report } from './peerProcess.js'
 
+const here = dirname(fileURLToPath(import.meta.url))
 const say = (line: string): void => console.log(line)
-const short = (id: string): string => `…${id.slice(-6)}`
+const DEADLINE_MS = 60_000
 
-function makeStore(peer: Peer) {
-  return configureStore({ reducer: { todos: todos.reducer }, middleware: (d) => d().concat(peer.middleware) })
-}
-type Store = ReturnType<typeof makeStore>
+type StateReport = Extract<Report, { kind: 'state' }>
 
-interface Member {
+class PeerProcess {
   readonly name: string
   readonly dir: string
-  peer: Peer
-  store: Store
-  thread: Thread
-}
+  #child: ChildProcess | undefined
+  #waiters: Array<{ test: (r: Report) => boolean; resolve: (r: Report) => void }> = []
+  state: StateReport | undefined
+  peerId = ''
 
-function hashOf(list: readonly Todo[]): string {
-  return createHash('sha256').update(JSON.stringify(list)).digest('hex').slice(0, 12)
-}
-
-function show(m: Member): void {
-  const list = m.store.getState().todos
-  say(`  ${m.name.padEnd(6)} ${hashOf(list)}  ${list.map((t) => `${t.done ? '☑' : '☐'} ${t.text}`).join(' · ')}`)
-}
-
-/** Send `from` everything `to` lacks, log by log, in the order given (any order converges). */
-async function sync(from: Member, to: Member, shuffle = false): Promise<number> {
-  const theirs = new Map([...to.thread.heads()].map(([log, h]) => [log, h.seq]))
-  let applied = 0
-  for (const { logId, blocks } of await from.thread.recordsSince(theirs)) {
-    const order = shuffle ? [...blocks].reverse() : blocks
-    const result = await to.thread.ingest(logId, order)
-    applied += result.added.length
+  constructor(name: string, dir: string) {
+    this.name = name
+    this.dir = dir
   }
-  return applied
+
+  async start(): Promise<void> {
+    const child = fork(join(here, 'peerProcess.ts'), [this.dir], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    this.#child = child
+    child.on('message', (r: Report) => {
+      if (r.kind === 'state') this.state = r
+      if (r.kind === 'error') say(`  [${this.name}] error: ${r.message}`)
+      for (const w of [...this.#waiters]) {
+        if (w.test(r)) {
+          this.#waiters.splice(this.#waiters.indexOf(w), 1)
+          w.resolve(r)
+        }
+      }
+      onReport()
+    })
+    const ready = (await this.next((r) => r.kind === 'ready')) as Extract<Report, { kind: 'ready' }>
+    this.peerId = ready.peerId
+  }
+
+  send(c: Command): void {
+    this.#child?.send(c)
+  }
+
+  next(test: (r: Report) => boolean): Promise<Report> {
+    return new Promise((resolve) => this.#waiters.push({ test, resolve }))
+  }
+
+  async stop(): Promise<void> {
+    const child = this.#child
+    if (child === undefined || child.exitCode !== null) return
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    this.send({ cmd: 'quit' })
+    await exited
+    this.#child = undefined
+    this.state = undefined
+  }
+}
+
+let onReport: () => void = () => undefined
+
+/** Resolve when `test` holds, re-checked after every report from any peer (no polling). */
+function until(what: string, test: () => boolean): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`demo: timed out waiting until ${what}`)), DEADLINE_MS)
+    const check = (): void => {
+      if (!test()) return
+      clearTimeout(timer)
+      onReport = () => undefined
+      resolve()
+    }
+    onReport = check
+    check()
+  })
+}
+
+function show(peers: readonly PeerProcess[]): void {
+  for (const p of peers) {
+    const s = p.state
+    say(`  ${p.name.padEnd(6)} ${s === undefined ? '(offline)' : `${s.hash}  peers=${s.peers}  ${s.todos.join(' · ')}`}`)
+  }
+}
+
+function converged(peers: readonly PeerProcess[], count: number): boolean {
+  const hashes = new Set(peers.map((p) => p.state?.hash))
+  return peers.every((p) => p.state?.todos.length === count) && hashes.size === 1
 }
 
 async function main(): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'redux-threads-demo-'))
-  say(`redux-threads demo: three peers, one encrypted todo thread (data in ${root})\n`)
+  const [alice, bob, carol] = ['alice', 'bob', 'carol'].map((n) => new PeerProcess(n, join(root, n))) as [PeerProcess, PeerProcess, PeerProcess]
+  const all = [alice, bob, carol]
+  try {
+    say('redux-threads demo: three processes, one encrypted todo thread, libp2p on loopback\n')
+    await Promise.all(all.map((p) => p.start()))
+    for (const p of all) say(`${p.name.padEnd(6)} is peer ${p.peerId}`)
 
-  const members: Member[] = []
-  for (const name of ['alice', 'bob', 'carol']) {
-    const dir = join(root, name)
-    const peer = await createPeer({ storage: levelStorage(dir), snapshotEvery: 50 })
-    members.push({ name, dir, peer, store: makeStore(peer), thread: undefined as unknown as Thread })
+    alice.send({ cmd: 'create' })
+    const created = (await alice.next((r) => r.kind === 'thread')) as Extract<Report, { kind: 'thread' }>
+    say(`\nalice created thread ${created.threadId} and wrote an invite (${created.invite.length} characters:`)
+    say('  thread ID, her addresses, and the thread keys)')
+    for (const p of [bob, carol]) p.send({ cmd: 'join', invite: created.invite })
+    await until('everyone is connected', () => all.every((p) => (p.state?.peers ?? 0) >= 2))
+    say('bob and carol joined with it: each opened a log of its own, found the others, proved it holds the key')
+
+    say('\n1. All three add todos at the same moment:')
+    alice.send({ cmd: 'add', text: 'buy milk' })
+    bob.send({ cmd: 'add', text: 'fix the bike' })
+    carol.send({ cmd: 'add', text: 'book the train' })
+    alice.send({ cmd: 'add', text: 'call grandma' })
+    bob.send({ cmd: 'add', text: 'pay rent' })
+    await until('all three hold the same 5 todos', () => converged(all, 5))
+    show(all)
+
+    say('\n2. Carol goes offline. Alice and Bob keep editing:')
+    await carol.stop()
+    alice.send({ cmd: 'toggle', text: 'buy milk' })
+    bob.send({ cmd: 'add', text: 'water the plants' })
+    alice.send({ cmd: 'add', text: 'renew passport' })
+    await until('alice and bob agree on 7 todos', () => converged([alice, bob], 7) && alice.state?.todos[0] !== undefined)
+    show(all)
+
+    say('\n3. Carol comes back: same process binary, same data directory, no invite needed.')
+    say('   She restores her state from disk, dials the addresses in her address book and catches up:')
+    await carol.start()
+    carol.send({ cmd: 'reopen', threadId: created.threadId })
+    carol.send({ cmd: 'add', text: 'back online' })
+    await until('all three hold the same 8 todos', () => converged(all, 8))
+    show(all)
+    say(`\nconverged: all three hold state ${alice.state?.hash} with logs ${alice.state?.logs}`)
+  } finally {
+    await Promise.all(all.map((p) => p.stop()))
+    await rm(root, { recursive: true, force: true })
   }
-  const [alice, bob, carol] = members as [Member, Member, Member]
-
-  alice.thread = await alice.peer.createThread({ slices: [todos] })
-  say(`alice created thread ${alice.thread.id.toString()}`)
-  for (const m of [bob, carol]) {
-    m.thread = await m.peer.openThread(alice.thread.id, { slices: [todos], key: alice.thread.key })
-    say(`${m.name} joined with the thread key; its own log is ${short(m.peer.id)}`)
-  }
-
-  say('\n1. Everyone edits at once, apart from each other (every dispatch is signed, encrypted, stored):')
-  await durable(alice.store.dispatch(todos.actions.added('buy milk')))
-  bob.store.dispatch(todos.actions.added('fix the bike'))
-  carol.store.dispatch(todos.actions.added('book the train'))
-  alice.store.dispatch(todos.actions.added('call grandma'))
-  await Promise.all(members.map((m) => m.peer.flush()))
-  for (const m of members) show(m)
-
-  say('\n2. They exchange records, each in a different order (carol gets logs newest-first):')
-  await sync(alice, bob)
-  await sync(carol, bob)
-  await sync(bob, alice)
-  await sync(bob, carol, true)
-  for (const m of members) show(m)
-
-  say('\n3. Carol goes offline and keeps editing; alice and bob edit too:')
-  const milk = alice.store.getState().todos.find((t) => t.text === 'buy milk') as Todo
-  carol.store.dispatch(todos.actions.toggled(milk.id))
-  carol.store.dispatch(todos.actions.added('water the plants'))
-  alice.store.dispatch(todos.actions.renamed({ id: milk.id, text: 'buy oat milk' }))
-  bob.store.dispatch(todos.actions.added('pay rent'))
-  await sync(alice, bob)
-  await sync(bob, alice)
-  for (const m of members) show(m)
-
-  say('\n4. A tampered record reaches bob (one flipped byte in a body block):')
-  const fake = await carol.thread.recordsSince(new Map([[carol.peer.id, 0]]))
-  const carolLog = fake.find((l) => l.logId === carol.peer.id) as { logId: string; blocks: RecordBlocks[] }
-  const first = carolLog.blocks[0] as RecordBlocks
-  const body = Uint8Array.from(first.body)
-  body[body.length - 1] = (body[body.length - 1] as number) ^ 1
-  const bad = await bob.thread.ingest(carolLog.logId, [{ ...first, body }])
-  const err = bad.rejected[0]
-  say(`  bob refused it: ${err?.name}: ${err?.message.slice(0, 90)}…`)
-  say(`  bob's status$: rejected=${(await firstStatus(bob)).rejected}, lastError=${(await firstStatus(bob)).lastError?.name}`)
-
-  say('\n5. Carol comes back: her older edits sort before newer ones, so peers roll back and replay:')
-  await sync(carol, alice)
-  await sync(carol, bob)
-  await sync(alice, carol)
-  await sync(bob, carol)
-  await Promise.all(members.map((m) => m.peer.flush()))
-  for (const m of members) show(m)
-  for (const m of members) {
-    const s = await firstStatus(m)
-    say(`  ${m.name.padEnd(6)} logs=${s.logs.map((l) => `${short(l.logId)}:${l.seq}`).join(' ')} replays=${s.replays} pending=${s.pending}`)
-  }
-  const hashes = new Set(members.map((m) => hashOf(m.store.getState().todos)))
-  say(hashes.size === 1 ? `  converged: all three hold state ${[...hashes][0]}` : '  NOT converged')
-
-  say('\n6. Everyone closes. Alice restarts from disk alone, with no network:')
-  const before = hashOf(alice.store.getState().todos)
-  const threadId = alice.thread.id
-  for (const m of members) await m.peer.close()
-  const peer = await createPeer({ storage: levelStorage(alice.dir) })
-  const store = makeStore(peer)
-  const thread = await peer.openThread(threadId, { slices: [todos] })
-  const after = hashOf(store.getState().todos)
-  say(`  restored ${store.getState().todos.length} todos, state ${after} (${after === before ? 'same as before' : 'DIFFERENT'})`)
-  let records = 0
-  for (const [logId] of thread.heads()) {
-    const logRecords = await peer.eventStore.records(threadId, logId)
-    const blocks = logRecords.map((r) => ({ record: r.blocks.record.bytes, event: r.blocks.event.bytes, header: r.blocks.header.bytes, body: r.blocks.body.bytes }))
-    verifyChain(logId, thread.key.service, blocks, { threadId: threadId.toString() })
-    records += logRecords.length
-  }
-  say(`  re-verified ${records} records in ${thread.heads().size} logs: every CID, every link, one signature per log`)
-  await peer.close()
-  const files = await readdir(alice.dir)
-  let plaintext = false
-  for (const f of files) if ((await readFile(join(alice.dir, f))).includes('milk')) plaintext = true
-  say(`  alice's LevelDB files contain the word "milk": ${plaintext ? 'yes (!)' : 'no: events rest encrypted'}`)
-  await rm(root, { recursive: true, force: true })
-  say('\ndone.')
-}
-
-function firstStatus(m: Member) {
-  return new Promise<import('../../src/index.js').ThreadStatus>((resolve) => {
-    const sub = m.thread.status$.subscribe((s) => {
-      resolve(s)
-      queueMicrotask(() => sub.unsubscribe())
-    })
-  })
+  say('done.')
 }
 
 main().catch((e: unknown) => {
-  console.error(e)
+  console.error(e instanceof Error ? e.message : e)
   process.exit(1)
 })

@@ -93,6 +93,9 @@ interface Transaction {
   readonly head: LogHead | undefined
   readonly clock: number
   readonly ownClock: number | undefined
+  /** Settles with the transaction: its commands are durable when it is, and never if it aborts. */
+  readonly durable: Promise<void>
+  readonly settle: { resolve: () => void; reject: (e: unknown) => void }
 }
 
 function sameSignedContent(a: LogRecord, b: LogRecord): boolean {
@@ -246,7 +249,11 @@ export class ThreadEngine<S> {
     } catch (e) {
       // An event sorts before the snapshot (it arrived late, after the snapshot was written):
       // the snapshot no longer describes a prefix of the order, so fold everything.
-      if (e instanceof BehindBaseError && useSnapshot) return this.#load(false)
+      if (e instanceof BehindBaseError && useSnapshot) {
+        await this.#load(false)
+        this.#sinceSnapshot = Number.POSITIVE_INFINITY // the stored snapshot is stale: replace it
+        return
+      }
       throw e
     }
     this.#progress({ phase: 'load', done: events.length, total })
@@ -289,7 +296,7 @@ export class ThreadEngine<S> {
     let durable: Promise<void>
     if (this.#txn !== undefined) {
       this.#txn.records.push(record)
-      durable = Promise.resolve()
+      durable = this.#txn.durable
     } else {
       durable = this.#append([record])
       this.events.emit('recorded', { records: [record] })
@@ -305,12 +312,18 @@ export class ThreadEngine<S> {
    * to what it was, and the error is rethrown after `rollback` has been told the state.
    */
   transaction<T>(fn: () => T, rollback?: (state: S) => void): { result: T; durable: Promise<void> } {
-    if (this.#txn !== undefined) return { result: fn(), durable: Promise.resolve() }
+    if (this.#txn !== undefined) return { result: fn(), durable: this.#txn.durable }
+    let settle: Transaction['settle'] = { resolve: () => undefined, reject: () => undefined }
+    const txnDurable = new Promise<void>((resolve, reject) => (settle = { resolve, reject }))
+    // Nobody need wait on it: an abort must not surface as an unhandled rejection.
+    txnDurable.catch(() => undefined)
     const txn: Transaction = {
       records: [],
       head: this.#ownHead,
       clock: this.#clock,
-      ownClock: this.logKey === undefined ? undefined : this.#logClocks.get(this.logKey.id)
+      ownClock: this.logKey === undefined ? undefined : this.#logClocks.get(this.logKey.id),
+      durable: txnDurable,
+      settle
     }
     this.#txn = txn
     let result: T
@@ -328,12 +341,17 @@ export class ThreadEngine<S> {
         if (txn.head === undefined) this.#folded.delete(this.logKey.id)
         else this.#folded.set(this.logKey.id, txn.head.seq)
       }
+      txn.settle.reject(e)
       rollback?.(state)
       throw e
     }
     this.#txn = undefined
-    if (txn.records.length === 0) return { result, durable: Promise.resolve() }
+    if (txn.records.length === 0) {
+      txn.settle.resolve()
+      return { result, durable: txn.durable }
+    }
     const durable = this.#append(txn.records)
+    durable.then(txn.settle.resolve, txn.settle.reject)
     this.events.emit('recorded', { records: txn.records })
     return { result, durable }
   }
@@ -502,6 +520,10 @@ export class ThreadEngine<S> {
       await this.#load(false)
       const added = events.filter((ev) => this.#timeline.has(ev.meta))
       this.events.emit('applied', { events: added, state: this.state, replayed: true })
+      // The stored snapshot no longer describes a prefix of the order: write a fresh one, or
+      // every restart folds the whole thread again.
+      this.#sinceSnapshot = Number.POSITIVE_INFINITY
+      this.#afterApply(added.length)
       return { added, state: this.state, replayed: true, folds: this.#timeline.length, rejected, held: this.held, durable }
     }
     if (result.replayed && this.#snapshotKey !== undefined && result.added.some((e) => compareOrder(e.meta, this.#snapshotKey as OrderKey) <= 0)) {

@@ -146,6 +146,7 @@ export function decodeMessage(bytes: Uint8Array): SyncMessage {
       return { t: 'records', thread, log: stringField(m, 'log', 200), records: recordsField(m), more: m.more, push: m.push }
     }
     default:
-      return fail(`unknown type ${JSON.stringify(String(m.t)).slice(0, 40)}`)
+      // Not String(m.t): a decoded map with its own `toString` key would throw a TypeError.
+      return fail(`unknown type ${typeof m.t === 'string' ? JSON.stringify(m.t).slice(0, 40) : typeof m.t}`)
   }
 }

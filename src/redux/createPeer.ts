@@ -18,7 +18,7 @@ import type { NetworkAdapter, NetworkFactory } from '../net/networkAdapter.js'
 import { SyncService } from '../net/syncService.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import { threadApplied, type AppliedReason, type EventAction } from './appliedAction.js'
-import type { ThreadSliceLike } from './createThreadSlice.js'
+import { threadSliceOf, type ThreadSliceLike } from './createThreadSlice.js'
 import { attachOverrides } from './overrides.js'
 
 /** The states of a thread's slices, by reducer path: the thread's projection. */
@@ -298,7 +298,17 @@ export async function createPeer(options: PeerOptions = {}): Promise<Peer> {
       flushInstalls()
       if (!isAction(action) || hasEventMeta(action)) return next(action)
       const b = commandIndex.get(action.type)
-      if (b === undefined) return next(action)
+      if (b === undefined) {
+        const slice = threadSliceOf(action.type)
+        // Applied here alone, it would make this store's state differ from the thread forever.
+        if (slice !== undefined) {
+          throw new TypeError(
+            `\`${action.type}\` is a command of thread slice \`${slice}\`, which is not bound to an open thread of this peer. ` +
+              'Call `peer.createThread`, `peer.openThread` or `peer.joinThread` with `slices: [' + slice + ']` (and await it) before dispatching.'
+          )
+        }
+        return next(action)
+      }
       let dispatched: unknown
       const result = b.engine.command(commandOf(action), (event) => {
         // The canonical command (as every peer decodes it), with the event's meta.

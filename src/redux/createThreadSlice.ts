@@ -100,7 +100,16 @@ export function createThreadSlice<
     const type = (creator as { type?: unknown }).type
     if (typeof type === 'string') commandTypes.add(type)
   }
+  for (const type of commandTypes) threadCommandTypes.set(type, slice.name)
   return Object.assign(slice, { reducer, project, commandTypes, isThreadSlice: true as const })
+}
+
+/** Every thread slice command type made in this process, with its slice's name. */
+const threadCommandTypes = new Map<string, string>()
+
+/** The thread slice an action type belongs to, if any (bound to a thread or not). */
+export function threadSliceOf(type: string): string | undefined {
+  return threadCommandTypes.get(type)
 }
 
 /** True for a slice made by {@link createThreadSlice}. */
