@@ -42,6 +42,8 @@ export interface ThreadEngineOptions<S> {
   readonly checkpoints?: CheckpointPolicy
   /** Write a snapshot every this many applied events (default 1,000; 0 turns snapshots off). */
   readonly snapshotEvery?: number
+  /** Compact the timeline after every snapshot (default false): memory stays bounded by the unstable suffix. */
+  readonly compactOnSnapshot?: boolean
   /** Out-of-order records held per log while a gap is open (default 10,000). */
   readonly maxHeldPerLog?: number
   readonly now?: () => number
@@ -204,48 +206,52 @@ export class ThreadEngine<S> {
     const readKey = this.thread.key.read
     const snap: Snapshot<S> | undefined =
       useSnapshot && readKey !== undefined ? await readSnapshot<S>(this.store.logstore.storage, this.thread.n, readKey) : undefined
-    this.#logClocks.clear()
-    this.#folded.clear()
-    this.#clock = 0
+    // Everything is read into locals and swapped in at the end, in one synchronous step: a
+    // rebuild (a late event behind the snapshot) reads storage while commands keep coming, and
+    // they must go on seeing the engine's clocks and timeline whole, never half rebuilt.
+    const logClocks = new Map<string, number>()
+    const folded = new Map<string, number>()
+    let maxClock = 0
     if (snap !== undefined) {
-      for (const [log, c] of Object.entries(snap.clocks)) this.#logClocks.set(log, c)
-      for (const [log, seq] of Object.entries(snap.heads)) this.#folded.set(log, seq)
-      this.#clock = snap.lastKey?.clock ?? 0
-      for (const c of this.#logClocks.values()) this.#clock = Math.max(this.#clock, c)
+      for (const [log, c] of Object.entries(snap.clocks)) logClocks.set(log, c)
+      for (const [log, seq] of Object.entries(snap.heads)) folded.set(log, seq)
+      maxClock = snap.lastKey?.clock ?? 0
+      for (const c of logClocks.values()) maxClock = Math.max(maxClock, c)
     }
-    this.#snapshotKey = snap?.lastKey
-    this.#timeline = this.#newTimeline(snap?.state ?? this.#projection.initial, snap?.lastKey)
-    if (readKey === undefined) return // a follower stores and serves; it folds nothing
-    const logs = this.store.logstore.logs(this.thread.id)
-    let total = 0
-    for (const log of logs) total += (this.store.logstore.head(this.thread.id, log.id)?.seq ?? 0) - (snap?.heads[log.id] ?? 0)
     const events: ThreadEvent[] = []
-    const own = this.logKey?.id
-    for (const log of logs) {
-      let prevClock = snap?.clocks[log.id] ?? -1
-      for await (const stored of this.store.events(this.thread.id, log.id, { from: (snap?.heads[log.id] ?? 0) + 1 })) {
-        const ctx = { threadId: this.id, logId: log.id, seq: stored.seq, cid: stored.cid.toString() }
-        this.#folded.set(log.id, stored.seq)
-        let opened: ReturnType<typeof openEventBoxes>
-        let command: Command
-        try {
-          opened = openEventBoxes(readKey, stored.headerBox, stored.bodyBox, ctx)
-          command = decodeCommand(opened.body)
-        } catch (e) {
-          // Stored because the writer signed it, skipped because nobody can read it: as on ingest.
-          if (e instanceof ThreadsError) this.events.emit('rejected', e)
-          continue
+    let total = 0
+    if (readKey !== undefined) {
+      const logs = this.store.logstore.logs(this.thread.id)
+      for (const log of logs) total += (this.store.logstore.head(this.thread.id, log.id)?.seq ?? 0) - (snap?.heads[log.id] ?? 0)
+      const own = this.logKey?.id
+      for (const log of logs) {
+        let prevClock = snap?.clocks[log.id] ?? -1
+        for await (const stored of this.store.events(this.thread.id, log.id, { from: (snap?.heads[log.id] ?? 0) + 1 })) {
+          const ctx = { threadId: this.id, logId: log.id, seq: stored.seq, cid: stored.cid.toString() }
+          folded.set(log.id, stored.seq)
+          let opened: ReturnType<typeof openEventBoxes>
+          let command: Command
+          try {
+            opened = openEventBoxes(readKey, stored.headerBox, stored.bodyBox, ctx)
+            command = decodeCommand(opened.body)
+          } catch (e) {
+            // Stored because the writer signed it, skipped because nobody can read it: as on ingest.
+            if (e instanceof ThreadsError) this.events.emit('rejected', e)
+            continue
+          }
+          const clock = Math.max(opened.header.clock, prevClock + 1)
+          prevClock = clock
+          events.push(this.#event(command, log.id, stored.seq, clock, opened.header.time, stored.cid.toString(), log.id === own))
+          if (events.length % 1000 === 0) this.#progress({ phase: 'load', done: events.length, total })
         }
-        const clock = Math.max(opened.header.clock, prevClock + 1)
-        prevClock = clock
-        events.push(this.#event(command, log.id, stored.seq, clock, opened.header.time, stored.cid.toString(), log.id === own))
-        if (events.length % 1000 === 0) this.#progress({ phase: 'load', done: events.length, total })
+        if (prevClock >= 0) logClocks.set(log.id, prevClock)
+        maxClock = Math.max(maxClock, prevClock)
       }
-      if (prevClock >= 0) this.#logClocks.set(log.id, prevClock)
-      this.#clock = Math.max(this.#clock, prevClock)
     }
+    // From here to the end nothing awaits (but the fallback, which starts over).
+    const timeline = this.#newTimeline(snap?.state ?? this.#projection.initial, snap?.lastKey)
     try {
-      this.#timeline.insert(events)
+      timeline.insert(events)
     } catch (e) {
       // An event sorts before the snapshot (it arrived late, after the snapshot was written):
       // the snapshot no longer describes a prefix of the order, so fold everything.
@@ -256,7 +262,23 @@ export class ThreadEngine<S> {
       }
       throw e
     }
-    this.#progress({ phase: 'load', done: events.length, total })
+    // Events applied while storage was being read (local commands) that the reads missed.
+    const meanwhile = this.#timeline.events.filter((e) => !timeline.has(e.meta) && (folded.get(e.meta.logId) ?? 0) < e.meta.seq)
+    if (meanwhile.length > 0) timeline.insert(meanwhile)
+    for (const e of meanwhile) {
+      logClocks.set(e.meta.logId, Math.max(logClocks.get(e.meta.logId) ?? -1, e.meta.clock))
+      folded.set(e.meta.logId, Math.max(folded.get(e.meta.logId) ?? 0, e.meta.seq))
+      maxClock = Math.max(maxClock, e.meta.clock)
+    }
+    this.#timeline = timeline
+    this.#snapshotKey = snap?.lastKey
+    this.#logClocks.clear()
+    for (const [log, c] of logClocks) this.#logClocks.set(log, c)
+    this.#folded.clear()
+    for (const [log, seq] of folded) this.#folded.set(log, seq)
+    // Clocks only grow: the events only ever grow too.
+    this.#clock = Math.max(this.#clock, maxClock)
+    if (readKey !== undefined) this.#progress({ phase: 'load', done: events.length, total })
   }
 
   #event(command: Command, logId: string, seq: number, clock: number, time: number, cid: string, local: boolean): ThreadEvent {
@@ -563,6 +585,24 @@ export class ThreadEngine<S> {
     await this.store.flush()
     await writeSnapshot(this.store.logstore.storage, this.thread.n, readKey, snap)
     this.#snapshotKey = snap.lastKey
+    if (this.#options.compactOnSnapshot === true) this.compact()
+  }
+
+  /**
+   * Compact the timeline (paper section 5.5.1), locally: fold the events no future event of a
+   * known log can sort before into the base, and drop them from memory. Every known log's next
+   * event has a clock above that log's current effective clock, so everything below the smallest
+   * of those clocks is stable. Records stay in storage: they are what peers pull, and what the
+   * engine folds again should an event from a log it has never seen sort earlier after all.
+   *
+   * @returns the number of events compacted.
+   */
+  compact(): number {
+    if (this.#logClocks.size === 0) return 0
+    let frontier = Number.POSITIVE_INFINITY
+    for (const c of this.#logClocks.values()) frontier = Math.min(frontier, c)
+    const position = this.#timeline.positionOf({ clock: frontier, logId: '', seq: 0 })
+    return this.#timeline.rebase(position)
   }
 
   /** For each log with held records: the missing seq range to ask peers for. */

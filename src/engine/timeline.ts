@@ -202,4 +202,33 @@ export class Timeline<S> {
     this.#replayFrom(this.#entries.length)
     return this.#state
   }
+
+  /**
+   * Compact: fold the first `position` events into the base and forget them (memory only). An
+   * event that later sorts before the new base throws {@link BehindBaseError}; the caller then
+   * folds the thread again from storage, so no peer ever computes anything different.
+   *
+   * @returns the number of events dropped.
+   */
+  rebase(position: number): number {
+    const p = Math.max(0, Math.min(position, this.#entries.length))
+    if (p === 0) return 0
+    // The state after exactly `p` events: from the nearest checkpoint, folding the rest.
+    let start = 0
+    for (const c of this.#checkpoints.keys()) if (c <= p && c > start) start = c
+    let state = this.#checkpoints.get(start) as S
+    for (let i = start; i < p; i++) state = this.#fold(state, this.#entries[i] as ThreadEvent)
+    const dropped = this.#entries.splice(0, p)
+    for (const e of dropped) this.#ids.delete(idOf(e.meta))
+    this.#base = keyOf(dropped[dropped.length - 1] as ThreadEvent)
+    const shifted = new Map<number, S>([[0, state]])
+    for (const [c, s] of this.#checkpoints) if (c > p) shifted.set(c - p, s)
+    this.#checkpoints = shifted
+    return p
+  }
+
+  /** The order key the timeline starts after (the newest compacted or snapshot event). */
+  get baseKey(): OrderKey | undefined {
+    return this.#base
+  }
 }

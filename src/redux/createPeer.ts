@@ -32,6 +32,8 @@ export interface PeerOptions {
   readonly identity?: LogKey
   /** Write a snapshot of each thread every this many events (default 1,000; 0: never). */
   readonly snapshotEvery?: number
+  /** Compact each thread's timeline after every snapshot (default false). */
+  readonly compactOnSnapshot?: boolean
   /** Checkpoint spacing of the timelines (default every 32 events, thinning with age). */
   readonly checkpoints?: CheckpointPolicy
   /** Clock for event times (tests). */
@@ -91,6 +93,8 @@ export interface Thread {
   flush(): Promise<void>
   /** Write a snapshot now. */
   snapshot(): Promise<void>
+  /** Drop stable events from memory (records stay in storage); returns how many. */
+  compact(): number
   /** This peer's role in the thread. */
   readonly role: Role
   /**
@@ -218,7 +222,8 @@ export async function createPeer(options: PeerOptions = {}): Promise<Peer> {
   const engineOptions = {
     ...(options.snapshotEvery === undefined ? {} : { snapshotEvery: options.snapshotEvery }),
     ...(options.checkpoints === undefined ? {} : { checkpoints: options.checkpoints }),
-    ...(options.now === undefined ? {} : { now: options.now })
+    ...(options.now === undefined ? {} : { now: options.now }),
+    ...(options.compactOnSnapshot === undefined ? {} : { compactOnSnapshot: options.compactOnSnapshot })
   }
   const bindings = new Map<string, Binding>()
   const commandIndex = new Map<string, Binding>()
@@ -382,6 +387,7 @@ export async function createPeer(options: PeerOptions = {}): Promise<Peer> {
       },
       flush: () => engine.flush(),
       snapshot: () => engine.snapshot(),
+      compact: () => engine.compact(),
       role,
       invite: (o = {}) =>
         createInvite({
