@@ -46,9 +46,10 @@ async function install(): Promise<void> {
 
 /** Synchronous part, also usable on its own: `Promise.withResolvers` per the ES2024 spec. */
 export function installPromiseWithResolvers(): void {
-  if (typeof Promise.withResolvers === 'function') return
+  // Typed by hand: the project's `lib` (ES2023) does not declare the ES2024 method.
+  if (typeof (Promise as { withResolvers?: unknown }).withResolvers === 'function') return
   Object.defineProperty(Promise, 'withResolvers', {
-    value: function withResolvers<T>(this: PromiseConstructor): PromiseWithResolvers<T> {
+    value: function withResolvers<T>(this: PromiseConstructor): Resolvers<T> {
       let resolve!: (value: T | PromiseLike<T>) => void
       let reject!: (reason?: unknown) => void
       // `this` is the constructor the method was called on, as the spec asks (subclasses work).
@@ -62,6 +63,12 @@ export function installPromiseWithResolvers(): void {
     configurable: true,
     enumerable: false
   })
+}
+
+interface Resolvers<T> {
+  promise: Promise<T>
+  resolve: (value: T | PromiseLike<T>) => void
+  reject: (reason?: unknown) => void
 }
 
 function isNode(): boolean {
