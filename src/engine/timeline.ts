@@ -49,7 +49,13 @@ export class Timeline<S> {
   readonly #policy: CheckpointPolicy
   #entries: ThreadEvent[] = []
   readonly #ids = new Set<string>()
+  /** Checkpoint `p` is the state after the first `p` events ever, counting any a rebase dropped. */
   #checkpoints = new Map<number, S>()
+  /**
+   * Events dropped by {@link rebase}. Checkpoints keep counting from the first event ever, so
+   * they stay aligned to the policy's spacing (and are kept) across a rebase.
+   */
+  #offset = 0
   #state: S
   #base: OrderKey | undefined
 
@@ -171,24 +177,27 @@ export class Timeline<S> {
 
   /** Restore the nearest checkpoint at or before `position` and fold every event after it. */
   #replayFrom(position: number): number {
-    let start = 0
-    for (const p of this.#checkpoints.keys()) if (p <= position && p > start) start = p
+    const base = this.#offset
+    let start = base
+    for (const p of this.#checkpoints.keys()) if (p <= position + base && p > start) start = p
     for (const p of [...this.#checkpoints.keys()]) if (p > start) this.#checkpoints.delete(p)
     let state = this.#checkpoints.get(start) as S
-    for (let i = start; i < this.#entries.length; i++) {
+    for (let i = start - base; i < this.#entries.length; i++) {
       state = this.#fold(state, this.#entries[i] as ThreadEvent)
       this.#state = state
       this.#checkpointAt(i + 1)
     }
     this.#state = state
-    return this.#entries.length - start
+    return this.#entries.length - (start - base)
   }
 
+  /** Checkpoint the state after `position` events (counted from the base), if the policy wants one. */
   #checkpointAt(position: number): void {
-    if (position % this.#policy.every !== 0) return
-    this.#checkpoints.set(position, this.#state)
+    const at = position + this.#offset
+    if (at % this.#policy.every !== 0) return
+    this.#checkpoints.set(at, this.#state)
     for (const p of this.#checkpoints.keys()) {
-      if (p !== 0 && !keepCheckpoint(p, position, this.#policy)) this.#checkpoints.delete(p)
+      if (p !== this.#offset && !keepCheckpoint(p, at, this.#policy)) this.#checkpoints.delete(p)
     }
   }
 
@@ -214,16 +223,19 @@ export class Timeline<S> {
     const p = Math.max(0, Math.min(position, this.#entries.length))
     if (p === 0) return 0
     // The state after exactly `p` events: from the nearest checkpoint, folding the rest.
-    let start = 0
-    for (const c of this.#checkpoints.keys()) if (c <= p && c > start) start = c
+    const base = this.#offset
+    let start = base
+    for (const c of this.#checkpoints.keys()) if (c <= p + base && c > start) start = c
     let state = this.#checkpoints.get(start) as S
-    for (let i = start; i < p; i++) state = this.#fold(state, this.#entries[i] as ThreadEvent)
+    for (let i = start - base; i < p; i++) state = this.#fold(state, this.#entries[i] as ThreadEvent)
     const dropped = this.#entries.splice(0, p)
     for (const e of dropped) this.#ids.delete(idOf(e.meta))
     this.#base = keyOf(dropped[dropped.length - 1] as ThreadEvent)
-    const shifted = new Map<number, S>([[0, state]])
-    for (const [c, s] of this.#checkpoints) if (c > p) shifted.set(c - p, s)
-    this.#checkpoints = shifted
+    // Checkpoint keys do not move: those after the new base stay where the policy put them.
+    this.#offset = base + p
+    const kept = new Map<number, S>([[this.#offset, state]])
+    for (const [c, s] of this.#checkpoints) if (c > this.#offset) kept.set(c, s)
+    this.#checkpoints = kept
     return p
   }
 

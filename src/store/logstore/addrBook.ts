@@ -9,6 +9,13 @@ export interface AddrEntry {
   readonly expires: number
 }
 
+/** An address as the book keeps it: its expiry and the TTL it was last given (for updateAddrs). */
+interface Entry {
+  readonly expires: number
+  /** Absent for entries stored before TTLs were kept: updateAddrs does not move them. */
+  readonly ttl: number | undefined
+}
+
 /** A TTL that never expires (the paper's permanent addresses: a log's own writer). */
 export const PERMANENT_TTL = Number.MAX_SAFE_INTEGER
 
@@ -19,29 +26,34 @@ export const PERMANENT_TTL = Number.MAX_SAFE_INTEGER
 export class AddrBook {
   readonly #storage: StorageAdapter
   readonly #now: () => number
-  readonly #cache = new Map<string, Map<string, number>>()
+  readonly #cache = new Map<string, Map<string, Entry>>()
 
   constructor(storage: StorageAdapter, now: () => number = Date.now) {
     this.#storage = storage
     this.#now = now
   }
 
-  async #load(t: string, logId: string): Promise<Map<string, number>> {
+  async #load(t: string, logId: string): Promise<Map<string, Entry>> {
     const k = keys.addrs(t, logId).join('\u0000')
-    let entries = this.#cache.get(k)
-    if (entries === undefined) {
-      const bytes = await this.#storage.get(keys.addrs(t, logId))
-      const list = bytes === undefined ? [] : (dagCbor.decode(bytes) as Array<[string, number]>)
-      entries = new Map(list)
-      this.#cache.set(k, entries)
-    }
+    const cached = this.#cache.get(k)
+    if (cached !== undefined) return cached
+    const bytes = await this.#storage.get(keys.addrs(t, logId))
+    // Another call may have loaded (and changed) the entries while this one waited: use its map.
+    const loaded = this.#cache.get(k)
+    if (loaded !== undefined) return loaded
+    const list = bytes === undefined ? [] : (dagCbor.decode(bytes) as Array<[string, number, number?]>)
+    const entries = new Map(list.map(([addr, expires, ttl]): [string, Entry] => [addr, { expires, ttl: ttl ?? (expires >= PERMANENT_TTL ? PERMANENT_TTL : undefined) }]))
+    this.#cache.set(k, entries)
     return entries
   }
 
-  #write(t: string, logId: string, entries: Map<string, number>): StorageOp {
+  /** Drop expired entries, and the op that stores what is left. */
+  #write(t: string, logId: string, entries: Map<string, Entry>): StorageOp {
+    const now = this.#now()
+    for (const [a, e] of entries) if (e.expires <= now) entries.delete(a)
     return entries.size === 0
       ? { type: 'del', key: keys.addrs(t, logId) }
-      : { type: 'put', key: keys.addrs(t, logId), value: dagCbor.encode([...entries]) }
+      : { type: 'put', key: keys.addrs(t, logId), value: dagCbor.encode([...entries].map(([a, e]) => (e.ttl === undefined ? [a, e.expires] : [a, e.expires, e.ttl]))) }
   }
 
   #expiry(ttl: number): number {
@@ -52,7 +64,10 @@ export class AddrBook {
   async addAddrs(t: string, logId: string, addrs: readonly string[], ttl: number): Promise<void> {
     const entries = await this.#load(t, logId)
     const expires = this.#expiry(ttl)
-    for (const a of addrs) entries.set(a, Math.max(entries.get(a) ?? 0, expires))
+    for (const a of addrs) {
+      const old = entries.get(a)
+      if (old === undefined || expires > old.expires) entries.set(a, { expires, ttl: Math.min(ttl, PERMANENT_TTL) })
+    }
     await this.#storage.batch([this.#write(t, logId, entries)])
   }
 
@@ -61,28 +76,38 @@ export class AddrBook {
     const entries = await this.#load(t, logId)
     for (const a of addrs) {
       if (ttl <= 0) entries.delete(a)
-      else entries.set(a, this.#expiry(ttl))
+      else entries.set(a, { expires: this.#expiry(ttl), ttl: Math.min(ttl, PERMANENT_TTL) })
     }
     await this.#storage.batch([this.#write(t, logId, entries)])
   }
 
-  /** Give every address whose remaining TTL was set as `oldTtl` the new `newTtl`. */
+  /**
+   * Give every address that was last given `oldTtl` (and has not expired) the new `newTtl`; a
+   * `newTtl` of 0 removes them.
+   */
   async updateAddrs(t: string, logId: string, oldTtl: number, newTtl: number): Promise<void> {
     const entries = await this.#load(t, logId)
-    const oldExpiry = this.#expiry(oldTtl)
-    for (const [a, exp] of entries) if (exp <= oldExpiry) entries.set(a, this.#expiry(newTtl))
+    const now = this.#now()
+    const from = Math.min(oldTtl, PERMANENT_TTL)
+    for (const [a, e] of entries) {
+      if (e.ttl !== from || e.expires <= now) continue
+      if (newTtl <= 0) entries.delete(a)
+      else entries.set(a, { expires: this.#expiry(newTtl), ttl: Math.min(newTtl, PERMANENT_TTL) })
+    }
     await this.#storage.batch([this.#write(t, logId, entries)])
   }
 
-  /** The addresses of a log that have not expired. */
+  /** The addresses of a log that have not expired. Expired ones are removed, in storage too. */
   async addrs(t: string, logId: string): Promise<AddrEntry[]> {
     const entries = await this.#load(t, logId)
     const now = this.#now()
     const out: AddrEntry[] = []
-    for (const [addr, expires] of entries) {
+    let expired = false
+    for (const [addr, { expires }] of entries) {
       if (expires > now) out.push({ addr, expires })
-      else entries.delete(addr)
+      else expired = true
     }
+    if (expired) await this.#storage.batch([this.#write(t, logId, entries)])
     return out.sort((a, b) => (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : 0))
   }
 

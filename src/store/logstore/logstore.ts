@@ -4,6 +4,7 @@ import { equals } from 'uint8arrays/equals'
 import { CorruptStoreError, InvalidKeyError, NotFoundError } from '../../core/errors.js'
 import { logKeyFromSeed, threadKeyFromBytes, threadKeyToBytes, type LogKey, type ThreadKey } from '../../core/keys.js'
 import type { LogHead } from '../../core/record.js'
+import { decodeStoredRecord } from '../../core/storedRecord.js'
 import { ThreadId } from '../../core/threadId.js'
 import type { StorageAdapter, StorageOp } from '../storageAdapter.js'
 import { internKey, keys } from '../storageKeys.js'
@@ -176,17 +177,38 @@ export class Logstore {
     return { type: 'put', key: keys.head(thread.n, log.n), value: encodeHead(head) }
   }
 
-  /** Forget a thread entirely: keys, logs, heads, addresses, records. */
+  /** Forget a thread entirely: keys, logs, heads, addresses, metadata, snapshots, records and their CID index. */
   async deleteThread(threadId: ThreadId | string): Promise<void> {
     const thread = this.getThread(threadId)
     const ops: StorageOp[] = [{ type: 'del', key: keys.thread(thread.id.toString()) }]
     for (const prefix of [keys.logs(thread.n), keys.heads(thread.n), ['a', thread.n], ['d', thread.n], ['r', thread.n], ['s', thread.n]]) {
       for await (const { key } of this.storage.range(prefix)) ops.push({ type: 'del', key })
     }
+    // The CID index of its records, where an entry still names this thread.
+    for await (const { value } of this.storage.range(['r', thread.n])) {
+      let digest: Uint8Array
+      try {
+        digest = decodeStoredRecord(value, { threadId: thread.id.toString() }).digest
+      } catch {
+        continue // a damaged record must not stop the thread from being deleted
+      }
+      const key = keys.cid(digest)
+      const at = await this.storage.get(key)
+      if (at !== undefined && indexedThread(at) === thread.n) ops.push({ type: 'del', key })
+    }
     await this.storage.batch(ops)
     this.#threads.delete(thread.id.toString())
     this.#logs.delete(thread.id.toString())
     this.#heads.delete(thread.id.toString())
+  }
+}
+
+/** The thread number of a CID index entry (`[t, l, seq]`), or `undefined` if it is damaged. */
+function indexedThread(bytes: Uint8Array): unknown {
+  try {
+    return (dagCbor.decode(bytes) as unknown[])[0]
+  } catch {
+    return undefined
   }
 }
 
