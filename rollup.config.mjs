@@ -9,6 +9,10 @@ const deps = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDep
 // Every dependency (and its subpaths) and every node: builtin stays external.
 const external = (id) => id.startsWith('node:') || deps.some((d) => id === d || id.startsWith(`${d}/`))
 
+// The conformance suites import vitest, which is ESM-only, and the CLI is an ES module bin:
+// those entries are ESM only. Every other entry also gets a CommonJS build.
+const esmOnly = new Set(['conformance', 'network-conformance', 'cli'])
+
 const entries = {
   index: 'src/index.ts',
   memory: 'adapters/storage/memory.ts',
@@ -21,15 +25,27 @@ const entries = {
   cli: 'src/cli.ts'
 }
 
+const cjsEntries = Object.fromEntries(Object.entries(entries).filter(([name]) => !esmOnly.has(name)))
+
 export default [
   {
     input: entries,
     external: (id) => external(id) || id === 'vitest',
     plugins: [esbuild({ target: 'es2022' })],
-    output: [
-      { dir: 'dist', format: 'es', entryFileNames: '[name].js', chunkFileNames: 'chunks/[name]-[hash].js' },
-      { dir: 'dist', format: 'cjs', entryFileNames: '[name].cjs', chunkFileNames: 'chunks/[name]-[hash].cjs', exports: 'named' }
-    ]
+    output: {
+      dir: 'dist',
+      format: 'es',
+      entryFileNames: '[name].js',
+      chunkFileNames: 'chunks/[name]-[hash].js',
+      banner: (chunk) => (chunk.name === 'cli' ? '#!/usr/bin/env node' : '')
+    }
+  },
+  {
+    input: cjsEntries,
+    external: (id) => external(id) || id === 'vitest',
+    plugins: [esbuild({ target: 'es2022' })],
+    // Keep import() as import(): it is how CommonJS loads the ESM-only libp2p and @ipld/car.
+    output: { dir: 'dist', format: 'cjs', entryFileNames: '[name].cjs', chunkFileNames: 'chunks/[name]-[hash].cjs', exports: 'named', dynamicImportInCjs: true }
   },
   {
     input: entries,

@@ -1,13 +1,9 @@
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import { privateKeyFromRaw } from '@libp2p/crypto/keys'
-import { gossipsub, type GossipSub, type GossipsubMessage, type GossipsubOpts } from '@libp2p/gossipsub'
-import { identify, type Identify } from '@libp2p/identify'
+import type { GossipSub, GossipsubMessage, GossipsubOpts } from '@libp2p/gossipsub'
+import type { Identify } from '@libp2p/identify'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
-import { tcp } from '@libp2p/tcp'
-import { webSockets } from '@libp2p/websockets'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { createLibp2p, type Libp2pOptions } from 'libp2p'
+import type { Libp2pOptions } from 'libp2p'
 import type { Connection, Libp2p, Logger, PrivateKey, Stream, StreamMessageEvent } from '@libp2p/interface'
 import type {
   NetworkAdapter,
@@ -431,6 +427,17 @@ export class Libp2pNetwork implements NetworkAdapter {
 
   async #create(): Promise<Node> {
     await installNodePolyfills()
+    // The libp2p stack is ESM-only: loaded when the node starts, so that the CommonJS build of
+    // this module can be required (dynamic import() works from CommonJS; require() does not).
+    const [{ createLibp2p }, { tcp }, { webSockets }, { noise }, { yamux }, { identify }, { gossipsub }] = await Promise.all([
+      import('libp2p'),
+      import('@libp2p/tcp'),
+      import('@libp2p/websockets'),
+      import('@chainsafe/libp2p-noise'),
+      import('@chainsafe/libp2p-yamux'),
+      import('@libp2p/identify'),
+      import('@libp2p/gossipsub')
+    ])
     const user: Partial<Libp2pOptions> = this.#init.libp2p ?? {}
     const inNode = isNode()
     const listen = this.#init.listen ?? (inNode ? ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'] : [])

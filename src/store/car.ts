@@ -18,7 +18,8 @@
  */
 
 import * as dagCbor from '@ipld/dag-cbor'
-import { CarBlockIterator, CarWriter } from '@ipld/car'
+// @ipld/car is ESM-only: loaded on first use, so the CommonJS build can still require() us.
+const loadCar = (): Promise<typeof import('@ipld/car')> => import('@ipld/car')
 import type { CID } from 'multiformats/cid'
 import { equals } from 'uint8arrays/equals'
 import { checkCid, encodeBlock, isRecordLink } from '../core/block.js'
@@ -117,6 +118,7 @@ export async function* exportThreadCar(store: EventStore, threadId: ThreadId | s
     logs: heads.map(([id, head]) => ({ id, head: head.cid, seq: head.seq }))
   }
   const manifestBlock = encodeBlock(manifest)
+  const { CarWriter } = await loadCar()
   const { writer, out } = CarWriter.create([manifestBlock.cid, ...heads.map(([, head]) => head.cid)])
 
   let failure: { error: unknown } | undefined
@@ -192,6 +194,7 @@ async function readCar(input: Uint8Array | AsyncIterable<Uint8Array>): Promise<{
   const blocks = new BlockMap()
   let roots: CID[]
   try {
+    const { CarBlockIterator } = await loadCar()
     const iterator = input instanceof Uint8Array ? await CarBlockIterator.fromBytes(input) : await CarBlockIterator.fromIterable(input)
     roots = await iterator.getRoots()
     for await (const block of iterator) blocks.set(block.cid, block.bytes)
