@@ -68,8 +68,8 @@ export { createThreadSlice, isThreadSlice } from './redux/createThreadSlice.js'
 export type { ThreadSlice, ThreadSliceLike, CreateThreadSliceOptions } from './redux/createThreadSlice.js'
 export { createPeer, durable } from './redux/createPeer.js'
 export type { Peer, PeerOptions, Thread, ThreadOptions, AppliedEvent, SliceStates } from './redux/createPeer.js'
-export { threadApplied } from './redux/appliedAction.js'
-export type { AppliedPayload, AppliedReason, EventAction } from './redux/appliedAction.js'
+export { threadApplied, eventOf } from './redux/appliedAction.js'
+export type { AppliedPayload, AppliedReason, EventAction, ThreadAction } from './redux/appliedAction.js'
 
 // rx: status
 export type { ThreadStatus, LogStatus, StatusError } from './rx/threadStatus.js'

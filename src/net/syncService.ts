@@ -124,7 +124,12 @@ export class SyncService {
     )
     const every = this.#options.intervalMs ?? 10_000
     if (every > 0) {
-      this.#timer = setInterval(() => void this.syncNow(), every)
+      this.#timer = setInterval(() => {
+        // A round may still be reading storage when the peer closes it: never an unhandled rejection.
+        this.syncNow().catch((e: unknown) => {
+          if (this.#started) this.events.emit('error', { peerId: '', error: e instanceof ThreadsError ? e : new ThreadsError(`sync round failed: ${String(e)}`) })
+        })
+      }, every)
       this.#timer.unref?.()
     }
   }

@@ -298,6 +298,9 @@ export async function createPeer(options: PeerOptions = {}): Promise<Peer> {
   }
 
   const middleware: Middleware = (storeApi) => {
+    if (api !== undefined) {
+      throw new TypeError('`peer.middleware` is already part of a store: a peer projects its threads into one Redux store. Create one peer per store.')
+    }
     api = storeApi
     return (next) => (action) => {
       flushInstalls()
@@ -340,13 +343,18 @@ export async function createPeer(options: PeerOptions = {}): Promise<Peer> {
     }
   })
 
-  const bind = async (id: ThreadId, options: ThreadOptions, role: Role): Promise<Thread> => {
-    if (bindings.has(id.toString())) throw new TypeError(`thread ${id.toString()} is already open on this peer`)
-    for (const s of options.slices) {
+  /** Misuse is refused before anything is written (no orphan thread in storage). */
+  const checkBindable = (id: ThreadId | undefined, slices: readonly ThreadSliceLike[]): void => {
+    if (id !== undefined && bindings.has(id.toString())) throw new TypeError(`thread ${id.toString()} is already open on this peer`)
+    for (const s of slices) {
       for (const type of s.commandTypes) {
         if (commandIndex.has(type)) throw new TypeError(`slice \`${s.name}\` already belongs to an open thread: a thread slice feeds one thread per peer`)
       }
     }
+  }
+
+  const bind = async (id: ThreadId, options: ThreadOptions, role: Role): Promise<Thread> => {
+    checkBindable(id, options.slices)
     const info = eventStore.logstore.getThread(id)
     await eventStore.logstore.metadata.putString(info.n, 'role', role)
     if (role === 'write' && info.key.read !== undefined && eventStore.logstore.ownLog(id) === undefined) {
@@ -426,12 +434,14 @@ export async function createPeer(options: PeerOptions = {}): Promise<Peer> {
     middleware,
     events$: events$.asObservable(),
     async createThread(opts) {
+      checkBindable(undefined, opts.slices)
       const id = ThreadId.create(opts.variant ?? Variant.Raw)
       await eventStore.logstore.addThread(id, createThreadKey())
       return bind(id, opts, 'write')
     },
     async openThread(idIn, opts) {
       const id = ThreadId.from(idIn)
+      checkBindable(id, opts.slices)
       if (opts.key !== undefined) {
         await eventStore.logstore.addThread(id, opts.key)
         return bind(id, opts, opts.key.read === undefined ? 'follow' : 'write')
@@ -443,6 +453,7 @@ export async function createPeer(options: PeerOptions = {}): Promise<Peer> {
     },
     async joinThread(text, opts = {}) {
       const invite = openInvite(text, me)
+      checkBindable(invite.threadId, opts.slices ?? [])
       const info = await eventStore.logstore.addThread(invite.threadId, invite.key)
       for (const addr of invite.addrs) {
         const peerId = multiaddr(addr).getComponents().find((c) => c.name === 'p2p')?.value
