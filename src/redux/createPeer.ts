@@ -244,9 +244,12 @@ export async function createPeer(options: PeerOptions = {}): Promise<Peer> {
           },
           ...(options.syncIntervalMs === undefined ? {} : { intervalMs: options.syncIntervalMs })
         })
+  /** Errors an engine refused and reported itself: the sync service's strike must not count them again. */
+  const reportedByEngine = new WeakSet<object>()
   if (sync !== undefined) {
     sync.events.on('peers', ({ threadId, peers }) => bindings.get(threadId)?.status.setPeers(peers))
     sync.events.on('error', ({ error }) => {
+      if (reportedByEngine.has(error)) return
       // A refusal that names a thread goes to that thread's status; others to every thread's.
       const target = error.threadId === undefined ? undefined : bindings.get(error.threadId)
       for (const b of target === undefined ? bindings.values() : [target]) b.engine.events.emit('rejected', error)
@@ -367,6 +370,7 @@ export async function createPeer(options: PeerOptions = {}): Promise<Peer> {
       ...engineOptions,
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress })
     })
+    engine.events.on('rejected', (e) => reportedByEngine.add(e))
     const status = trackStatus(engine)
     const thread: Thread = {
       id,

@@ -74,9 +74,19 @@ export class EventStore {
    * continuing its head). All of them become durable together, or none: one transaction.
    * Resolves when they are durable.
    *
-   * @throws {@link BrokenChainError} at once, writing nothing, if a record does not continue its log.
+   * Rejects with {@link BrokenChainError}, writing nothing, if a record does not continue its log
+   * (checked at once, before the append is queued).
    */
   append(threadId: ThreadId | string, records: readonly LogRecord[]): Promise<void> {
+    // Every failure is a rejected promise, whether found now (a broken chain) or in storage.
+    try {
+      return this.#appendNow(threadId, records)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+  }
+
+  #appendNow(threadId: ThreadId | string, records: readonly LogRecord[]): Promise<void> {
     if (this.#failed !== undefined) return Promise.reject(this.#failed)
     const thread = this.logstore.getThread(threadId)
     const ops: StorageOp[] = []
@@ -112,10 +122,11 @@ export class EventStore {
       const batch = this.#queue
       this.#queue = []
       const records: StorageOp[] = []
-      const heads: StorageOp[] = []
-      for (const p of batch) for (const op of p.ops) (op.key[0] === 'h' ? heads : records).push(op)
+      // Only the newest head of each log: a burst of 1,000 appends writes its head once.
+      const heads = new Map<string, StorageOp>()
+      for (const p of batch) for (const op of p.ops) op.key[0] === 'h' ? heads.set(op.key.join('\u0000'), op) : records.push(op)
       try {
-        await this.#storage.batch(records.concat(heads))
+        await this.#storage.batch(records.concat([...heads.values()]))
         for (const p of batch) p.resolve()
       } catch (cause) {
         // Memory heads have moved past what is durable: refuse further writes rather than fork.

@@ -71,15 +71,20 @@ export class Logstore {
   async #load(): Promise<void> {
     const counters = await this.storage.get(keys.counters())
     if (counters !== undefined) this.#counters = dagCbor.decode(counters) as Counters
+    // Counters are written whole by each add; should batches land out of order, never hand out
+    // a number already in use.
+    const above = (n: string, c: number): number => Math.max(c, parseInt(n, 36) + 1)
     for await (const { key, value } of this.storage.range(keys.threads())) {
       const id = ThreadId.parse(key[1] as string)
       const entry = dagCbor.decode(value) as { n: string; key: Uint8Array }
+      this.#counters.t = above(entry.n, this.#counters.t)
       this.#threads.set(id.toString(), { id, key: threadKeyFromBytes(entry.key), n: entry.n })
       const logs = new Map<string, LogInfo>()
       const byN = new Map<string, string>()
       for await (const log of this.storage.range(keys.logs(entry.n))) {
         const logId = log.key[2] as string
         const l = dagCbor.decode(log.value) as { n: string; seed?: Uint8Array }
+        this.#counters.l = above(l.n, this.#counters.l)
         logs.set(logId, l.seed === undefined ? { id: logId, n: l.n } : { id: logId, n: l.n, key: logKeyFromSeed(l.seed) })
         byN.set(l.n, logId)
       }
