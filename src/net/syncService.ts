@@ -89,7 +89,14 @@ export class SyncService {
   readonly #store: EventStore
   readonly #host: SyncHost
   readonly #options: SyncOptions
+  /** Nonces this peer sent in `auth`, per peer and thread: an `auth-reply` answers one. */
   readonly #challenges = new Map<string, Uint8Array[]>()
+  /**
+   * Nonces this peer sent back in `auth-reply`: an `auth-done` answers one. Kept apart from
+   * `#challenges` so that the other side's rounds cannot push this side's own challenges out
+   * (overlapping handshakes made honest peers fail each other's proofs).
+   */
+  readonly #counters = new Map<string, Uint8Array[]>()
   readonly #authorized = new Map<string, Set<string>>()
   readonly #inflight = new Map<string, number>()
   readonly #strikes = new Map<string, number>()
@@ -240,19 +247,25 @@ export class SyncService {
     this.#net.send(peer, bytes).catch(() => undefined)
   }
 
-  #challenge(peer: string, threadId: string): void {
+  /** A fresh nonce, remembered (at most 4 per peer and thread) until a proof answers it. */
+  #nonce(nonces: Map<string, Uint8Array[]>, peer: string, threadId: string): Uint8Array {
     const nonce = getCrypto().randomBytes(NONCE_BYTES)
     const k = pairKey(peer, threadId)
-    const list = this.#challenges.get(k) ?? []
+    const list = nonces.get(k) ?? []
     list.push(nonce)
     if (list.length > 4) list.shift()
-    this.#challenges.set(k, list)
+    nonces.set(k, list)
+    return nonce
+  }
+
+  #challenge(peer: string, threadId: string): void {
+    const nonce = this.#nonce(this.#challenges, peer, threadId)
     this.#send(peer, { t: 'auth', thread: ThreadId.parse(threadId).bytes, nonce })
   }
 
-  #verifyProof(peer: string, engine: ThreadEngine<unknown>, mac: Uint8Array): boolean {
+  #verifyProof(nonces: Map<string, Uint8Array[]>, peer: string, engine: ThreadEngine<unknown>, mac: Uint8Array): boolean {
     const k = pairKey(peer, engine.id)
-    const list = this.#challenges.get(k) ?? []
+    const list = nonces.get(k) ?? []
     const i = list.findIndex((nonce) => equals(authMac(engine.thread.key.service, engine.thread.id.bytes, nonce, peer, this.#net.peerId), mac))
     if (i < 0) return false
     list.splice(i, 1)
@@ -275,7 +288,9 @@ export class SyncService {
     const threads = this.#authorized.get(peer)
     this.#authorized.delete(peer)
     for (const k of [...this.#inflight.keys()]) if (k.startsWith(`${peer}\u0000`)) this.#inflight.delete(k)
-    for (const k of [...this.#challenges.keys()]) if (k.startsWith(`${peer}\u0000`)) this.#challenges.delete(k)
+    for (const nonces of [this.#challenges, this.#counters]) {
+      for (const k of [...nonces.keys()]) if (k.startsWith(`${peer}\u0000`)) nonces.delete(k)
+    }
     for (const t of threads ?? []) this.events.emit('peers', { threadId: t, peers: this.peersOf(t) })
   }
 
@@ -313,25 +328,20 @@ export class SyncService {
     const ctx = { threadId }
     switch (m.t) {
       case 'auth': {
-        const nonce = getCrypto().randomBytes(NONCE_BYTES)
-        const k = pairKey(peer, threadId)
-        const list = this.#challenges.get(k) ?? []
-        list.push(nonce)
-        if (list.length > 4) list.shift()
-        this.#challenges.set(k, list)
+        const nonce = this.#nonce(this.#counters, peer, threadId)
         const mac = authMac(engine.thread.key.service, engine.thread.id.bytes, m.nonce, this.#net.peerId, peer)
         this.#send(peer, { t: 'auth-reply', thread: m.thread, mac, nonce })
         return
       }
       case 'auth-reply': {
-        if (!this.#verifyProof(peer, engine, m.mac)) return this.#strike(peer, new UnauthorizedError('peer failed to prove it holds the service key', ctx))
+        if (!this.#verifyProof(this.#challenges, peer, engine, m.mac)) return this.#strike(peer, new UnauthorizedError('peer failed to prove it holds the service key', ctx))
         this.#authorize(peer, threadId)
         this.#send(peer, { t: 'auth-done', thread: m.thread, mac: authMac(engine.thread.key.service, engine.thread.id.bytes, m.nonce, this.#net.peerId, peer) })
         this.#sendHeads(peer, engine)
         return
       }
       case 'auth-done': {
-        if (!this.#verifyProof(peer, engine, m.mac)) return this.#strike(peer, new UnauthorizedError('peer failed to prove it holds the service key', ctx))
+        if (!this.#verifyProof(this.#counters, peer, engine, m.mac)) return this.#strike(peer, new UnauthorizedError('peer failed to prove it holds the service key', ctx))
         this.#authorize(peer, threadId)
         this.#sendHeads(peer, engine)
         return
@@ -367,6 +377,9 @@ export class SyncService {
       const list = (await this.#logstore.addrs.addrs(engine.thread.n, other)).map((a) => a.addr).slice(0, MAX_ADDRS_PER_PEER)
       if (list.length > 0) addrs.push([other, list])
     }
+    // The reads above are asynchronous: if the connection closed meanwhile (and perhaps opened
+    // again, not yet authenticated), these heads belong to the old session; the new one sends its own.
+    if (this.#authorized.get(peer)?.has(engine.id) !== true) return
     this.#send(peer, { t: 'heads', thread: engine.thread.id.bytes, heads, addrs })
   }
 
@@ -427,7 +440,10 @@ export class SyncService {
     if (log === engine.logKey?.id) return
     if (records.length > 0) {
       const result = await engine.ingest(log, records)
-      for (const e of result.rejected) if (e.name !== 'EquivocationError') this.#strike(peer, e)
+      // One strike per bad message, however many bad records it carried. An equivocation is the
+      // writer's fault, not the forwarding peer's.
+      const bad = result.rejected.find((e) => e.name !== 'EquivocationError')
+      if (bad !== undefined) this.#strike(peer, bad)
       if (result.stored > 0) this.#announce(engine, peer)
     }
     const head = engine.heads().get(log)?.seq ?? 0

@@ -453,7 +453,11 @@ export async function createPeer(options: PeerOptions = {}): Promise<Peer> {
       if (eventStore.logstore.thread(id) === undefined) {
         throw new NotFoundError('the thread is not in storage; pass its `key` to join it', { threadId: id.toString() })
       }
-      return bind(id, opts, await storedRole(id))
+      const thread = await bind(id, opts, await storedRole(id))
+      // Redial the peers in the address book now, not a sync interval later. Not awaited: a dead
+      // address must not hold up opening from storage.
+      void sync?.syncNow().catch(() => undefined)
+      return thread
     },
     async joinThread(text, opts = {}) {
       const invite = openInvite(text, me)
