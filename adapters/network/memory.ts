@@ -56,6 +56,7 @@ export class MemoryHub {
   #turn = 0
   #scheduled = false
   #idle: Array<() => void> = []
+  #connections = 0
   /** Messages delivered, dropped and duplicated (for tests and figures). */
   readonly stats = { delivered: 0, dropped: 0, duplicated: 0 }
 
@@ -101,6 +102,11 @@ export class MemoryHub {
   idle(): Promise<void> {
     if (this.#queue.length === 0 && !this.#scheduled) return Promise.resolve()
     return new Promise((resolve) => this.#idle.push(resolve))
+  }
+
+  /** A new connection's number: a message sent on one connection is never delivered on a later one. */
+  _connection(): number {
+    return ++this.#connections
   }
 
   _register(a: MemoryNetwork): void {
@@ -195,6 +201,8 @@ export class MemoryNetwork implements NetworkAdapter {
   readonly #hub: MemoryHub
   readonly #listeners = new Map<keyof NetworkEvents, Set<(e: never) => void>>()
   readonly #connected = new Set<string>()
+  /** The number of the open connection to each peer. */
+  readonly #connection = new Map<string, number>()
   readonly #topics = new Set<string>()
   #started = false
 
@@ -228,8 +236,9 @@ export class MemoryNetwork implements NetworkAdapter {
     if (!this.#started) throw new Error('the adapter is not started')
     if (other === undefined || !this.#hub.reachable(this.peerId, peerId)) throw new Error(`peer ${peerId} is not reachable`)
     if (this.#connected.has(peerId)) return
-    this._open(peerId)
-    other._open(this.peerId)
+    const connection = this.#hub._connection()
+    this._open(peerId, connection)
+    other._open(this.peerId, connection)
   }
 
   async hangUp(peerId: string): Promise<void> {
@@ -245,9 +254,12 @@ export class MemoryNetwork implements NetworkAdapter {
     if (!this.#connected.has(peerId)) return
     const from = this.peerId
     const copy = Uint8Array.from(bytes)
+    const connection = this.#connection.get(peerId)
     this.#hub._deliver(() => {
       const to = this.#hub._adapter(peerId)
-      if (to !== undefined && to.#connected.has(from) && this.#hub.reachable(from, peerId)) to.#emit('message', { from, bytes: copy })
+      // Ordered per connection: a message still in flight when its connection closed dies with
+      // it, even if the peers have connected again since.
+      if (to !== undefined && to.#connection.get(from) === connection && this.#hub.reachable(from, peerId)) to.#emit('message', { from, bytes: copy })
     })
   }
 
@@ -289,15 +301,23 @@ export class MemoryNetwork implements NetworkAdapter {
     return this.#topics.has(topic)
   }
 
-  _open(peerId: string): void {
+  _open(peerId: string, connection: number): void {
     if (this.#connected.has(peerId)) return
     this.#connected.add(peerId)
-    this.#hub._deliver(() => this.#emit('peer:connect', { peerId }), true)
+    this.#connection.set(peerId, connection)
+    // Not if that connection closed meanwhile: its disconnect was told already.
+    this.#hub._deliver(() => {
+      if (this.#connection.get(peerId) === connection) this.#emit('peer:connect', { peerId })
+    }, true)
   }
 
   _drop(peerId: string): void {
     if (!this.#connected.delete(peerId)) return
-    this.#hub._deliver(() => this.#emit('peer:disconnect', { peerId }), true)
+    this.#connection.delete(peerId)
+    // At once, not through the queue: a queued disconnect could arrive after the peers have
+    // connected again, and listeners would drop the state of the new connection (and act on
+    // that of the old one until then).
+    this.#emit('peer:disconnect', { peerId })
   }
 }
 

@@ -1,0 +1,170 @@
+/**
+ * Shared set-up for the network tests: peers with a todo store on a memory hub, message taps,
+ * and a scan of raw storage bytes.
+ */
+import { configureStore } from '@reduxjs/toolkit'
+import { firstValueFrom } from 'rxjs'
+import { MemoryNetwork, type MemoryHub } from '../../../adapters/network/memory.js'
+import { memoryStorage } from '../../../adapters/storage/memory.js'
+import { todos } from '../../../examples/todo/todoSlice.js'
+import { generateLogKey, type ThreadKey } from '../../../src/core/keys.js'
+import type { ThreadId } from '../../../src/core/threadId.js'
+import { ThreadEngine } from '../../../src/engine/threadEngine.js'
+import { SyncService, type SyncOptions } from '../../../src/net/syncService.js'
+import { EventStore } from '../../../src/store/eventStore.js'
+import { decodeMessage, encodeMessage, type SyncMessage } from '../../../src/net/messages.js'
+import { createPeer, type Peer, type PeerOptions, type Thread } from '../../../src/redux/createPeer.js'
+import type { ThreadStatus } from '../../../src/rx/threadStatus.js'
+import type { StorageAdapter } from '../../../src/store/storageAdapter.js'
+
+export { todos }
+
+/**
+ * A store with the todo slice. RTK's development checks walk the whole state on every dispatch
+ * (quadratic over thousands of todos) and test nothing of the network: they are off.
+ */
+export function todoStore(peer: Peer) {
+  return configureStore({
+    reducer: { todos: todos.reducer },
+    middleware: (d) => d({ immutableCheck: false, serializableCheck: false }).concat(peer.middleware)
+  })
+}
+
+export type TodoStore = ReturnType<typeof todoStore>
+
+export interface NetPeer {
+  readonly peer: Peer
+  readonly store: TodoStore
+  readonly storage: StorageAdapter
+}
+
+/** A peer on `hub` with in-memory storage, a todo store, and no periodic sync (rounds are explicit). */
+export async function makePeer(hub: MemoryHub, options: PeerOptions = {}): Promise<NetPeer> {
+  const storage = memoryStorage()
+  const peer = await createPeer({ storage, network: hub.network(), syncIntervalMs: 0, ...options })
+  return { peer, store: todoStore(peer), storage }
+}
+
+/** A thread's status now. */
+export function status(thread: Thread): Promise<ThreadStatus> {
+  return firstValueFrom(thread.status$)
+}
+
+export interface Tapped {
+  readonly from: string
+  readonly m: SyncMessage
+}
+
+/** Every sync message `peer` receives from now on (direct messages), decoded. Undecodable input is skipped. */
+export function tapIncoming(peer: Peer): Tapped[] {
+  const seen: Tapped[] = []
+  peer.network?.on('message', ({ from, bytes }) => {
+    try {
+      seen.push({ from, m: decodeMessage(bytes) })
+    } catch {
+      // garbage is the sync service's business
+    }
+  })
+  return seen
+}
+
+/** Every pubsub message `peer` receives from now on, decoded. */
+export function tapGossip(peer: Peer): Tapped[] {
+  const seen: Tapped[] = []
+  peer.network?.on('pubsub', ({ from, bytes }) => {
+    try {
+      seen.push({ from: from ?? '', m: decodeMessage(bytes) })
+    } catch {
+      // ignore
+    }
+  })
+  return seen
+}
+
+/** Messages of a type, optionally only from one peer. */
+export function ofType<T extends SyncMessage['t']>(seen: readonly Tapped[], t: T, from?: string): Array<Extract<SyncMessage, { t: T }>> {
+  return seen.filter((s) => s.m.t === t && (from === undefined || s.from === from)).map((s) => s.m as Extract<SyncMessage, { t: T }>)
+}
+
+/** A bare adapter on the hub, with no sync service: it sends whatever bytes a test gives it. */
+export async function rawPeer(hub: MemoryHub): Promise<{ net: MemoryNetwork; seen: Tapped[]; sendMsg(to: string, m: SyncMessage): Promise<void> }> {
+  const net = hub.network()({ identity: generateLogKey() }) as MemoryNetwork
+  await net.start()
+  const seen: Tapped[] = []
+  net.on('message', ({ from, bytes }) => seen.push({ from, m: decodeMessage(bytes) }))
+  return { net, seen, sendMsg: (to, m) => net.send(to, encodeMessage(m)) }
+}
+
+/** Index of `needle` in `hay`, or -1. */
+export function indexOfBytes(hay: Uint8Array, needle: Uint8Array): number {
+  outer: for (let i = 0; i + needle.length <= hay.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer
+    return i
+  }
+  return -1
+}
+
+/** Stored entries (keys joined, values) whose key or value contains `text` as UTF-8. */
+export async function storageContaining(storage: StorageAdapter, text: string): Promise<{ entries: number; hits: string[] }> {
+  const needle = new TextEncoder().encode(text)
+  const hits: string[] = []
+  let entries = 0
+  for await (const { key, value } of storage.range([])) {
+    entries++
+    if (key.join('/').includes(text) || indexOfBytes(value, needle) >= 0) hits.push(key.join('/'))
+  }
+  return { entries, hits }
+}
+
+/** A sync node without Redux: an event store, one engine per thread, and a SyncService with options. */
+export interface ServiceNode {
+  readonly id: string
+  readonly net: MemoryNetwork
+  readonly store: EventStore
+  readonly sync: SyncService
+  readonly engines: Map<string, ThreadEngine<unknown[]>>
+  /** Open (creating its log when `write`) a thread this node holds the key of. */
+  open(id: ThreadId, key: ThreadKey, write: boolean): Promise<ThreadEngine<unknown[]>>
+  idle(): Promise<void>
+  close(): Promise<void>
+}
+
+export async function serviceNode(hub: MemoryHub, options: Partial<Omit<SyncOptions, 'network' | 'eventStore' | 'host'>> = {}): Promise<ServiceNode> {
+  const identity = generateLogKey()
+  const net = hub.network()({ identity }) as MemoryNetwork
+  await net.start()
+  const store = await EventStore.open(memoryStorage())
+  const engines = new Map<string, ThreadEngine<unknown[]>>()
+  const sync = new SyncService({
+    network: net,
+    eventStore: store,
+    host: { engine: (t) => engines.get(t) as ThreadEngine<unknown> | undefined, engines: () => [...engines.values()] as Array<ThreadEngine<unknown>> },
+    intervalMs: 0,
+    ...options
+  })
+  await sync.start()
+  return {
+    id: identity.id,
+    net,
+    store,
+    sync,
+    engines,
+    async open(id, key, write) {
+      await store.logstore.addThread(id, key)
+      if (write) await store.logstore.addLog(id, identity.id, identity)
+      const engine = await ThreadEngine.open<unknown[]>({ store, threadId: id, projection: { initial: [], fold: (s, e) => [...s, e.command.payload] } })
+      engines.set(id.toString(), engine)
+      sync.addThread(engine as ThreadEngine<unknown>)
+      return engine
+    },
+    async idle() {
+      await sync.idle()
+      await store.flush()
+    },
+    async close() {
+      await sync.stop()
+      await net.stop()
+      await store.close()
+    }
+  }
+}
