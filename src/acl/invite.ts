@@ -65,11 +65,10 @@ function checkRole(role: unknown): Role {
  * ```
  */
 export function createInvite(options: { threadId: ThreadId; key: ThreadKey; role: Role; addrs: readonly string[]; from: string; to?: string }): string {
-  const keySet = dagCbor.encode(keySetOf(options.role, options.key))
-  const body =
-    options.to === undefined
-      ? { v: VERSION, thread: options.threadId.bytes, addrs: [...options.addrs], from: options.from, keys: keySet }
-      : { v: VERSION, thread: options.threadId.bytes, addrs: [...options.addrs], from: options.from, to: options.to, sealed: sealTo(publicKeyFromLogId(options.to), keySet) }
+  const inner = { thread: options.threadId.bytes, addrs: [...options.addrs], from: options.from, keys: dagCbor.encode(keySetOf(options.role, options.key)) }
+  // A sealed invite seals everything, not only the keys: its thread and addresses cannot be
+  // changed on the way without the box failing to open.
+  const body = options.to === undefined ? { v: VERSION, ...inner } : { v: VERSION, to: options.to, sealed: sealTo(publicKeyFromLogId(options.to), dagCbor.encode(inner)) }
   return INVITE_PREFIX + base32.encode(dagCbor.encode(body))
 }
 
@@ -90,21 +89,19 @@ export function openInvite(text: string, identity?: Pick<LogKey, 'id' | 'seed'>)
   }
   if (typeof body !== 'object' || body === null || body.v !== VERSION) throw new InvalidInviteError('unsupported invite version')
   try {
+    if (body.sealed instanceof Uint8Array) {
+      if (identity === undefined || body.to !== identity.id) {
+        throw new InvalidInviteError(`this invite is sealed to ${String(body.to)}, not to this peer`)
+      }
+      body = dagCbor.decode(openSealed(identity, body.sealed)) as Record<string, unknown>
+      if (typeof body !== 'object' || body === null) throw new InvalidInviteError('the sealed invite holds no invite')
+    }
     const threadId = ThreadId.fromBytes(body.thread as Uint8Array)
     const addrs = body.addrs
     if (!Array.isArray(addrs) || !addrs.every((a) => typeof a === 'string')) throw new InvalidInviteError('invite addrs must be strings')
     if (typeof body.from !== 'string') throw new InvalidInviteError('invite `from` must be a peer ID')
-    let keySetBytes: Uint8Array
-    if (body.sealed instanceof Uint8Array) {
-      if (identity === undefined || body.to !== identity.id) {
-        throw new InvalidInviteError(`this invite is sealed to ${String(body.to)}, not to this peer`, { threadId: threadId.toString() })
-      }
-      keySetBytes = openSealed(identity, body.sealed)
-    } else if (body.keys instanceof Uint8Array) {
-      keySetBytes = body.keys
-    } else {
-      throw new InvalidInviteError('the invite carries no key set')
-    }
+    if (!(body.keys instanceof Uint8Array)) throw new InvalidInviteError('the invite carries no key set')
+    const keySetBytes: Uint8Array = body.keys
     const keySet = dagCbor.decode(keySetBytes) as { role?: unknown; key?: unknown }
     const role = checkRole(keySet.role)
     if (!(keySet.key instanceof Uint8Array)) throw new InvalidInviteError('the invite key set has no key')

@@ -105,6 +105,11 @@ export class UnauthorizedError extends ThreadsError {
   static override readonly NAME = 'UnauthorizedError'
 }
 
+/** A command on a thread where this peer has no log of its own (it reads or follows). */
+export class NotWriterError extends ThreadsError {
+  static override readonly NAME = 'NotWriterError'
+}
+
 /** An invite that cannot be read: wrong form, not for this peer, or damaged. */
 export class InvalidInviteError extends ThreadsError {
   static override readonly NAME = 'InvalidInviteError'

@@ -1,5 +1,5 @@
 import { decodeCommand, encodeCommand, type Command } from '../core/command.js'
-import { BrokenChainError, DecryptionError, ThreadsError, TooLargeError } from '../core/errors.js'
+import { BrokenChainError, NotWriterError, ThreadsError, TooLargeError } from '../core/errors.js'
 import { publicKeyFromLogId, verifierForLog, type LogKey } from '../core/keys.js'
 import {
   checkDuplicate,
@@ -293,7 +293,7 @@ export class ThreadEngine<S> {
    */
   command(command: Command, apply?: (event: ThreadEvent) => S): CommandResult<S> {
     const logKey = this.logKey
-    if (logKey === undefined) throw new DecryptionError('this peer has no log in the thread (it follows it): it cannot write', { threadId: this.id })
+    if (logKey === undefined) throw new NotWriterError('this peer has no log in the thread (it was invited to read or follow): it cannot write', { threadId: this.id })
     const body = encodeCommand(command)
     const clock = this.#clock + 1
     const time = (this.#options.now ?? Date.now)()

@@ -67,6 +67,18 @@ export function authMac(serviceKey: Uint8Array, thread: Uint8Array, nonce: Uint8
   return getCrypto().hmacSha256(serviceKey, concat([AUTH_INFO, thread, nonce, text.encode(prover), Uint8Array.of(0), text.encode(verifier)]))
 }
 
+interface Nonce {
+  readonly nonce: Uint8Array
+  readonly at: number
+}
+
+/**
+ * How long a challenge may wait for its answer. Rounds that overlap (every sync round challenges
+ * peers not yet authenticated) add nonces; 16 per peer and thread within a minute keeps every
+ * live one, so a slow honest proof still matches.
+ */
+const NONCE_TTL_MS = 60_000
+
 function pairKey(peerId: string, threadId: string): string {
   return `${peerId}\u0000${threadId}`
 }
@@ -90,13 +102,13 @@ export class SyncService {
   readonly #host: SyncHost
   readonly #options: SyncOptions
   /** Nonces this peer sent in `auth`, per peer and thread: an `auth-reply` answers one. */
-  readonly #challenges = new Map<string, Uint8Array[]>()
+  readonly #challenges = new Map<string, Nonce[]>()
   /**
    * Nonces this peer sent back in `auth-reply`: an `auth-done` answers one. Kept apart from
    * `#challenges` so that the other side's rounds cannot push this side's own challenges out
    * (overlapping handshakes made honest peers fail each other's proofs).
    */
-  readonly #counters = new Map<string, Uint8Array[]>()
+  readonly #counters = new Map<string, Nonce[]>()
   readonly #authorized = new Map<string, Set<string>>()
   readonly #inflight = new Map<string, number>()
   readonly #strikes = new Map<string, number>()
@@ -247,13 +259,17 @@ export class SyncService {
     this.#net.send(peer, bytes).catch(() => undefined)
   }
 
-  /** A fresh nonce, remembered (at most 4 per peer and thread) until a proof answers it. */
-  #nonce(nonces: Map<string, Uint8Array[]>, peer: string, threadId: string): Uint8Array {
+  /**
+   * A fresh nonce, remembered until a proof answers it or it is a minute old (at most 16 per
+   * peer and thread: a peer cannot make this grow, and slow honest answers still match).
+   */
+  #nonce(nonces: Map<string, Nonce[]>, peer: string, threadId: string): Uint8Array {
     const nonce = getCrypto().randomBytes(NONCE_BYTES)
     const k = pairKey(peer, threadId)
-    const list = nonces.get(k) ?? []
-    list.push(nonce)
-    if (list.length > 4) list.shift()
+    const now = Date.now()
+    const list = (nonces.get(k) ?? []).filter((n) => now - n.at < NONCE_TTL_MS)
+    list.push({ nonce, at: now })
+    if (list.length > 16) list.shift()
     nonces.set(k, list)
     return nonce
   }
@@ -263,10 +279,10 @@ export class SyncService {
     this.#send(peer, { t: 'auth', thread: ThreadId.parse(threadId).bytes, nonce })
   }
 
-  #verifyProof(nonces: Map<string, Uint8Array[]>, peer: string, engine: ThreadEngine<unknown>, mac: Uint8Array): boolean {
+  #verifyProof(nonces: Map<string, Nonce[]>, peer: string, engine: ThreadEngine<unknown>, mac: Uint8Array): boolean {
     const k = pairKey(peer, engine.id)
     const list = nonces.get(k) ?? []
-    const i = list.findIndex((nonce) => equals(authMac(engine.thread.key.service, engine.thread.id.bytes, nonce, peer, this.#net.peerId), mac))
+    const i = list.findIndex(({ nonce }) => equals(authMac(engine.thread.key.service, engine.thread.id.bytes, nonce, peer, this.#net.peerId), mac))
     if (i < 0) return false
     list.splice(i, 1)
     return true
@@ -277,6 +293,8 @@ export class SyncService {
     if (set === undefined) this.#authorized.set(peer, (set = new Set()))
     if (set.has(threadId)) return
     set.add(threadId)
+    // A peer that proves the key starts with a clean record: rare races must not add up to a ban.
+    this.#strikes.delete(peer)
     this.events.emit('peers', { threadId, peers: this.peersOf(threadId) })
   }
 

@@ -189,7 +189,7 @@ describe('joinThread over a memory hub', () => {
     } catch (e) {
       refused = e
     }
-    expect((refused as Error | undefined)?.name).toBe('DecryptionError')
+    expect((refused as Error | undefined)?.name).toBe('NotWriterError')
     expect((refused as Error).message).toMatch(/cannot write/)
     expect(r.store.getState()).toBe(before)
     await settle(hub, all)
