@@ -10,12 +10,14 @@
 
 import { cpus, arch, platform, release, totalmem } from 'node:os'
 import { getCrypto } from '../src/core/crypto/index.js'
+import { engineBenches } from './engine.js'
 import { gcAvailable, Reporter, type Bench } from './harness.js'
+import { networkBenches } from './network.js'
 import { rawBenches, rawSink } from './raw.js'
 import { recordBenches } from './record.js'
 import { cleanupStorage, storageBenches } from './storage.js'
 
-const all: Bench[] = [...rawBenches, ...recordBenches, ...storageBenches]
+const all: Bench[] = [...rawBenches, ...recordBenches, ...storageBenches, ...engineBenches, ...networkBenches]
 
 async function main(): Promise<void> {
   const filters = process.argv.slice(2).filter((a) => a !== '--')

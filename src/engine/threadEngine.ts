@@ -13,6 +13,8 @@ import {
 } from '../core/record.js'
 import { concat } from 'uint8arrays/concat'
 import { equals } from 'uint8arrays/equals'
+import { toString } from 'uint8arrays/to-string'
+import { getCrypto } from '../core/crypto/index.js'
 import type { ThreadId } from '../core/threadId.js'
 import type { EventStore } from '../store/eventStore.js'
 import type { ThreadInfo } from '../store/logstore/logstore.js'
@@ -100,6 +102,42 @@ interface Transaction {
   readonly settle: { resolve: () => void; reject: (e: unknown) => void }
 }
 
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)))
+}
+
+/**
+ * What this engine stored lately: record digest → digest of the record's other three blocks.
+ * A copy of a stored record then costs two hashes and no decryption; a copy whose event, header
+ * or body differs is not taken for a duplicate, and full verification names what is wrong.
+ */
+class RecentRecords {
+  #map = new Map<string, string>()
+
+  static #key(digest: Uint8Array): string {
+    return toString(digest.subarray(0, 16), 'base64')
+  }
+
+  static #rest(event: Uint8Array, header: Uint8Array, body: Uint8Array): string {
+    return RecentRecords.#key(getCrypto().sha256(concat([event, header, body])))
+  }
+
+  add(record: LogRecord): void {
+    if (this.#map.size >= 200_000) this.#map = new Map()
+    const b = record.blocks
+    this.#map.set(RecentRecords.#key(record.cid.multihash.digest), RecentRecords.#rest(b.event.bytes, b.header.bytes, b.body.bytes))
+  }
+
+  /** True when these are exactly the four blocks of a record stored lately. */
+  has(blocks: RecordBlocks | undefined): boolean {
+    if (this.#map.size === 0 || blocks === undefined || blocks === null) return false
+    const { record, event, header, body } = blocks
+    if (!(record instanceof Uint8Array && event instanceof Uint8Array && header instanceof Uint8Array && body instanceof Uint8Array)) return false
+    const rest = this.#map.get(RecentRecords.#key(getCrypto().sha256(record)))
+    return rest !== undefined && rest === RecentRecords.#rest(event, header, body)
+  }
+}
+
 function sameSignedContent(a: LogRecord, b: LogRecord): boolean {
   return a.eventCid.equals(b.eventCid) && equals(a.sig, b.sig) && (a.prev === undefined ? b.prev === undefined : b.prev !== undefined && a.prev.equals(b.prev))
 }
@@ -143,6 +181,8 @@ export class ThreadEngine<S> {
   #snapshotting: Promise<void> | undefined
   #snapshotKey: OrderKey | undefined
   #ingesting: Promise<void> = Promise.resolve()
+  /** Record CIDs stored lately, so duplicates cost one hash. */
+  readonly #seen = new RecentRecords()
 
   private constructor(options: ThreadEngineOptions<S>, thread: ThreadInfo, logKey: LogKey | undefined) {
     this.#options = options
@@ -379,6 +419,7 @@ export class ThreadEngine<S> {
   }
 
   #append(records: LogRecord[]): Promise<void> {
+    for (const r of records) this.#seen.add(r)
     this.#pending += records.length
     this.events.emit('durability', { pending: this.#pending })
     const done = (): void => {
@@ -398,7 +439,9 @@ export class ThreadEngine<S> {
    */
   ingest(logId: string, blocks: readonly RecordBlocks[]): Promise<IngestResult<S>> {
     // One ingest at a time per thread: each reads the heads the previous one moved.
-    const run = this.#ingesting.then(() => this.#ingest(logId, blocks))
+    // …and a turn of the event loop between two: a long sync must not starve timers and sockets
+    // (libp2p drops connections whose pings go unanswered).
+    const run = this.#ingesting.then(yieldToEventLoop).then(() => this.#ingest(logId, blocks))
     this.#ingesting = run.then(
       () => undefined,
       () => undefined
@@ -427,6 +470,9 @@ export class ThreadEngine<S> {
     // Shape and CIDs first, signatures later: one per contiguous run.
     const candidates: LogRecord[] = []
     for (const b of blocks) {
+      // The same four blocks as a record already stored (a duplicate push, gossip or pull): two
+      // hashes, no decryption.
+      if (this.#seen.has(b)) continue
       try {
         candidates.push(verifyRecord(logId, this.thread.key.service, b, { threadId: this.id, skipSignature: true }))
       } catch (e) {

@@ -110,7 +110,10 @@ export class SyncService {
    */
   readonly #counters = new Map<string, Nonce[]>()
   readonly #authorized = new Map<string, Set<string>>()
-  readonly #inflight = new Map<string, number>()
+  /** Pulls awaiting their page, by peer, thread and log: when asked, and from which seq. */
+  readonly #inflight = new Map<string, { at: number; from: number }>()
+  readonly #dialing = new Set<string>()
+  readonly #announcing = new Set<string>()
   readonly #strikes = new Map<string, number>()
   readonly #outbox = new Map<string, Map<string, LogRecord[]>>()
   readonly #offs: Array<() => void> = []
@@ -204,7 +207,7 @@ export class SyncService {
   async syncNow(): Promise<void> {
     if (!this.#started) return
     const now = Date.now()
-    for (const [k, at] of this.#inflight) if (now - at > (this.#options.pullTimeoutMs ?? 5000)) this.#inflight.delete(k)
+    for (const [k, p] of this.#inflight) if (now - p.at > (this.#options.pullTimeoutMs ?? 5000)) this.#inflight.delete(k)
     await this.dialKnown()
     for (const engine of this.#host.engines()) {
       for (const peer of this.#net.connectedPeers()) {
@@ -240,12 +243,16 @@ export class SyncService {
   }
 
   async #dialLog(t: string, peerId: string): Promise<void> {
-    const addrs = await this.#logstore.addrs.addrs(t, peerId)
-    if (addrs.length === 0) return
+    // One dial per peer at a time: every heads message names the same peers.
+    if (this.#dialing.has(peerId)) return
+    this.#dialing.add(peerId)
     try {
-      await this.#net.dial(peerId, addrs.map((a) => a.addr))
+      const addrs = await this.#logstore.addrs.addrs(t, peerId)
+      if (addrs.length > 0) await this.#net.dial(peerId, addrs.map((a) => a.addr))
     } catch {
       // Unreachable for now: the next round tries again, until the address expires.
+    } finally {
+      this.#dialing.delete(peerId)
     }
   }
 
@@ -411,9 +418,19 @@ export class SyncService {
     }
   }
 
-  /** Tell every other authenticated peer of a thread our heads changed: they pull what they lack. */
-  #announce(engine: ThreadEngine<unknown>, except: string | undefined): void {
-    for (const peer of this.peersOf(engine.id)) if (peer !== except) this.#sendHeads(peer, engine)
+  /**
+   * Tell the thread's authenticated peers our heads changed, once per turn however many ingests
+   * stored records in it: they pull what they lack.
+   */
+  #announce(engine: ThreadEngine<unknown>): void {
+    if (this.#announcing.has(engine.id)) return
+    this.#announcing.add(engine.id)
+    this.#busy++
+    setImmediate(() => {
+      this.#announcing.delete(engine.id)
+      for (const peer of this.peersOf(engine.id)) this.#sendHeads(peer, engine)
+      if (--this.#busy === 0) for (const done of this.#idlers.splice(0)) done()
+    })
   }
 
   async #onHeads(peer: string, engine: ThreadEngine<unknown>, heads: readonly HeadEntry[], addrs: readonly AddrEntry[]): Promise<void> {
@@ -421,6 +438,9 @@ export class SyncService {
     const mine = engine.heads()
     for (const [log, seq] of heads) {
       if (log === this.#net.peerId && engine.logKey?.id === log) continue
+      // A log whose writer is connected and authenticated comes from the writer itself (its
+      // pushes, its heads): pulling it from every peer that announces it multiplies the traffic.
+      if (log !== peer && this.#authorized.get(log)?.has(engine.id) === true) continue
       const have = mine.get(log)?.seq ?? 0
       if (seq > have) this.#pull(peer, engine, log, have + 1)
     }
@@ -429,7 +449,7 @@ export class SyncService {
   #pull(peer: string, engine: ThreadEngine<unknown>, log: string, from: number): void {
     const k = `${pairKey(peer, engine.id)}\u0000${log}`
     if (this.#inflight.has(k)) return
-    this.#inflight.set(k, Date.now())
+    this.#inflight.set(k, { at: Date.now(), from })
     this.#send(peer, { t: 'pull', thread: engine.thread.id.bytes, log, from, limit: this.#options.pullLimit ?? DEFAULT_PULL_LIMIT })
   }
 
@@ -454,19 +474,24 @@ export class SyncService {
   }
 
   async #onRecords(peer: string, engine: ThreadEngine<unknown>, log: string, records: readonly RecordBlocks[], more: boolean): Promise<void> {
-    this.#inflight.delete(`${pairKey(peer, engine.id)}\u0000${log}`)
+    const k = `${pairKey(peer, engine.id)}\u0000${log}`
+    const asked = this.#inflight.get(k)
+    this.#inflight.delete(k)
     if (log === engine.logKey?.id) return
+    // Ask for the next page before ingesting this one: transfer and ingest overlap.
+    const pipelined = more && asked !== undefined && records.length > 0
+    if (pipelined) this.#pull(peer, engine, log, asked.from + records.length)
     if (records.length > 0) {
       const result = await engine.ingest(log, records)
       // One strike per bad message, however many bad records it carried. An equivocation is the
       // writer's fault, not the forwarding peer's.
       const bad = result.rejected.find((e) => e.name !== 'EquivocationError')
       if (bad !== undefined) this.#strike(peer, bad)
-      if (result.stored > 0) this.#announce(engine, peer)
+      if (result.stored > 0) this.#announce(engine)
     }
     const head = engine.heads().get(log)?.seq ?? 0
-    if (more) this.#pull(peer, engine, log, head + 1)
-    else for (const gap of engine.gaps()) if (gap.logId === log) this.#pull(peer, engine, log, gap.from)
+    if (more && !pipelined) this.#pull(peer, engine, log, head + 1)
+    else if (!more) for (const gap of engine.gaps()) if (gap.logId === log) this.#pull(peer, engine, log, gap.from)
   }
 
   async #onGossip(topic: string, from: string | undefined, bytes: Uint8Array): Promise<void> {
@@ -483,7 +508,7 @@ export class SyncService {
     // Gossip is not authenticated per peer: the records authenticate themselves (signature,
     // service-key encryption), and ingest checks both.
     const result = await engine.ingest(m.log, m.records)
-    if (result.stored > 0) this.#announce(engine, from)
+    if (result.stored > 0) this.#announce(engine)
     const gaps = engine.gaps().filter((g) => g.logId === m.log)
     if (gaps.length === 0) return
     const source = from !== undefined && this.#authorized.get(from)?.has(engine.id) === true ? from : this.peersOf(engine.id)[0]

@@ -28,6 +28,35 @@ export interface SeqRange {
   readonly limit?: number
 }
 
+/** A Map that forgets its least recently used entries past `capacity`. */
+class LruMap<K, V> {
+  readonly #map = new Map<K, V>()
+  readonly #capacity: number
+
+  constructor(capacity: number) {
+    this.#capacity = capacity
+  }
+
+  get(key: K): V | undefined {
+    const v = this.#map.get(key)
+    if (v !== undefined) {
+      this.#map.delete(key)
+      this.#map.set(key, v)
+    }
+    return v
+  }
+
+  set(key: K, value: V): void {
+    this.#map.delete(key)
+    this.#map.set(key, value)
+    if (this.#map.size > this.#capacity) this.#map.delete(this.#map.keys().next().value as K)
+  }
+
+  clear(): void {
+    this.#map.clear()
+  }
+}
+
 interface Pending {
   readonly ops: StorageOp[]
   readonly resolve: () => void
@@ -51,8 +80,16 @@ interface Pending {
  * const again = await store.records(thread.id, record.logId, { from: 1 })
  * ```
  */
+/** Records kept as written, to serve pulls without rebuilding them. */
+const RECENT_RECORDS = 20_000
+
+function recentKey(t: string, l: string, seq: number): string {
+  return `${t}\u0000${l}\u0000${seq}`
+}
+
 export class EventStore {
   readonly logstore: Logstore
+  readonly #recent = new LruMap<string, LogRecord>(RECENT_RECORDS)
   readonly #storage: StorageAdapter
   #queue: Pending[] = []
   #writing = false
@@ -102,6 +139,7 @@ export class EventStore {
       ops.push({ type: 'put', key: keys.record(thread.n, log.n, r.seq), value: encodeStoredRecord(r) })
       ops.push({ type: 'put', key: keys.cid(r.cid.multihash.digest), value: dagCbor.encode([thread.n, log.n, r.seq]) })
       heads.set(log, { cid: r.cid, seq: r.seq })
+      this.#recent.set(recentKey(thread.n, log.n, r.seq), r)
     }
     for (const [log, head] of heads) ops.push(this.logstore.advanceHead(thread, log, head))
     return this.#enqueue(ops)
@@ -182,15 +220,35 @@ export class EventStore {
    * what a pull serves and a CAR file holds.
    */
   async records(threadId: ThreadId | string, logId: string, range: SeqRange = {}): Promise<LogRecord[]> {
-    const { thread } = this.#where(threadId, logId)
-    const from = Math.max(1, range.from ?? 1)
+    const { thread, log } = this.#where(threadId, logId)
     // Appended records are in the head before they are in storage: wait for them.
     if (this.#writing || this.#queue.length > 0) await this.flush()
-    let prev: CID | undefined
-    if (from > 1) {
-      const before = await this.#storage.get(keys.record(thread.n, this.#where(threadId, logId).log.n, from - 1))
-      if (before === undefined) return []
-      prev = cidOfDigest(decodeStoredRecord(before, { logId, seq: from - 1 }).digest)
+    // Records written lately are served as they were written: no rebuild (the common case of a
+    // pull right after a push, or of a burst being replicated).
+    const cached: LogRecord[] = []
+    const last = Math.min(range.to ?? Number.MAX_SAFE_INTEGER, this.logstore.head(thread.id, logId)?.seq ?? 0)
+    const limit = range.limit ?? Number.MAX_SAFE_INTEGER
+    for (let seq = Math.max(1, range.from ?? 1); seq <= last && cached.length < limit; seq++) {
+      const r = this.#recent.get(recentKey(thread.n, log.n, seq))
+      if (r === undefined) break
+      cached.push(r)
+    }
+    const tail = cached.at(-1)
+    if (tail !== undefined && (tail.seq >= last || cached.length >= limit)) return cached
+    const from = Math.max(1, range.from ?? 1) + cached.length
+    const rest = range.limit === undefined ? {} : { limit: range.limit - cached.length }
+    if (cached.length > 0) return cached.concat(await this.#rebuild(thread, logId, { ...range, ...rest, from }, tail?.cid))
+    return this.#rebuild(thread, logId, { ...range, from }, undefined)
+  }
+
+  async #rebuild(thread: ThreadInfo, logId: string, range: SeqRange & { from: number }, before: CID | undefined): Promise<LogRecord[]> {
+    const threadId = thread.id
+    const from = range.from
+    let prev = before
+    if (from > 1 && prev === undefined) {
+      const stored = await this.#storage.get(keys.record(thread.n, this.#where(threadId, logId).log.n, from - 1))
+      if (stored === undefined) return []
+      prev = cidOfDigest(decodeStoredRecord(stored, { logId, seq: from - 1 }).digest)
     }
     const out: LogRecord[] = []
     for await (const ev of this.events(threadId, logId, { ...range, from })) {

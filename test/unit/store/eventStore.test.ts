@@ -420,9 +420,12 @@ describe('EventStore damaged storage', () => {
     recordKey = (seq) => keys.record(th.n, log.n, seq)
   })
 
+  // Damage at rest: the bytes change under a closed store, and a store opened over them reads
+  // them (a live store serves records it wrote lately from memory, as written).
   async function damage(seq: number, change: (bytes: Uint8Array) => Uint8Array): Promise<void> {
     const stored = (await s.storage.inner.get(recordKey(seq)))!
     await s.storage.inner.batch([{ type: 'put', key: recordKey(seq), value: change(Uint8Array.from(stored)) }])
+    s = { ...s, store: await EventStore.open(s.storage) }
   }
 
   // Offsets in the stored layout: version(1) nonce(12) sig(64) digest(32) len header body.
@@ -458,6 +461,7 @@ describe('EventStore damaged storage', () => {
 
   it('reports a record missing below the head as CorruptStoreError', async () => {
     await s.storage.inner.batch([{ type: 'del', key: recordKey(2) }])
+    s = { ...s, store: await EventStore.open(s.storage) }
     expectName(await caught(() => collect(s.store.events(s.threadId, s.own.id))), 'CorruptStoreError')
     expectName(await caught(() => s.store.records(s.threadId, s.own.id)), 'CorruptStoreError')
   })
