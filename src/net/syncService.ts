@@ -113,6 +113,12 @@ export class SyncService {
   /** Pulls awaiting their page, by peer, thread and log: when asked, and from which seq. */
   readonly #inflight = new Map<string, { at: number; from: number }>()
   readonly #dialing = new Set<string>()
+  /**
+   * Writers (by peer and thread) whose log this peer has caught up with since they authenticated
+   * or since the last round: from then on their pushes bring their records, and heads they or
+   * others announce do not start pulls that would race those pushes.
+   */
+  readonly #caughtUp = new Set<string>()
   readonly #announcing = new Set<string>()
   readonly #strikes = new Map<string, number>()
   readonly #outbox = new Map<string, Map<string, LogRecord[]>>()
@@ -208,6 +214,8 @@ export class SyncService {
     if (!this.#started) return
     const now = Date.now()
     for (const [k, p] of this.#inflight) if (now - p.at > (this.#options.pullTimeoutMs ?? 5000)) this.#inflight.delete(k)
+    // A round compares heads afresh: whatever a lost push left out is pulled now.
+    this.#caughtUp.clear()
     await this.dialKnown()
     for (const engine of this.#host.engines()) {
       for (const peer of this.#net.connectedPeers()) {
@@ -312,6 +320,7 @@ export class SyncService {
   #onDisconnect(peer: string): void {
     const threads = this.#authorized.get(peer)
     this.#authorized.delete(peer)
+    for (const k of [...this.#caughtUp]) if (k.startsWith(`${peer}\u0000`)) this.#caughtUp.delete(k)
     for (const k of [...this.#inflight.keys()]) if (k.startsWith(`${peer}\u0000`)) this.#inflight.delete(k)
     for (const nonces of [this.#challenges, this.#counters]) {
       for (const k of [...nonces.keys()]) if (k.startsWith(`${peer}\u0000`)) nonces.delete(k)
@@ -386,18 +395,19 @@ export class SyncService {
       case 'pull':
         return this.#onPull(peer, engine, m.log, m.from, m.limit)
       case 'records':
-        return this.#onRecords(peer, engine, m.log, m.records, m.more)
+        return this.#onRecords(peer, engine, m.log, m.records, m.more, m.push)
     }
   }
 
-  #sendHeads(peer: string, engine: ThreadEngine<unknown>): void {
-    void this.#track(this.#sendHeadsNow(peer, engine))
+  /** Heads to a peer; with the addresses this peer knows, after authentication and in rounds. */
+  #sendHeads(peer: string, engine: ThreadEngine<unknown>, withAddrs = true): void {
+    void this.#track(this.#sendHeadsNow(peer, engine, withAddrs))
   }
 
-  async #sendHeadsNow(peer: string, engine: ThreadEngine<unknown>): Promise<void> {
+  async #sendHeadsNow(peer: string, engine: ThreadEngine<unknown>, withAddrs: boolean): Promise<void> {
     const heads: HeadEntry[] = [...engine.heads()].map(([log, h]) => [log, h.seq])
-    const addrs: AddrEntry[] = [[this.#net.peerId, this.#net.addresses().slice(0, MAX_ADDRS_PER_PEER)]]
-    for (const other of await this.#knownPeers(engine.thread.n)) {
+    const addrs: AddrEntry[] = withAddrs ? [[this.#net.peerId, this.#net.addresses().slice(0, MAX_ADDRS_PER_PEER)]] : []
+    for (const other of withAddrs ? await this.#knownPeers(engine.thread.n) : []) {
       if (other === peer || other === this.#net.peerId || addrs.length >= MAX_ADDR_PEERS) continue
       const list = (await this.#logstore.addrs.addrs(engine.thread.n, other)).map((a) => a.addr).slice(0, MAX_ADDRS_PER_PEER)
       if (list.length > 0) addrs.push([other, list])
@@ -428,7 +438,8 @@ export class SyncService {
     this.#busy++
     setImmediate(() => {
       this.#announcing.delete(engine.id)
-      for (const peer of this.peersOf(engine.id)) this.#sendHeads(peer, engine)
+      // Announcements carry heads only: addresses travel after authentication and in rounds.
+      for (const peer of this.peersOf(engine.id)) this.#sendHeads(peer, engine, false)
       if (--this.#busy === 0) for (const done of this.#idlers.splice(0)) done()
     })
   }
@@ -438,9 +449,12 @@ export class SyncService {
     const mine = engine.heads()
     for (const [log, seq] of heads) {
       if (log === this.#net.peerId && engine.logKey?.id === log) continue
-      // A log whose writer is connected and authenticated comes from the writer itself (its
-      // pushes, its heads): pulling it from every peer that announces it multiplies the traffic.
-      if (log !== peer && this.#authorized.get(log)?.has(engine.id) === true) continue
+      // A log whose writer is connected and authenticated comes from the writer itself: once
+      // from its heads after authentication (or in a round), then from its pushes. Pulling it on
+      // every announcement, from every peer, would race those pushes and multiply the traffic.
+      const writerHere = this.#authorized.get(log)?.has(engine.id) === true
+      if (writerHere && (log !== peer || this.#caughtUp.has(pairKey(log, engine.id)))) continue
+      if (log === peer) this.#caughtUp.add(pairKey(log, engine.id))
       const have = mine.get(log)?.seq ?? 0
       if (seq > have) this.#pull(peer, engine, log, have + 1)
     }
@@ -473,10 +487,11 @@ export class SyncService {
     this.#send(peer, { t: 'records', thread: engine.thread.id.bytes, log, records: page, more: last < head.seq, push: false })
   }
 
-  async #onRecords(peer: string, engine: ThreadEngine<unknown>, log: string, records: readonly RecordBlocks[], more: boolean): Promise<void> {
+  async #onRecords(peer: string, engine: ThreadEngine<unknown>, log: string, records: readonly RecordBlocks[], more: boolean, push: boolean): Promise<void> {
     const k = `${pairKey(peer, engine.id)}\u0000${log}`
-    const asked = this.#inflight.get(k)
-    this.#inflight.delete(k)
+    // A push is not the answer to a pull that may be under way for the same log.
+    const asked = push ? undefined : this.#inflight.get(k)
+    if (!push) this.#inflight.delete(k)
     if (log === engine.logKey?.id) return
     // Ask for the next page before ingesting this one: transfer and ingest overlap.
     const pipelined = more && asked !== undefined && records.length > 0
