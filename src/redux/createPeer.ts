@@ -166,7 +166,16 @@ export function durable(dispatched: unknown): Promise<void> {
 
 const IDENTITY_KEY = ['i']
 
+const actions = new WeakMap<ThreadEvent, EventAction>()
+
+/** The action of an event (made once per event: the middleware, events$ and folds share it). */
 function eventAction(e: ThreadEvent): EventAction {
+  let action = actions.get(e)
+  if (action === undefined) actions.set(e, (action = makeEventAction(e)))
+  return action
+}
+
+function makeEventAction(e: ThreadEvent): EventAction {
   const c = e.command
   const userMeta = typeof c.meta === 'object' && c.meta !== null ? (c.meta as Record<string, unknown>) : {}
   const action: Record<string, unknown> = { type: c.type, payload: c.payload, meta: { ...userMeta, event: e.meta } }
