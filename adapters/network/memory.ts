@@ -1,3 +1,5 @@
+import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64'
+import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus'
 import type {
   NetworkAdapter,
   NetworkComponents,
@@ -17,15 +19,10 @@ export interface Faults {
   readonly maxDelay?: number
 }
 
-/** Deterministic PRNG (xorshift32): the same seed gives the same faults in the same order. */
+/** Deterministic: the same seed gives the same faults in the same order (pure-rand's xoroshiro128+). */
 function prng(seed: number): () => number {
-  let s = seed >>> 0 || 0x9e3779b9
-  return () => {
-    s ^= s << 13
-    s ^= s >>> 17
-    s ^= s << 5
-    return (s >>> 0) / 0x1_0000_0000
-  }
+  const generator = xoroshiro128plus(seed)
+  return () => uniformFloat64(generator)
 }
 
 interface Delivery {

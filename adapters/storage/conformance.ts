@@ -1,3 +1,5 @@
+import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64'
+import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus'
 /**
  * The shared conformance suite every {@link StorageAdapter} runs, built on vitest.
  *
@@ -45,15 +47,10 @@ function utf8(text: string): Uint8Array {
   return new TextEncoder().encode(text)
 }
 
-/** Deterministic PRNG (xorshift32) in [0, 1), so failures reproduce. */
+/** A seeded generator in [0, 1) (pure-rand's xoroshiro128+), so failures reproduce. */
 function random(seed: number): () => number {
-  let state = seed >>> 0 || 1
-  return () => {
-    state ^= state << 13
-    state ^= state >>> 17
-    state ^= state << 5
-    return (state >>> 0) / 0x1_0000_0000
-  }
+  const generator = xoroshiro128plus(seed)
+  return () => uniformFloat64(generator)
 }
 
 function patternBytes(length: number, seed: number): Uint8Array {

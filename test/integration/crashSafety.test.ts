@@ -17,6 +17,7 @@ import { createThreadKey, logKeyFromSeed, threadKeyToBytes } from '../../src/cor
 import { openEvent, recordBlocks, verifyChain } from '../../src/core/record.js'
 import { ThreadId } from '../../src/core/threadId.js'
 import { EventStore } from '../../src/store/eventStore.js'
+import { seededRandom } from '../support/random.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = resolve(here, '../..')
@@ -27,17 +28,7 @@ const ROUNDS = 25
 /** Assertions made per round (see `checkRound`); the test asserts the total. */
 const ASSERTIONS_PER_ROUND = 10
 
-/** mulberry32, as in the child. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+const rng = seededRandom
 
 interface RoundResult {
   /** The head the child found when it opened the store. */

@@ -13,6 +13,7 @@ import { memoryStorage } from '../../adapters/storage/memory.js'
 import { todos } from '../../examples/todo/todoSlice.js'
 import { createPeer, type Peer, type Thread } from '../../src/redux/createPeer.js'
 import { createThreadSlice } from '../../src/redux/createThreadSlice.js'
+import { seededRandom } from '../support/random.js'
 
 export interface Ledger {
   balance: number
@@ -52,17 +53,8 @@ function makeStore(peer: Peer) {
 
 type Store = ReturnType<typeof makeStore>
 
-/** mulberry32. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** A seeded generator: the same seed, the same run. */
+export const rng = seededRandom
 
 export interface ChaosOptions {
   readonly peers?: number

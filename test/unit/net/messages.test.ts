@@ -21,6 +21,7 @@ import {
   encodeMessage,
   type SyncMessage
 } from '../../../src/net/messages.js'
+import { seededRandom } from '../../support/random.js'
 
 const thread = ThreadId.create().bytes
 const logKey = generateLogKey()
@@ -213,16 +214,8 @@ describe('encodeMessage / decodeMessage', () => {
   })
 })
 
-/** xorshift32, seeded: a failing case replays exactly. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1
-  return () => {
-    s ^= s << 13
-    s ^= s >>> 17
-    s ^= s << 5
-    return (s >>> 0) / 0x1_0000_0000
-  }
-}
+/** Seeded: a failing case replays exactly. */
+const prng = seededRandom
 
 describe('decodeMessage fuzz', () => {
   it('lets only MalformedMessageError or TooLargeError escape, and what it accepts re-encodes to itself', () => {

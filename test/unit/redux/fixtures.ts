@@ -9,6 +9,7 @@ import type { RecordBlocks } from '../../../src/core/record.js'
 import { threadApplied } from '../../../src/redux/appliedAction.js'
 import { createPeer, type Peer, type PeerOptions, type Thread } from '../../../src/redux/createPeer.js'
 import { createThreadSlice } from '../../../src/redux/createThreadSlice.js'
+import { seededRandom } from '../../support/random.js'
 
 export const list = createThreadSlice({
   name: 'list',
@@ -116,17 +117,8 @@ export async function deliver(from: TestPeer, to: TestPeer): Promise<void> {
   }
 }
 
-/** mulberry32: a small seeded generator for shuffles. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** A seeded generator: the same seed, the same run. */
+export const rng = seededRandom
 
 export function shuffle<T>(items: readonly T[], random: () => number): T[] {
   const out = [...items]
