@@ -8,7 +8,9 @@
  * Profile a slow area with e.g. `node --cpu-prof --import tsx bench/index.ts record`.
  */
 
+import { spawn } from 'node:child_process'
 import { cpus, arch, platform, release, totalmem } from 'node:os'
+import { createInterface } from 'node:readline'
 import { getCrypto } from '../src/core/crypto/index.js'
 import { engineBenches } from './engine.js'
 import { gcAvailable, Reporter, type Bench } from './harness.js'
@@ -19,9 +21,46 @@ import { cleanupStorage, storageBenches } from './storage.js'
 
 const all: Bench[] = [...rawBenches, ...recordBenches, ...storageBenches, ...engineBenches, ...networkBenches]
 
+/** The areas a full run measures, each in a process of its own. */
+const AREAS = ['raw', 'record', 'storage', 'engine', 'network']
+
+/**
+ * A full run measures each area in a fresh process: one area's heap (100,000-event histories,
+ * ten libp2p nodes) must not become the next area's garbage collection.
+ */
+async function runAreas(): Promise<void> {
+  const figures: Array<Record<string, unknown>> = []
+  let machine: unknown
+  const started = process.hrtime.bigint()
+  for (const area of AREAS) {
+    const child = spawn(process.execPath, [...process.execArgv, process.argv[1] as string, '--area', area], { stdio: ['ignore', 'pipe', 'inherit'] })
+    for await (const line of createInterface({ input: child.stdout })) {
+      if (!line.startsWith('{')) continue
+      const value = JSON.parse(line) as Record<string, unknown>
+      if (value.summary === true) {
+        machine = value.machine
+        continue
+      }
+      figures.push(value)
+      process.stdout.write(line + '\n')
+    }
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve))
+    if (code !== 0) throw new Error(`bench area ${area} exited with ${code}`)
+  }
+  const targets = figures.filter((f) => f.target !== undefined).map((f) => ({ bench: f.bench, value: f.value, unit: f.unit, target: f.target }))
+  process.stdout.write(
+    JSON.stringify({ summary: true, figures, targets, machine, isolated_areas: AREAS, elapsed_s: Math.round(Number(process.hrtime.bigint() - started) / 1e8) / 10 }) + '\n'
+  )
+}
+
 async function main(): Promise<void> {
-  const filters = process.argv.slice(2).filter((a) => a !== '--')
-  const selected = filters.length === 0 ? all : all.filter((b) => filters.some((f) => b.name.includes(f)))
+  const args = process.argv.slice(2).filter((a) => a !== '--')
+  const areaAt = args.indexOf('--area')
+  const area = areaAt < 0 ? undefined : args[areaAt + 1]
+  const filters = areaAt < 0 ? args : []
+  if (filters.length === 0 && area === undefined) return runAreas()
+  const selected =
+    area !== undefined ? all.filter((b) => b.name.startsWith(`${area}.`)) : all.filter((b) => filters.some((f) => b.name.includes(f)))
   if (selected.length === 0) {
     process.stderr.write(`no bench matches ${JSON.stringify(filters)}; benches: ${all.map((b) => b.name).join(', ')}\n`)
     process.exitCode = 2
