@@ -13,6 +13,7 @@ import type {
   NetworkListener
 } from '../../src/net/networkAdapter.js'
 import { installNodePolyfills } from './polyfills.js'
+import { Emitter } from '../../src/core/emitter.js'
 
 /** The protocol direct messages use unless {@link Libp2pNetworkInit.protocol} says otherwise. */
 export const DEFAULT_SYNC_PROTOCOL = '/redux-threads/sync/1.0.0'
@@ -107,7 +108,8 @@ export class Libp2pNetwork implements NetworkAdapter {
   readonly #init: Libp2pNetworkInit
   readonly #protocol: string
   readonly #maxMessageBytes: number
-  readonly #listeners = new Map<keyof NetworkEvents, Set<(e: never) => void>>()
+  // A throwing listener must not break the stream or libp2p's event dispatch: log and go on.
+  readonly #events = new Emitter<NetworkEvents>({ onListenerError: (name, err) => this.#log?.error('%s listener threw - %e', name, err) })
   readonly #topics = new Set<string>()
   readonly #outbound = new Map<string, Outbound>()
   #node: Node | undefined
@@ -319,21 +321,11 @@ export class Libp2pNetwork implements NetworkAdapter {
   }
 
   on<K extends keyof NetworkEvents>(event: K, listener: NetworkListener<K>): () => void {
-    let set = this.#listeners.get(event)
-    if (set === undefined) this.#listeners.set(event, (set = new Set()))
-    set.add(listener as (e: never) => void)
-    return () => set.delete(listener as (e: never) => void)
+    return this.#events.on(event, listener)
   }
 
   #emit<K extends keyof NetworkEvents>(event: K, value: NetworkEvents[K]): void {
-    for (const l of [...(this.#listeners.get(event) ?? [])]) {
-      try {
-        ;(l as NetworkListener<K>)(value)
-      } catch (err) {
-        // A throwing listener must not break the stream or libp2p's event dispatch.
-        this.#log?.error('%s listener threw - %e', event, err)
-      }
-    }
+    this.#events.emit(event, value)
   }
 
   #started(): Node {

@@ -1,5 +1,6 @@
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64'
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus'
+import { Emitter } from '../../src/core/emitter.js'
 import type {
   NetworkAdapter,
   NetworkComponents,
@@ -196,7 +197,7 @@ export function createMemoryHub(options: { seed?: number; faults?: Faults } = {}
 export class MemoryNetwork implements NetworkAdapter {
   readonly peerId: string
   readonly #hub: MemoryHub
-  readonly #listeners = new Map<keyof NetworkEvents, Set<(e: never) => void>>()
+  readonly #events = new Emitter<NetworkEvents>()
   readonly #connected = new Set<string>()
   /** The number of the open connection to each peer. */
   readonly #connection = new Map<string, number>()
@@ -284,14 +285,11 @@ export class MemoryNetwork implements NetworkAdapter {
   }
 
   on<K extends keyof NetworkEvents>(event: K, listener: NetworkListener<K>): () => void {
-    let set = this.#listeners.get(event)
-    if (set === undefined) this.#listeners.set(event, (set = new Set()))
-    set.add(listener as (e: never) => void)
-    return () => set.delete(listener as (e: never) => void)
+    return this.#events.on(event, listener)
   }
 
   #emit<K extends keyof NetworkEvents>(event: K, value: NetworkEvents[K]): void {
-    for (const l of [...(this.#listeners.get(event) ?? [])]) (l as NetworkListener<K>)(value)
+    this.#events.emit(event, value)
   }
 
   _subscribed(topic: string): boolean {
