@@ -2,7 +2,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import type { CID } from 'multiformats/cid'
 import { concat } from 'uint8arrays/concat'
 import { equals } from 'uint8arrays/equals'
-import { blockOf, boxOf, checkCid, encryptBlock, openBox, type Block } from './block.js'
+import { blockOf, boxOf, checkCid, cidOfDigest, encryptBlock, openBox, type Block } from './block.js'
 import { decodeEventNode, decodeRecordNode, encodeEventNode, encodeRecordNode } from './nodeCodec.js'
 import { getCrypto } from './crypto/index.js'
 import {
@@ -152,6 +152,8 @@ export interface VerifyOptions {
   readonly after?: LogHead
   /** Skip the signature: the caller verifies the newest record of a hash-linked run instead. */
   readonly skipSignature?: boolean
+  /** The sha2-256 of `blocks.record`, when the caller has just computed it (saves hashing it twice). */
+  readonly recordDigest?: Uint8Array
 }
 
 /**
@@ -174,7 +176,8 @@ export function verifyRecord(logId: string, serviceKey: Uint8Array, blocks: Reco
   checkSize(blocks.event, MAX_NODE_BYTES, ctx, 'event block')
   checkSize(blocks.header, MAX_NODE_BYTES, ctx, 'header block')
   checkSize(blocks.body, MAX_BODY_BYTES, ctx, 'body block')
-  const recordBlock = blockOf(blocks.record)
+  const recordBlock =
+    options.recordDigest === undefined ? blockOf(blocks.record) : { cid: cidOfDigest(options.recordDigest), bytes: blocks.record }
   const rctx: ErrorContext = { ...ctx, cid: recordBlock.cid }
   const node = openRecordNode(serviceKey, blocks.record, rctx)
   const seqCtx = { ...rctx, seq: node.seq }

@@ -119,22 +119,30 @@ class RecentRecords {
   }
 
   static #rest(event: Uint8Array, header: Uint8Array, body: Uint8Array): string {
-    return RecentRecords.#key(getCrypto().sha256(concat([event, header, body])))
+    return toString(concat([event.subarray(0, 12), header.subarray(0, 12), body.subarray(0, 12)]), 'base64')
   }
 
+  /** Remember a stored record: its digests are known already, so this hashes nothing. */
   add(record: LogRecord): void {
     if (this.#map.size >= 200_000) this.#map = new Map()
     const b = record.blocks
-    this.#map.set(RecentRecords.#key(record.cid.multihash.digest), RecentRecords.#rest(b.event.bytes, b.header.bytes, b.body.bytes))
+    const d = (block: { cid: { multihash: { digest: Uint8Array } } }): Uint8Array => block.cid.multihash.digest
+    this.#map.set(RecentRecords.#key(d(record)), RecentRecords.#rest(d(b.event), d(b.header), d(b.body)))
   }
 
-  /** True when these are exactly the four blocks of a record stored lately. */
-  has(blocks: RecordBlocks | undefined): boolean {
-    if (this.#map.size === 0 || blocks === undefined || blocks === null) return false
+  /**
+   * Whether these are exactly the four blocks of a record stored lately. The record block's
+   * digest is computed once and returned, for verification to reuse when it is new.
+   */
+  check(blocks: RecordBlocks | undefined): { duplicate: boolean; recordDigest?: Uint8Array } {
+    if (blocks === undefined || blocks === null) return { duplicate: false }
     const { record, event, header, body } = blocks
-    if (!(record instanceof Uint8Array && event instanceof Uint8Array && header instanceof Uint8Array && body instanceof Uint8Array)) return false
-    const rest = this.#map.get(RecentRecords.#key(getCrypto().sha256(record)))
-    return rest !== undefined && rest === RecentRecords.#rest(event, header, body)
+    if (!(record instanceof Uint8Array && event instanceof Uint8Array && header instanceof Uint8Array && body instanceof Uint8Array)) return { duplicate: false }
+    const recordDigest = getCrypto().sha256(record)
+    const rest = this.#map.get(RecentRecords.#key(recordDigest))
+    if (rest === undefined) return { duplicate: false, recordDigest }
+    const c = getCrypto()
+    return { duplicate: rest === RecentRecords.#rest(c.sha256(event), c.sha256(header), c.sha256(body)), recordDigest }
   }
 }
 
@@ -472,9 +480,16 @@ export class ThreadEngine<S> {
     for (const b of blocks) {
       // The same four blocks as a record already stored (a duplicate push, gossip or pull): two
       // hashes, no decryption.
-      if (this.#seen.has(b)) continue
+      const seen = this.#seen.check(b)
+      if (seen.duplicate) continue
       try {
-        candidates.push(verifyRecord(logId, this.thread.key.service, b, { threadId: this.id, skipSignature: true }))
+        candidates.push(
+          verifyRecord(logId, this.thread.key.service, b, {
+            threadId: this.id,
+            skipSignature: true,
+            ...(seen.recordDigest === undefined ? {} : { recordDigest: seen.recordDigest })
+          })
+        )
       } catch (e) {
         reject(e)
       }
