@@ -1,3 +1,4 @@
+import { concat } from 'uint8arrays/concat'
 import { privateKeyFromRaw } from '@libp2p/crypto/keys'
 import type { GossipSub, GossipsubMessage, GossipsubOpts } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
@@ -538,15 +539,6 @@ export function encodeFrame(bytes: Uint8Array): Uint8Array {
   return frame
 }
 
-function concat(parts: readonly Uint8Array[], length: number): Uint8Array {
-  const out = new Uint8Array(length)
-  let offset = 0
-  for (const p of parts) {
-    out.set(p, offset)
-    offset += p.byteLength
-  }
-  return out
-}
 
 /** Error for a frame whose announced length is over the limit, or a malformed length. */
 export class FrameError extends Error {

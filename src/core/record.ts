@@ -74,7 +74,8 @@ export interface NewRecord {
   readonly prev?: LogHead
 }
 
-function signedBytes(eventCid: CID, prev: CID | undefined): Uint8Array {
+/** The bytes a record's signature covers: `CID(event) ‖ CID(prev)`, or `CID(event)` for seq 1. */
+export function signedBytes(eventCid: CID, prev: CID | undefined): Uint8Array {
   return prev === undefined ? eventCid.bytes : concat([eventCid.bytes, prev.bytes])
 }
 

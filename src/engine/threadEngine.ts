@@ -6,6 +6,7 @@ import {
   createRecord,
   openEvent,
   openEventBoxes,
+  signedBytes,
   verifyRecord,
   type LogHead,
   type LogRecord,
@@ -150,9 +151,6 @@ function sameSignedContent(a: LogRecord, b: LogRecord): boolean {
   return a.eventCid.equals(b.eventCid) && equals(a.sig, b.sig) && (a.prev === undefined ? b.prev === undefined : b.prev !== undefined && a.prev.equals(b.prev))
 }
 
-function signedBytesOf(r: LogRecord): Uint8Array {
-  return r.prev === undefined ? r.eventCid.bytes : concat([r.eventCid.bytes, r.prev.bytes])
-}
 
 /**
  * The event-sourcing engine of one thread (paper section 4): the dispatcher that turns commands
@@ -576,7 +574,7 @@ export class ThreadEngine<S> {
     if (run.length === 0) return run
     const verifier = verifierForLog(logId)
     const newest = run[run.length - 1] as LogRecord
-    if (verifier.verify(signedBytesOf(newest), newest.sig)) return run
+    if (verifier.verify(signedBytes(newest.eventCid, newest.prev), newest.sig)) return run
     const ok: LogRecord[] = []
     for (const r of run) {
       try {

@@ -21,6 +21,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 // @ipld/car is ESM-only: loaded on first use, so the CommonJS build can still require() us.
 const loadCar = (): Promise<typeof import('@ipld/car')> => import('@ipld/car')
 import type { CID } from 'multiformats/cid'
+import { concat } from 'uint8arrays/concat'
 import { equals } from 'uint8arrays/equals'
 import { checkCid, encodeBlock, isRecordLink } from '../core/block.js'
 import { decodeEventNode } from '../core/nodeCodec.js'
@@ -160,13 +161,7 @@ export async function exportThreadCarBytes(store: EventStore, threadId: ThreadId
     chunks.push(chunk)
     length += chunk.length
   }
-  const bytes = new Uint8Array(length)
-  let at = 0
-  for (const chunk of chunks) {
-    bytes.set(chunk, at)
-    at += chunk.length
-  }
-  return bytes
+  return concat(chunks, length)
 }
 
 /** A map key for a CID: its bytes as a string (cheaper than a multibase string). */

@@ -13,10 +13,6 @@ import { bank, list, makeGroup, rng, shuffle, type Bank, type TestPeer } from '.
 
 type Op = 'push' | 'deposit' | 'withdraw'
 
-type Step =
-  | { readonly kind: 'cmd'; readonly writer: number; readonly op: Op; readonly value: number }
-  | { readonly kind: 'sync'; readonly from: number; readonly to: number; readonly keep: number; readonly seed: number }
-
 interface Issued {
   readonly meta: EventMeta
   readonly op: Op

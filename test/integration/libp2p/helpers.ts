@@ -3,7 +3,6 @@
  * directories: peers with a todo store, an event-driven `until` (no sleeps), a registry of
  * things to close, and a byte scan of data directories.
  */
-import { configureStore } from '@reduxjs/toolkit'
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -14,6 +13,7 @@ import { todos } from '../../../examples/todo/todoSlice.js'
 import type { LogKey } from '../../../src/core/keys.js'
 import { createPeer, type Peer, type PeerOptions, type Thread } from '../../../src/redux/createPeer.js'
 import type { ThreadStatus } from '../../../src/rx/threadStatus.js'
+import { todoStore, type TodoStore } from '../../support/todoStore.js'
 
 export { todos }
 
@@ -142,18 +142,7 @@ export async function tempDir(resources: Resources, label: string): Promise<stri
   return dir
 }
 
-/**
- * A store with the todo slice. RTK's development checks walk the whole state on every dispatch
- * and test nothing of the network: they are off.
- */
-export function todoStore(peer: Peer) {
-  return configureStore({
-    reducer: { todos: todos.reducer },
-    middleware: (d) => d({ immutableCheck: false, serializableCheck: false }).concat(peer.middleware)
-  })
-}
-
-export type TodoStore = ReturnType<typeof todoStore>
+export { todoStore, type TodoStore } from '../../support/todoStore.js'
 
 /** A peer on LevelDB (in `dir`) with libp2p on loopback, and a todo store. */
 export interface LivePeer {

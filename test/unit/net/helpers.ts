@@ -2,7 +2,6 @@
  * Shared set-up for the network tests: peers with a todo store on a memory hub, message taps,
  * and a scan of raw storage bytes.
  */
-import { configureStore } from '@reduxjs/toolkit'
 import { firstValueFrom } from 'rxjs'
 import { MemoryNetwork, type MemoryHub } from '../../../adapters/network/memory.js'
 import { memoryStorage } from '../../../adapters/storage/memory.js'
@@ -16,21 +15,11 @@ import { decodeMessage, encodeMessage, type SyncMessage } from '../../../src/net
 import { createPeer, type Peer, type PeerOptions, type Thread } from '../../../src/redux/createPeer.js'
 import type { ThreadStatus } from '../../../src/rx/threadStatus.js'
 import type { StorageAdapter } from '../../../src/store/storageAdapter.js'
+import { todoStore, type TodoStore } from '../../support/todoStore.js'
 
 export { todos }
 
-/**
- * A store with the todo slice. RTK's development checks walk the whole state on every dispatch
- * (quadratic over thousands of todos) and test nothing of the network: they are off.
- */
-export function todoStore(peer: Peer) {
-  return configureStore({
-    reducer: { todos: todos.reducer },
-    middleware: (d) => d({ immutableCheck: false, serializableCheck: false }).concat(peer.middleware)
-  })
-}
-
-export type TodoStore = ReturnType<typeof todoStore>
+export { todoStore, type TodoStore } from '../../support/todoStore.js'
 
 export interface NetPeer {
   readonly peer: Peer
