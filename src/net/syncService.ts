@@ -504,6 +504,10 @@ export class SyncService {
       if (bad !== undefined) this.#strike(peer, bad)
       if (result.stored > 0) this.#announce(engine)
     }
+    // An empty answer ends the exchange with this peer for this log: asking it again at once
+    // (for the rest of a page, or for a gap it does not have either) would ping-pong forever.
+    // Heads from other peers, the writer's pushes, or the next round fill what is missing.
+    if (records.length === 0) return
     const head = engine.heads().get(log)?.seq ?? 0
     if (more && !pipelined) this.#pull(peer, engine, log, head + 1)
     else if (!more) for (const gap of engine.gaps()) if (gap.logId === log) this.#pull(peer, engine, log, gap.from)
