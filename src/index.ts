@@ -34,10 +34,16 @@ export {
   verifyChain,
   openEvent,
   recordBlocks,
-  checkDuplicate,
+  equivocationBetween,
+  linksHead,
   MAX_BODY_BYTES
 } from './core/record.js'
-export type { LogRecord, RecordBlocks, LogHead, EventHeader, NewRecord, VerifyOptions } from './core/record.js'
+export type { LogRecord, RecordBlocks, LogHead, EventHeader, NewRecord, VerifyOptions, RecordContext } from './core/record.js'
+export { RECORD_FORMAT, recordIdOf, statementBytes } from './core/recordId.js'
+export type { RecordStatement } from './core/recordId.js'
+export { checkForkProof, encodeForkProof, decodeForkProof } from './core/forkProof.js'
+export type { ForkProof, SignedStatement } from './core/forkProof.js'
+export { pad, unpad, paddedLength } from './core/padding.js'
 export { encodeCommand, decodeCommand } from './core/command.js'
 export type { Command } from './core/command.js'
 

@@ -9,8 +9,11 @@ export interface Command {
   readonly error?: boolean
 }
 
-/** Reject a command of more than this many encoded bytes: it would not fit in a body block. */
-export const MAX_COMMAND_BYTES = (1 << 20) - 1024
+/**
+ * Reject a command of more than this many encoded bytes (992 KiB): padded to its size bucket
+ * (at most 16 KiB more at this size) and encrypted, it must fit in a 1 MiB body block.
+ */
+export const MAX_COMMAND_BYTES = (1 << 20) - (32 << 10)
 
 /**
  * Encode an action as an event body (dag-cbor). Top-level `undefined` fields are dropped, as

@@ -23,6 +23,11 @@ export class Emitter<Events extends object> {
     }
   }
 
+  /** Listeners of one event now. */
+  listenerCount(name: keyof Events): number {
+    return this.#listeners.get(name)?.size ?? 0
+  }
+
   emit<K extends keyof Events>(name: K, value: Events[K]): void {
     const set = this.#listeners.get(name)
     if (set === undefined) return

@@ -115,6 +115,22 @@ export class InvalidInviteError extends ThreadsError {
   static override readonly NAME = 'InvalidInviteError'
 }
 
+/**
+ * Bytes in a format version this peer does not speak: a record of another format, a stored
+ * entry written by another version of the library, an invite of another version.
+ */
+export class UnsupportedFormatError extends ThreadsError {
+  static override readonly NAME = 'UnsupportedFormatError'
+}
+
+/**
+ * Proof that a log's writer signed two different records for one position (DESIGN.md
+ * section 3): the log is frozen at its last record before the fork, on every peer.
+ */
+export class ForkedLogError extends ThreadsError {
+  static override readonly NAME = 'ForkedLogError'
+}
+
 /** True when `e` is one of this library's errors (matches across bundles by name). */
 export function isThreadsError(e: unknown): e is ThreadsError {
   return e instanceof ThreadsError

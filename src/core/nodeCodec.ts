@@ -1,10 +1,12 @@
 import type { CID } from 'multiformats/cid'
 import { cidOfDigest } from './block.js'
-import { MalformedRecordError, type ErrorContext } from './errors.js'
+import { MalformedRecordError, UnsupportedFormatError, type ErrorContext } from './errors.js'
+import { RECORD_FORMAT, recordIdOfDigest } from './recordId.js'
 
 /**
  * Hand-written dag-cbor for the two fixed-shape nodes of a record, the event node
- * `{ body, header }` and the record node `{ seq, sig, prev?, block }`.
+ * `{ body, header }` and the record node `{ v, seq, sig, prev?, block }` (format 2: `prev` is the
+ * previous record's identity, a raw CID; `block` the event block's dag-cbor CID).
  *
  * @remarks
  * Their bytes are signed and hashed, so they must be exactly dag-cbor's canonical encoding; a
@@ -16,6 +18,9 @@ import { MalformedRecordError, type ErrorContext } from './errors.js'
 
 const LINK_HEAD = Uint8Array.of(0xd8, 0x2a, 0x58, 0x25, 0x00)
 const CID_PREFIX = Uint8Array.of(0x01, 0x71, 0x12, 0x20)
+/** CIDv1, raw, sha2-256, 32 bytes: a record identity. */
+const RAW_CID_PREFIX = Uint8Array.of(0x01, 0x55, 0x12, 0x20)
+const KEY_V = Uint8Array.of(0x61, 0x76) // "v"
 const LINK_BYTES = LINK_HEAD.length + CID_PREFIX.length + 32 // 41
 const KEY_BODY = Uint8Array.of(0x64, 0x62, 0x6f, 0x64, 0x79) // "body"
 const KEY_HEADER = Uint8Array.of(0x66, 0x68, 0x65, 0x61, 0x64, 0x65, 0x72) // "header"
@@ -55,6 +60,8 @@ function writeUint(out: Uint8Array, at: number, n: number): number {
 }
 
 function writeLink(out: Uint8Array, at: number, cid: CID): number {
+  // Every link here is a 36-byte CIDv1 sha2-256 (dag-cbor block, or raw record identity).
+  if (cid.bytes.length !== 36) throw new MalformedRecordError('a record links only CIDv1 sha2-256 blocks')
   out.set(LINK_HEAD, at)
   out.set(cid.bytes, at + LINK_HEAD.length)
   return at + LINK_BYTES
@@ -77,12 +84,14 @@ export function encodeEventNode(header: CID, body: CID): Uint8Array {
   return out
 }
 
-/** dag-cbor bytes of the record node `{ block, sig, prev?, seq }`. */
+/** dag-cbor bytes of the record node `{ v: 2, seq, sig, prev?, block }` (keys in canonical order). */
 export function encodeRecordNode(block: CID, sig: Uint8Array, prev: CID | undefined, seq: number): Uint8Array {
-  const size = 1 + KEY_SEQ.length + uintLength(seq) + KEY_SIG.length + 64 + (prev === undefined ? 0 : KEY_PREV.length + LINK_BYTES) + KEY_BLOCK.length + LINK_BYTES
+  const size = 1 + KEY_V.length + 1 + KEY_SEQ.length + uintLength(seq) + KEY_SIG.length + 64 + (prev === undefined ? 0 : KEY_PREV.length + LINK_BYTES) + KEY_BLOCK.length + LINK_BYTES
   const out = new Uint8Array(size)
   let at = 0
-  out[at++] = prev === undefined ? 0xa3 : 0xa4
+  out[at++] = prev === undefined ? 0xa4 : 0xa5
+  at = put(out, at, KEY_V)
+  out[at++] = RECORD_FORMAT
   at = put(out, at, KEY_SEQ)
   at = writeUint(out, at, seq)
   at = put(out, at, KEY_SIG)
@@ -128,6 +137,12 @@ class Reader {
     return cidOfDigest(this.take(32, what))
   }
 
+  recordId(what: string): CID {
+    this.expect(LINK_HEAD, what)
+    this.expect(RAW_CID_PREFIX, `${what} (must be a record identity: a CIDv1 raw sha2-256 link)`)
+    return recordIdOfDigest(this.take(32, what))
+  }
+
   uint(what: string): number {
     const first = this.take(1, what)[0] as number
     if (first >> 5 !== 0) this.fail(`${what} is not an unsigned integer`)
@@ -160,16 +175,27 @@ export function decodeEventNode(bytes: Uint8Array, ctx: ErrorContext): { header:
   return { header, body }
 }
 
-/** Parse the record node, accepting only its canonical bytes. */
+/**
+ * Parse the record node, accepting only its canonical bytes.
+ *
+ * @throws {@link UnsupportedFormatError} for a record node of another format version (the first
+ * format had no `v` field), {@link MalformedRecordError} for anything else that is not canonical.
+ */
 export function decodeRecordNode(bytes: Uint8Array, ctx: ErrorContext): { block: CID; sig: Uint8Array; prev: CID | undefined; seq: number } {
   const r = new Reader(bytes, ctx, 'record node')
   const head = r.take(1, 'map head')[0]
-  if (head !== 0xa3 && head !== 0xa4) r.fail('not a map of 3 or 4 fields')
+  if ((head === 0xa3 || head === 0xa4) && bytes[1] === KEY_SEQ[0] && bytes[2] === KEY_SEQ[1]) {
+    throw new UnsupportedFormatError(`record node of format 1 (no \`v\`); this peer reads format ${RECORD_FORMAT}`, ctx)
+  }
+  if (head !== 0xa4 && head !== 0xa5) r.fail('not a map of 4 or 5 fields')
+  r.expect(KEY_V, '"v"')
+  const v = r.uint('v')
+  if (v !== RECORD_FORMAT) throw new UnsupportedFormatError(`record node of format ${v}; this peer reads format ${RECORD_FORMAT}`, ctx)
   r.expect(KEY_SEQ, '"seq"')
   const seq = r.uint('seq')
   r.expect(KEY_SIG, '"sig"')
   const sig = r.take(64, 'sig')
-  const prev = head === 0xa4 ? (r.expect(KEY_PREV, '"prev"'), r.link('prev link')) : undefined
+  const prev = head === 0xa5 ? (r.expect(KEY_PREV, '"prev"'), r.recordId('prev link')) : undefined
   r.expect(KEY_BLOCK, '"block"')
   const block = r.link('block link')
   r.end()

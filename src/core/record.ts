@@ -1,7 +1,5 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import type { CID } from 'multiformats/cid'
-import { concat } from 'uint8arrays/concat'
-import { equals } from 'uint8arrays/equals'
 import { blockOf, boxOf, checkCid, cidOfDigest, encryptBlock, openBox, type Block } from './block.js'
 import { decodeEventNode, decodeRecordNode, encodeEventNode, encodeRecordNode } from './nodeCodec.js'
 import { getCrypto } from './crypto/index.js'
@@ -15,6 +13,10 @@ import {
   type ErrorContext
 } from './errors.js'
 import { KEY_BYTES, NONCE_BYTES, verifierForLog, type LogKey, type ThreadKey } from './keys.js'
+import { MAX_COMMAND_BYTES } from './command.js'
+import { pad, unpad } from './padding.js'
+import { recordIdOfDigest, sameId, statementBytes } from './recordId.js'
+import type { ThreadId } from './threadId.js'
 
 /** Largest body block accepted (the encrypted command). */
 export const MAX_BODY_BYTES = 1 << 20
@@ -33,12 +35,21 @@ export interface RecordBlocks {
   readonly body: Uint8Array
 }
 
-/** A verified record of a log, with its blocks and the fields of its record node. */
+/**
+ * A verified record of a log, with its blocks and the fields of its record node.
+ *
+ * `id` is what the record *is* (its signed statement: thread, seq, event, previous identity);
+ * `cid` only names the record block as this copy was sealed. Peers link, deduplicate and find
+ * forks by `id`, never by `cid` (DESIGN.md section 3).
+ */
 export interface LogRecord {
-  /** The CID of the record block: what `prev` and heads point at. */
+  /** The record's identity: CID (raw) of its signed statement. The same on every peer. */
+  readonly id: CID
+  /** The CID of the record block as sealed (service key, nonce): may differ between copies. */
   readonly cid: CID
   readonly logId: string
   readonly seq: number
+  /** Identity of the record before it; `undefined` for seq 1. */
   readonly prev: CID | undefined
   readonly sig: Uint8Array
   /** The CID of the event block (signed). */
@@ -56,17 +67,27 @@ export interface EventHeader {
   readonly time: number
 }
 
-/** The head of a log: its newest record. */
+/** The head of a log: its newest record, by identity. */
 export interface LogHead {
-  readonly cid: CID
+  /** The record's identity ({@link LogRecord.id}). */
+  readonly id: CID
   readonly seq: number
+}
+
+/** Where a record belongs: its thread and log, and the service key that seals its record block. */
+export interface RecordContext {
+  readonly thread: ThreadId
+  readonly logId: string
+  readonly serviceKey: Uint8Array
 }
 
 /** What a new record needs. */
 export interface NewRecord {
   readonly logKey: LogKey
   readonly threadKey: ThreadKey
-  /** The command as dag-cbor bytes (see `encodeCommand`). */
+  /** The thread the record is signed into. */
+  readonly thread: ThreadId
+  /** The command as dag-cbor bytes (see `encodeCommand`); padded to its size bucket here. */
   readonly body: Uint8Array
   readonly clock: number
   readonly time: number
@@ -74,20 +95,19 @@ export interface NewRecord {
   readonly prev?: LogHead
 }
 
-/** The bytes a record's signature covers: `CID(event) ‖ CID(prev)`, or `CID(event)` for seq 1. */
-export function signedBytes(eventCid: CID, prev: CID | undefined): Uint8Array {
-  return prev === undefined ? eventCid.bytes : concat([eventCid.bytes, prev.bytes])
-}
-
 /**
- * Build, sign and encrypt one record: a fresh content key, three AES-256-GCM layers, one
- * Ed25519 signature over `CID(event) ‖ CID(prev)`.
+ * Build, sign and encrypt one record (DESIGN.md section 3, format 2): the command padded to its
+ * size bucket, a fresh content key, three AES-256-GCM layers, one Ed25519 signature over the
+ * record's statement (thread, seq, event CID, previous identity).
+ *
+ * @throws {@link DecryptionError} without the read key, {@link TooLargeError} for a body over
+ * the limit.
  *
  * @example
  * ```ts
- * import { createRecord, encodeCommand, generateLogKey, createThreadKey } from 'redux-threads'
+ * import { createRecord, encodeCommand, generateLogKey, createThreadKey, ThreadId } from 'redux-threads'
  * const record = createRecord({
- *   logKey: generateLogKey(), threadKey: createThreadKey(),
+ *   logKey: generateLogKey(), threadKey: createThreadKey(), thread: ThreadId.create(),
  *   body: encodeCommand({ type: 'todos/added', payload: { text: 'milk' } }),
  *   clock: 1, time: Date.now()
  * })
@@ -95,24 +115,26 @@ export function signedBytes(eventCid: CID, prev: CID | undefined): Uint8Array {
  * ```
  */
 export function createRecord(input: NewRecord): LogRecord {
-  const { logKey, threadKey, body, clock, time, prev } = input
+  const { logKey, threadKey, thread, body, clock, time, prev } = input
   if (threadKey.read === undefined) throw new DecryptionError('writing needs the read key; this peer only follows the thread')
-  if (body.length > MAX_BODY_BYTES - 64) throw new TooLargeError(`a command encodes to at most ${MAX_BODY_BYTES - 64} bytes, got ${body.length}`)
+  if (body.length > MAX_COMMAND_BYTES) throw new TooLargeError(`a command encodes to at most ${MAX_COMMAND_BYTES} bytes, got ${body.length}`)
   // One call for every random byte of the record: the content key and three nonces.
   const rnd = getCrypto().randomBytes(KEY_BYTES + 3 * NONCE_BYTES)
   const contentKey = rnd.subarray(0, KEY_BYTES)
   const nonce = (i: number): Uint8Array => rnd.subarray(KEY_BYTES + i * NONCE_BYTES, KEY_BYTES + (i + 1) * NONCE_BYTES)
-  const bodyBlock = encryptBlock(contentKey, body, nonce(0))
+  const bodyBlock = encryptBlock(contentKey, pad(body), nonce(0))
   const headerBlock = encryptBlock(threadKey.read, dagCbor.encode({ key: contentKey, clock, time }), nonce(1))
   const eventBlock = blockOf(encodeEventNode(headerBlock.cid, bodyBlock.cid))
-  const sig = logKey.signer.sign(signedBytes(eventBlock.cid, prev?.cid))
   const seq = prev === undefined ? 1 : prev.seq + 1
-  const recordBlock = encryptBlock(threadKey.service, encodeRecordNode(eventBlock.cid, sig, prev?.cid, seq), nonce(2))
+  const statement = statementBytes({ thread: thread.bytes, seq, event: eventBlock.cid, prev: prev?.id })
+  const sig = logKey.signer.sign(statement)
+  const recordBlock = encryptBlock(threadKey.service, encodeRecordNode(eventBlock.cid, sig, prev?.id, seq), nonce(2))
   return {
+    id: recordIdOfDigest(getCrypto().sha256(statement)),
     cid: recordBlock.cid,
     logId: logKey.id,
     seq,
-    prev: prev?.cid,
+    prev: prev?.id,
     sig,
     eventCid: eventBlock.cid,
     blocks: { record: recordBlock, event: eventBlock, header: headerBlock, body: bodyBlock }
@@ -146,9 +168,8 @@ export function openRecordNode(serviceKey: Uint8Array, recordBytes: Uint8Array, 
   return node
 }
 
-/** What a receiver knows of the log before a record: its head, or nothing for a new log. */
+/** What a receiver knows of the log before a record, and how much to check. */
 export interface VerifyOptions {
-  readonly threadId?: string
   /** The record before this one. When given, `prev` and `seq` must continue it. */
   readonly after?: LogHead
   /** Skip the signature: the caller verifies the newest record of a hash-linked run instead. */
@@ -159,19 +180,21 @@ export interface VerifyOptions {
 
 /**
  * Check one record received from the network or a file: every CID against its bytes, the shape
- * of every node, the signature of the log key over `CID(event) ‖ CID(prev)`, and (with `after`)
- * that it continues the log. Needs only the service key: followers verify too.
+ * of every node, the log key's signature over the record's statement (its thread, seq, event and
+ * previous identity), and (with `after`) that it continues the log. Needs only the service key:
+ * followers verify too.
  *
  * @throws one of the typed errors of `errors.ts`, never anything else.
  *
  * @example
  * ```ts
  * import { verifyRecord } from 'redux-threads'
- * const record = verifyRecord(logId, threadKey.service, blocks, { after: head })
+ * const record = verifyRecord({ thread, logId, serviceKey: threadKey.service }, blocks, { after: head })
  * ```
  */
-export function verifyRecord(logId: string, serviceKey: Uint8Array, blocks: RecordBlocks, options: VerifyOptions = {}): LogRecord {
-  const ctx: ErrorContext = options.threadId === undefined ? { logId } : { threadId: options.threadId, logId }
+export function verifyRecord(at: RecordContext, blocks: RecordBlocks, options: VerifyOptions = {}): LogRecord {
+  const { logId } = at
+  const ctx: ErrorContext = { threadId: at.thread.toString(), logId }
   if (!isPlainObject(blocks)) throw new MalformedRecordError('record blocks are not an object', ctx)
   checkSize(blocks.record, MAX_NODE_BYTES, ctx, 'record block')
   checkSize(blocks.event, MAX_NODE_BYTES, ctx, 'event block')
@@ -180,10 +203,9 @@ export function verifyRecord(logId: string, serviceKey: Uint8Array, blocks: Reco
   const recordBlock =
     options.recordDigest === undefined ? blockOf(blocks.record) : { cid: cidOfDigest(options.recordDigest), bytes: blocks.record }
   const rctx: ErrorContext = { ...ctx, cid: recordBlock.cid }
-  const node = openRecordNode(serviceKey, blocks.record, rctx)
+  const node = openRecordNode(at.serviceKey, blocks.record, rctx)
   const seqCtx = { ...rctx, seq: node.seq }
   const eventBlock = checkCid(node.block, blocks.event, seqCtx, 'event')
-  checkSize(blocks.event, MAX_NODE_BYTES, seqCtx, 'event block')
   const links = decodeEventNode(blocks.event, seqCtx)
   const headerBlock = checkCid(links.header, blocks.header, seqCtx, 'header')
   const bodyBlock = checkCid(links.body, blocks.body, seqCtx, 'body')
@@ -192,12 +214,14 @@ export function verifyRecord(logId: string, serviceKey: Uint8Array, blocks: Reco
   const { after } = options
   if (after !== undefined) {
     if (node.seq !== after.seq + 1) throw new BrokenChainError(`expected seq ${after.seq + 1}`, seqCtx)
-    if (node.prev === undefined || !node.prev.equals(after.cid)) throw new BrokenChainError(`prev does not link the head ${after.cid.toString()}`, seqCtx)
+    if (node.prev === undefined || !sameId(node.prev, after.id)) throw new BrokenChainError(`prev does not link the head ${after.id.toString()}`, seqCtx)
   }
-  if (options.skipSignature !== true && !verifierForLog(logId).verify(signedBytes(node.block, node.prev), node.sig)) {
+  const statement = statementBytes({ thread: at.thread.bytes, seq: node.seq, event: node.block, prev: node.prev })
+  if (options.skipSignature !== true && !verifierForLog(logId).verify(statement, node.sig)) {
     throw new BadSignatureError('record signature does not verify with the log key (forged writer?)', seqCtx)
   }
   return {
+    id: recordIdOfDigest(getCrypto().sha256(statement)),
     cid: recordBlock.cid,
     logId,
     seq: node.seq,
@@ -208,28 +232,40 @@ export function verifyRecord(logId: string, serviceKey: Uint8Array, blocks: Reco
   }
 }
 
+/** True when `record` continues `head` (or starts the log when there is none): seq and identity link. */
+export function linksHead(record: Pick<LogRecord, 'seq' | 'prev'>, head: LogHead | undefined): boolean {
+  if (head === undefined) return record.seq === 1 && record.prev === undefined
+  return record.seq === head.seq + 1 && record.prev !== undefined && sameId(record.prev, head.id)
+}
+
+/** True when the log key signed this record (its statement is recomputed from the record's fields). */
+export function signatureHolds(thread: ThreadId, record: Pick<LogRecord, 'logId' | 'seq' | 'eventCid' | 'prev' | 'sig'>): boolean {
+  return verifierForLog(record.logId).verify(statementBytes({ thread: thread.bytes, seq: record.seq, event: record.eventCid, prev: record.prev }), record.sig)
+}
+
 /**
- * Verify a contiguous run of one log, oldest first, with one signature: the newest record's
- * signature plus the hash links authenticate every record before it (DESIGN.md section 3).
+ * Verify a contiguous run of one log, oldest first, with one signature: identities chain (each
+ * holds the one before), so the newest record's signature authenticates every record before it
+ * (DESIGN.md section 3).
+ *
+ * @throws {@link BrokenChainError} when the run does not chain, or the errors of {@link verifyRecord}.
  *
  * @example
  * ```ts
  * import { verifyChain } from 'redux-threads'
- * const records = verifyChain(logId, threadKey.service, pulledBlocks, { after: localHead })
+ * const records = verifyChain({ thread, logId, serviceKey }, pulledBlocks, { after: localHead })
  * ```
  */
-export function verifyChain(logId: string, serviceKey: Uint8Array, run: readonly RecordBlocks[], options: VerifyOptions = {}): LogRecord[] {
+export function verifyChain(at: RecordContext, run: readonly RecordBlocks[], options: VerifyOptions = {}): LogRecord[] {
   const out: LogRecord[] = []
   let after = options.after
   for (let i = 0; i < run.length; i++) {
-    const blocks = run[i] as RecordBlocks
-    const record = verifyRecord(logId, serviceKey, blocks, {
-      ...(options.threadId === undefined ? {} : { threadId: options.threadId }),
+    const record = verifyRecord(at, run[i] as RecordBlocks, {
       ...(after === undefined ? {} : { after }),
       skipSignature: i < run.length - 1 || options.skipSignature === true
     })
     out.push(record)
-    after = { cid: record.cid, seq: record.seq }
+    after = { id: record.id, seq: record.seq }
   }
   return out
 }
@@ -246,7 +282,7 @@ export function openEvent(readKey: Uint8Array | undefined, record: Pick<LogRecor
   return openEventBoxes(readKey, boxOf(record.blocks.header.bytes, ctx), boxOf(record.blocks.body.bytes, ctx), ctx)
 }
 
-/** {@link openEvent} on the boxes alone, as the event store keeps them. */
+/** {@link openEvent} on the boxes alone, as the event store keeps them. The body comes back unpadded. */
 export function openEventBoxes(readKey: Uint8Array, headerBox: Uint8Array, bodyBox: Uint8Array, ctx: ErrorContext): { header: EventHeader; body: Uint8Array } {
   const headerPlain = openBox(readKey, headerBox)
   if (headerPlain === undefined) throw new DecryptionError('header does not open with the read key', ctx)
@@ -263,7 +299,7 @@ export function openEventBoxes(readKey: Uint8Array, headerBox: Uint8Array, bodyB
   if (typeof time !== 'number' || !Number.isSafeInteger(time)) throw new MalformedRecordError('header `time` is not an integer', ctx)
   const body = openBox(key, bodyBox)
   if (body === undefined) throw new DecryptionError('body does not open with the content key of its header', ctx)
-  return { header: { key, clock, time }, body }
+  return { header: { key, clock, time }, body: unpad(body, ctx) }
 }
 
 /** The four blocks of a record, for the wire or a CAR file. */
@@ -272,20 +308,17 @@ export function recordBlocks(record: LogRecord): RecordBlocks {
   return { record: b.record.bytes, event: b.event.bytes, header: b.header.bytes, body: b.body.bytes }
 }
 
-/** True when two records are the same bytes (a duplicate). */
-export function sameRecord(a: Pick<LogRecord, 'cid'>, b: Pick<LogRecord, 'cid'>): boolean {
-  return equals(a.cid.multihash.digest, b.cid.multihash.digest)
-}
-
 /**
- * Compare a record that arrived with the one this peer already has at the same `seq`: a copy is
- * a duplicate (`false`: nothing to do); a different record is an equivocation by the log's
- * writer, so the first is kept and {@link EquivocationError} names both.
+ * Compare a record that arrived with the identity this peer already has at the same `seq`: the
+ * same identity is the same record, however it was sealed (`undefined`: nothing to do); another
+ * identity is an equivocation by the log's writer, named by the error returned.
  */
-export function checkDuplicate(kept: Pick<LogRecord, 'cid' | 'seq' | 'logId'>, incoming: Pick<LogRecord, 'cid'>, threadId?: string): false {
-  if (sameRecord(kept, incoming)) return false
-  throw new EquivocationError(
-    `two different records claim seq ${kept.seq}: kept ${kept.cid.toString()}, rejected ${incoming.cid.toString()}`,
-    { ...(threadId === undefined ? {} : { threadId }), logId: kept.logId, seq: kept.seq, cid: incoming.cid.toString() }
-  )
+export function equivocationBetween(kept: LogHead & { logId: string }, incoming: Pick<LogRecord, 'id'>, threadId?: string): EquivocationError | undefined {
+  if (sameId(kept.id, incoming.id)) return undefined
+  return new EquivocationError(`two different records claim seq ${kept.seq}: kept ${kept.id.toString()}, also signed ${incoming.id.toString()}`, {
+    ...(threadId === undefined ? {} : { threadId }),
+    logId: kept.logId,
+    seq: kept.seq,
+    cid: incoming.id.toString()
+  })
 }

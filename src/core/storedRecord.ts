@@ -1,14 +1,17 @@
 import { varint } from 'multiformats'
 import type { CID } from 'multiformats/cid'
 import { equals } from 'uint8arrays/equals'
-import { blockOf, boxOf, encodeBlock } from './block.js'
+import { blockOf, boxOf, encodeBlock, type Block } from './block.js'
 import { getCrypto } from './crypto/index.js'
-import { CorruptStoreError, type ErrorContext } from './errors.js'
+import { CorruptStoreError, UnsupportedFormatError, type ErrorContext } from './errors.js'
 import { NONCE_BYTES } from './keys.js'
 import { encodeEventNode, encodeRecordNode } from './nodeCodec.js'
 import type { LogRecord } from './record.js'
+import { recordIdOfDigest, statementBytes } from './recordId.js'
+import type { ThreadId } from './threadId.js'
 
-const VERSION = 1
+/** The layout version of a stored record (format 2 records). */
+const VERSION = 2
 const SIG = 64
 const DIGEST = 32
 
@@ -18,13 +21,15 @@ const DIGEST = 32
  * @remarks
  * Of a record's four blocks, the event block is a pure function of the header and body CIDs,
  * and the record block is a pure function of the service key, its nonce and its node
- * (`{ block, sig, prev, seq }`), all of which are known or stored. Keeping `nonce ‖ sig ‖
- * digest ‖ header box ‖ body box` and rebuilding the rest on read stores about 280 bytes for a
- * 50-byte command instead of about 470, and the stored digest re-checks every rebuilt record.
+ * (`{ v, seq, sig, prev?, block }`), all of which are known or stored. Keeping `nonce ‖ sig ‖
+ * identity ‖ header box ‖ body box` and rebuilding the rest on read stores about 300 bytes for a
+ * 50-byte command instead of about 500. The stored identity is recomputed from the boxes and the
+ * previous record's identity on every read, so a damaged box, identity or chain is found where
+ * it is read ({@link CorruptStoreError}), never served or folded.
  */
 export interface StoredRecord {
-  /** sha2-256 digest of the record block: its CID, and the next record's `prev`. */
-  readonly digest: Uint8Array
+  /** sha2-256 digest of the record's statement: its identity. */
+  readonly idDigest: Uint8Array
   readonly sig: Uint8Array
   readonly recordNonce: Uint8Array
   /** `nonce ‖ ciphertext ‖ tag` of the header (read key). */
@@ -47,7 +52,7 @@ export function encodeStoredRecord(record: LogRecord): Uint8Array {
   at += NONCE_BYTES
   out.set(record.sig, at)
   at += SIG
-  out.set(record.cid.multihash.digest, at)
+  out.set(record.id.multihash.digest, at)
   at += DIGEST
   varint.encodeTo(headerBox.length, out, at)
   at += lenBytes
@@ -56,14 +61,22 @@ export function encodeStoredRecord(record: LogRecord): Uint8Array {
   return out
 }
 
-/** Split the stored form into its parts (views, no copies). */
+/**
+ * Split the stored form into its parts (views, no copies).
+ *
+ * @throws {@link UnsupportedFormatError} for a record stored by another format version,
+ * {@link CorruptStoreError} for damaged bytes.
+ */
 export function decodeStoredRecord(bytes: Uint8Array, ctx: ErrorContext): StoredRecord {
   const fixed = 1 + NONCE_BYTES + SIG + DIGEST
-  if (bytes.length < fixed + 1 || bytes[0] !== VERSION) throw new CorruptStoreError('stored record has an unknown layout', ctx)
+  if (!(bytes instanceof Uint8Array) || bytes.length < fixed + 1) throw new CorruptStoreError('stored record is truncated', ctx)
+  if (bytes[0] !== VERSION) {
+    throw new UnsupportedFormatError(`stored record of layout ${String(bytes[0])}; this version reads layout ${VERSION} (open the data with the version that wrote it, or start a new store)`, ctx)
+  }
   let at = 1
   const recordNonce = bytes.subarray(at, (at += NONCE_BYTES))
   const sig = bytes.subarray(at, (at += SIG))
-  const digest = bytes.subarray(at, (at += DIGEST))
+  const idDigest = bytes.subarray(at, (at += DIGEST))
   let len: number, lenBytes: number
   try {
     ;[len, lenBytes] = varint.decode(bytes, at)
@@ -72,30 +85,54 @@ export function decodeStoredRecord(bytes: Uint8Array, ctx: ErrorContext): Stored
   }
   at += lenBytes
   if (at + len > bytes.length) throw new CorruptStoreError('stored record is truncated', ctx)
-  return { digest, sig, recordNonce, headerBox: bytes.subarray(at, at + len), bodyBox: bytes.subarray(at + len) }
+  return { idDigest, sig, recordNonce, headerBox: bytes.subarray(at, at + len), bodyBox: bytes.subarray(at + len) }
+}
+
+/** Where a stored record sits: what its identity is computed from. */
+export interface StoredAt {
+  readonly thread: ThreadId
+  readonly logId: string
+  readonly seq: number
+  /** Identity of the record before it (`undefined` for seq 1). */
+  readonly prev: CID | undefined
 }
 
 /**
- * Rebuild the four blocks of a stored record, and check that they hash to the stored digest.
+ * Recompute a stored record's event CID and identity from its boxes and the previous identity,
+ * and check the identity against the stored one. Three hashes of the boxes and one of the
+ * statement: cheap enough for every read.
  *
- * @throws {@link CorruptStoreError} when the rebuilt record is not the one that was stored.
+ * @throws {@link CorruptStoreError} when the record is not the one that was stored (a damaged
+ * box, identity, or a chain that does not hold).
  */
-export function rebuildRecord(stored: StoredRecord, at: { logId: string; seq: number; prev: CID | undefined; serviceKey: Uint8Array; threadId?: string }): LogRecord {
+export function checkStored(stored: StoredRecord, at: StoredAt): { id: CID; eventCid: CID; event: Block; header: Block; body: Block } {
   const header = encodeBlock(stored.headerBox)
   const body = encodeBlock(stored.bodyBox)
   const event = blockOf(encodeEventNode(header.cid, body.cid))
-  const plain = encodeRecordNode(event.cid, stored.sig, at.prev, at.seq)
+  const digest = getCrypto().sha256(statementBytes({ thread: at.thread.bytes, seq: at.seq, event: event.cid, prev: at.prev }))
+  if (!equals(digest, stored.idDigest)) {
+    throw new CorruptStoreError('stored record does not hash to its identity (damaged in storage)', {
+      threadId: at.thread.toString(),
+      logId: at.logId,
+      seq: at.seq
+    })
+  }
+  return { id: recordIdOfDigest(digest), eventCid: event.cid, event, header, body }
+}
+
+/**
+ * Rebuild the four blocks of a stored record, after {@link checkStored}. The record block is
+ * sealed again with the stored nonce, so a peer serves the bytes it was given.
+ *
+ * @throws {@link CorruptStoreError} when the rebuilt record is not the one that was stored.
+ */
+export function rebuildRecord(stored: StoredRecord, at: StoredAt & { serviceKey: Uint8Array }): LogRecord {
+  const { id, eventCid, event, header, body } = checkStored(stored, at)
+  const plain = encodeRecordNode(eventCid, stored.sig, at.prev, at.seq)
   const sealed = getCrypto().aesGcmEncrypt(at.serviceKey, stored.recordNonce, plain)
   const box = new Uint8Array(NONCE_BYTES + sealed.length)
   box.set(stored.recordNonce)
   box.set(sealed, NONCE_BYTES)
   const record = encodeBlock(box)
-  if (!equals(record.cid.multihash.digest, stored.digest)) {
-    throw new CorruptStoreError('stored record does not rebuild to its digest', {
-      ...(at.threadId === undefined ? {} : { threadId: at.threadId }),
-      logId: at.logId,
-      seq: at.seq
-    })
-  }
-  return { cid: record.cid, logId: at.logId, seq: at.seq, prev: at.prev, sig: stored.sig, eventCid: event.cid, blocks: { record, event, header, body } }
+  return { id, cid: record.cid, logId: at.logId, seq: at.seq, prev: at.prev, sig: stored.sig, eventCid, blocks: { record, event, header, body } }
 }

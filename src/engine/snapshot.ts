@@ -1,6 +1,8 @@
 import * as dagCbor from '@ipld/dag-cbor'
+import type { CID } from 'multiformats/cid'
 import { decrypt, encrypt } from '../core/keys.js'
-import { CorruptStoreError } from '../core/errors.js'
+import { CorruptStoreError, UnsupportedFormatError } from '../core/errors.js'
+import { isRecordId } from '../core/recordId.js'
 import type { StorageAdapter } from '../store/storageAdapter.js'
 import { keys } from '../store/storageKeys.js'
 import type { OrderKey } from './threadEvent.js'
@@ -17,11 +19,13 @@ export interface Snapshot<S> {
   readonly lastKey: OrderKey | undefined
   /** Per log: the last seq folded in. */
   readonly heads: Readonly<Record<string, number>>
+  /** Per log: the identity of that record, which the events read after the snapshot must chain to. */
+  readonly ids: Readonly<Record<string, CID>>
   /** Per log: the effective clock of that record (clocks of a log only grow). */
   readonly clocks: Readonly<Record<string, number>>
 }
 
-const VERSION = 1
+const VERSION = 2
 
 /**
  * Write a snapshot, encrypted with the thread's read key: snapshots hold plaintext state, and
@@ -34,6 +38,7 @@ export async function writeSnapshot<S>(storage: StorageAdapter, t: string, readK
     count: snap.count,
     lastKey: snap.lastKey ?? null,
     heads: snap.heads,
+    ids: snap.ids,
     clocks: snap.clocks
   })
   const value = encrypt(readKey, plain)
@@ -41,22 +46,35 @@ export async function writeSnapshot<S>(storage: StorageAdapter, t: string, readK
   return value.length
 }
 
-/** Read the newest snapshot, or `undefined`. */
+/**
+ * Read the newest snapshot, or `undefined`.
+ *
+ * @throws {@link CorruptStoreError} when it does not open with the read key or is not a snapshot
+ * (damaged in storage), {@link UnsupportedFormatError} for another version: the caller folds from
+ * the events instead.
+ */
 export async function readSnapshot<S>(storage: StorageAdapter, t: string, readKey: Uint8Array): Promise<Snapshot<S> | undefined> {
   const value = await storage.get(keys.snapshot(t, 'latest'))
   if (value === undefined) return undefined
   const plain = decrypt(readKey, value)
-  if (plain === undefined) throw new CorruptStoreError('snapshot does not open with the read key')
-  const v = dagCbor.decode(plain) as {
-    v: number
-    state: S
-    count: number
-    lastKey: OrderKey | null
-    heads: Record<string, number>
-    clocks: Record<string, number>
+  if (plain === undefined) throw new CorruptStoreError('snapshot does not open with the read key (damaged in storage)')
+  let v: { v: number; state: S; count: number; lastKey: OrderKey | null; heads: Record<string, number>; ids: Record<string, CID>; clocks: Record<string, number> }
+  try {
+    v = dagCbor.decode(plain) as typeof v
+  } catch (cause) {
+    throw new CorruptStoreError('snapshot is not dag-cbor', {}, { cause })
   }
-  if (v.v !== VERSION) throw new CorruptStoreError(`snapshot version ${v.v} is not supported`)
-  return { state: v.state, count: v.count, lastKey: v.lastKey ?? undefined, heads: v.heads, clocks: v.clocks }
+  if (typeof v !== 'object' || v === null) throw new CorruptStoreError('snapshot is not a map')
+  if (v.v !== VERSION) throw new UnsupportedFormatError(`snapshot version ${String(v.v)} is not supported`)
+  const ok =
+    typeof v.count === 'number' &&
+    typeof v.heads === 'object' && v.heads !== null &&
+    typeof v.ids === 'object' && v.ids !== null &&
+    typeof v.clocks === 'object' && v.clocks !== null &&
+    Object.entries(v.heads).every(([log, seq]) => Number.isSafeInteger(seq) && seq >= 1 && isRecordId(v.ids[log])) &&
+    Object.values(v.clocks).every((c) => Number.isSafeInteger(c) && c >= 0)
+  if (!ok) throw new CorruptStoreError('snapshot fields are damaged')
+  return { state: v.state, count: v.count, lastKey: v.lastKey ?? undefined, heads: v.heads, ids: v.ids, clocks: v.clocks }
 }
 
 /** Remove the snapshot (for example when it no longer matches the events). */

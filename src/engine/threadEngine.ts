@@ -1,27 +1,30 @@
+import type { CID } from 'multiformats/cid'
 import { decodeCommand, encodeCommand, type Command } from '../core/command.js'
-import { BrokenChainError, NotWriterError, ThreadsError, TooLargeError } from '../core/errors.js'
-import { publicKeyFromLogId, verifierForLog, type LogKey } from '../core/keys.js'
+import { BadSignatureError, BrokenChainError, CorruptStoreError, ForkedLogError, NotWriterError, ThreadsError, TooLargeError } from '../core/errors.js'
+import { forkProofOf, signedStatementOf, type ForkProof } from '../core/forkProof.js'
+import { publicKeyFromLogId, type LogKey } from '../core/keys.js'
 import {
-  checkDuplicate,
   createRecord,
+  linksHead,
   openEvent,
   openEventBoxes,
-  signedBytes,
+  signatureHolds,
   verifyRecord,
   type LogHead,
   type LogRecord,
   type RecordBlocks
 } from '../core/record.js'
-import { concat } from 'uint8arrays/concat'
-import { equals } from 'uint8arrays/equals'
-import { toString } from 'uint8arrays/to-string'
-import { getCrypto } from '../core/crypto/index.js'
+import { sameId } from '../core/recordId.js'
+import { checkStored } from '../core/storedRecord.js'
 import type { ThreadId } from '../core/threadId.js'
 import type { EventStore } from '../store/eventStore.js'
 import type { ThreadInfo } from '../store/logstore/logstore.js'
 import type { CheckpointPolicy } from './checkpointPolicy.js'
 import { Emitter } from '../core/emitter.js'
-import { readSnapshot, writeSnapshot, type Snapshot } from './snapshot.js'
+import { Forks, type ForkedLog } from './forks.js'
+import { HeldRecords, type Gap } from './heldRecords.js'
+import { SeenRecords } from './seenRecords.js'
+import { deleteSnapshot, readSnapshot, writeSnapshot, type Snapshot } from './snapshot.js'
 import { compareOrder, type EventMeta, type OrderKey, type ThreadEvent } from './threadEvent.js'
 import { BehindBaseError, Timeline, type Fold } from './timeline.js'
 
@@ -47,8 +50,10 @@ export interface ThreadEngineOptions<S> {
   readonly snapshotEvery?: number
   /** Compact the timeline after every snapshot (default false): memory stays bounded by the unstable suffix. */
   readonly compactOnSnapshot?: boolean
-  /** Out-of-order records held per log while a gap is open (default 10,000). */
+  /** Out-of-order records held per log while a gap is open (default 4,096). */
   readonly maxHeldPerLog?: number
+  /** Bytes of out-of-order records held for the whole thread (default 16 MiB). */
+  readonly maxHeldBytes?: number
   readonly now?: () => number
   readonly onProgress?: (p: Progress) => void
 }
@@ -71,12 +76,17 @@ export interface IngestResult<S> {
   readonly replayed: boolean
   /** Reducer calls spent. */
   readonly folds: number
-  /** Records refused, each with the typed error that names the problem. */
+  /**
+   * Records refused, each with the typed error that names the problem. `EquivocationError` is
+   * the writer's doing (a fork found), never the sender's.
+   */
   readonly rejected: readonly ThreadsError[]
   /** Records waiting for a gap in their log to close. */
   readonly held: number
   /** Records verified and stored by this ingest (a follower stores without applying). */
   readonly stored: number
+  /** Logs found forked by this ingest (their proofs go to every peer of the thread). */
+  readonly forks: readonly ForkedLog[]
   readonly durable: Promise<void>
 }
 
@@ -84,13 +94,17 @@ export interface IngestResult<S> {
 export interface EngineEvents<S> {
   /** Events applied, in order, with the state after them. */
   applied: { events: readonly ThreadEvent[]; state: S; replayed: boolean }
-  /** A record refused (bad signature, broken chain, equivocation, …). */
+  /** A record refused (bad signature, broken chain, equivocation, damaged storage, …). */
   rejected: ThreadsError
   progress: Progress
   /** Durable writes changed (pending count). */
   durability: { pending: number }
   /** This peer wrote records to its own log (the network pushes them). */
   recorded: { records: readonly LogRecord[] }
+  /** Records held beyond gaps changed. */
+  held: { count: number; bytes: number }
+  /** A log was found forked: its proof should reach every peer of the thread. */
+  fork: ForkedLog
 }
 
 interface Transaction {
@@ -107,55 +121,14 @@ function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)))
 }
 
-/**
- * What this engine stored lately: record digest → digest of the record's other three blocks.
- * A copy of a stored record then costs two hashes and no decryption; a copy whose event, header
- * or body differs is not taken for a duplicate, and full verification names what is wrong.
- */
-class RecentRecords {
-  #map = new Map<string, string>()
-
-  static #key(digest: Uint8Array): string {
-    return toString(digest.subarray(0, 16), 'base64')
-  }
-
-  static #rest(event: Uint8Array, header: Uint8Array, body: Uint8Array): string {
-    return toString(concat([event.subarray(0, 12), header.subarray(0, 12), body.subarray(0, 12)]), 'base64')
-  }
-
-  /** Remember a stored record: its digests are known already, so this hashes nothing. */
-  add(record: LogRecord): void {
-    if (this.#map.size >= 200_000) this.#map = new Map()
-    const b = record.blocks
-    const d = (block: { cid: { multihash: { digest: Uint8Array } } }): Uint8Array => block.cid.multihash.digest
-    this.#map.set(RecentRecords.#key(d(record)), RecentRecords.#rest(d(b.event), d(b.header), d(b.body)))
-  }
-
-  /**
-   * Whether these are exactly the four blocks of a record stored lately. The record block's
-   * digest is computed once and returned, for verification to reuse when it is new.
-   */
-  check(blocks: RecordBlocks | undefined): { duplicate: boolean; recordDigest?: Uint8Array } {
-    if (blocks === undefined || blocks === null) return { duplicate: false }
-    const { record, event, header, body } = blocks
-    if (!(record instanceof Uint8Array && event instanceof Uint8Array && header instanceof Uint8Array && body instanceof Uint8Array)) return { duplicate: false }
-    const recordDigest = getCrypto().sha256(record)
-    const rest = this.#map.get(RecentRecords.#key(recordDigest))
-    if (rest === undefined) return { duplicate: false, recordDigest }
-    const c = getCrypto()
-    return { duplicate: rest === RecentRecords.#rest(c.sha256(event), c.sha256(header), c.sha256(body)), recordDigest }
-  }
-}
-
-function sameSignedContent(a: LogRecord, b: LogRecord): boolean {
-  return a.eventCid.equals(b.eventCid) && equals(a.sig, b.sig) && (a.prev === undefined ? b.prev === undefined : b.prev !== undefined && a.prev.equals(b.prev))
-}
-
+/** Orphans looked at past a head when a thread opens (one crashed batch is far fewer). */
+const MAX_ORPHANS = 10_000
 
 /**
  * The event-sourcing engine of one thread (paper section 4): the dispatcher that turns commands
  * into signed, encrypted, stored events; the single ingest path of peer records; one total order
- * with checkpoints; snapshots. Independent of Redux: a projection is any pure fold.
+ * with checkpoints; snapshots; forks found and frozen; storage checked where it is read.
+ * Independent of Redux: a projection is any pure fold.
  *
  * @example
  * ```ts
@@ -172,41 +145,86 @@ export class ThreadEngine<S> {
   readonly events = new Emitter<EngineEvents<S>>()
   readonly #projection: Projection<S>
   readonly #options: ThreadEngineOptions<S>
+  readonly #forks: Forks
   #timeline: Timeline<S>
   /** Highest effective clock applied: a new local event gets one more (DESIGN.md section 4 rule 4). */
   #clock = 0
   /** Effective clock of each log's head: clocks of a log only grow, whatever a writer claims. */
   readonly #logClocks = new Map<string, number>()
-  readonly #held = new Map<string, Map<number, LogRecord>>()
-  /** Per log, the last seq the projection has taken in (folded, or skipped as unreadable). */
-  readonly #folded = new Map<string, number>()
+  readonly #held: HeldRecords
+  /** Per log, the last record the projection has taken in (folded, or skipped as unreadable). */
+  readonly #folded = new Map<string, LogHead>()
   #ownHead: LogHead | undefined
+  /** Why this peer may not write now (damaged keys, its own log forked or being recovered). */
+  #writeBlocked: ThreadsError | undefined
+  /** While this peer's own log is being filled again from peers: the seq it must reach. */
+  #ownRecovery: number | undefined
   #txn: Transaction | undefined
   #pending = 0
   #sinceSnapshot = 0
   #snapshotting: Promise<void> | undefined
   #snapshotKey: OrderKey | undefined
   #ingesting: Promise<void> = Promise.resolve()
-  /** Record CIDs stored lately, so duplicates cost one hash. */
-  readonly #seen = new RecentRecords()
+  #lastExpiry = 0
+  /** Record block digests stored lately, so exact duplicates cost two hashes. */
+  readonly #seen = new SeenRecords()
 
-  private constructor(options: ThreadEngineOptions<S>, thread: ThreadInfo, logKey: LogKey | undefined) {
+  private constructor(options: ThreadEngineOptions<S>, thread: ThreadInfo, logKey: LogKey | undefined, forks: Forks) {
     this.#options = options
     this.store = options.store
     this.thread = thread
     this.logKey = logKey
+    this.#forks = forks
     this.#projection = options.projection
+    this.#held = new HeldRecords({
+      ...(options.maxHeldPerLog === undefined ? {} : { maxPerLog: options.maxHeldPerLog }),
+      ...(options.maxHeldBytes === undefined ? {} : { maxBytes: options.maxHeldBytes })
+    })
     this.#timeline = this.#newTimeline(options.projection.initial, undefined)
     this.#ownHead = logKey === undefined ? undefined : this.store.logstore.head(thread.id, logKey.id)
   }
 
-  /** Open a thread's engine: load the newest snapshot and fold the events after it. */
+  /**
+   * Open a thread's engine: check what storage holds (keys, heads, records beyond them), load the
+   * newest snapshot and fold the events after it. Damage found is reported on `events`
+   * (`rejected`, as {@link CorruptStoreError}) once a listener can hear it: see {@link damage}.
+   */
   static async open<S>(options: ThreadEngineOptions<S>): Promise<ThreadEngine<S>> {
     const thread = options.store.logstore.getThread(options.threadId)
     const own = options.store.logstore.ownLog(thread.id)
-    const engine = new ThreadEngine(options, thread, own?.key)
+    const { forks, damage } = await Forks.load(thread.id, options.store.logstore.metadata, thread.n)
+    const engine = new ThreadEngine(options, thread, own?.key, forks)
+    engine.#damage.push(...(thread.damage ?? []), ...damage)
+    if (thread.damage !== undefined && thread.damage.length > 0) {
+      // Keys that do not check out: fold nothing (it would be noise), write nothing.
+      engine.#writeBlocked = thread.damage[0]
+      return engine
+    }
+    for (const fork of forks.all()) if (fork.logId === own?.id) engine.#writeBlocked = engine.#forkedOwnLog(fork)
+    await engine.#adoptOrphans()
     await engine.#load(true)
     return engine
+  }
+
+  readonly #damage: ThreadsError[] = []
+
+  /**
+   * Damage found when the thread was opened (keys, heads, records, snapshot), each a
+   * {@link CorruptStoreError} or {@link UnsupportedFormatError}. Also emitted as `rejected` by
+   * {@link reportDamage}, which the peer calls once its status stream listens.
+   */
+  get damage(): readonly ThreadsError[] {
+    return this.#damage
+  }
+
+  /** Emit the damage found at open on `events` (once), for the status stream. */
+  reportDamage(): void {
+    for (const e of this.#damage.splice(0)) this.events.emit('rejected', e)
+  }
+
+  #report(e: ThreadsError): void {
+    this.#damage.push(e)
+    if (this.events.listenerCount('rejected') > 0) this.reportDamage()
   }
 
   #newTimeline(base: S, baseKey: OrderKey | undefined): Timeline<S> {
@@ -238,9 +256,27 @@ export class ThreadEngine<S> {
 
   /** Records held while waiting for a gap in their log to close. */
   get held(): number {
-    let n = 0
-    for (const m of this.#held.values()) n += m.size
-    return n
+    return this.#held.count
+  }
+
+  /** Bytes of the records held while waiting for gaps to close. */
+  get heldBytes(): number {
+    return this.#held.bytes
+  }
+
+  /** Logs found forked by their writers, with the proofs. */
+  forks(): ForkedLog[] {
+    return this.#forks.all()
+  }
+
+  /** The first disputed seq of a forked log (its records from there on are ignored), or undefined. */
+  forkOf(logId: string): number | undefined {
+    return this.#forks.seqOf(logId)
+  }
+
+  /** Why a command would be refused now (damaged storage, a forked or recovering own log), if it would. */
+  get writeBlocked(): ThreadsError | undefined {
+    return this.#writeBlocked
   }
 
   #progress(p: Progress): void {
@@ -248,47 +284,151 @@ export class ThreadEngine<S> {
     this.events.emit('progress', p)
   }
 
+  #forkedOwnLog(fork: ForkedLog): ThreadsError {
+    return new ForkedLogError(`this peer's own log was forked at seq ${fork.seq} (its storage was lost or copied): it can no longer write to this thread under this identity`, {
+      threadId: this.id,
+      logId: fork.logId,
+      seq: fork.seq
+    })
+  }
+
+  /**
+   * Records stored beyond a head: a crash between a batch's records and its head (backends
+   * without transactions), or a head lowered outside this library. Those that continue the head,
+   * chain by identity and are signed are adopted (the head moves up); they are never overwritten.
+   * What cannot be adopted below the highest stored seq of this peer's own log blocks writing until
+   * peers give that log back (writing there would fork it).
+   */
+  async #adoptOrphans(): Promise<void> {
+    for (const log of this.store.logstore.logs(this.thread.id)) {
+      const orphans = await this.store.orphans(this.thread.id, log.id, MAX_ORPHANS)
+      if (orphans.length === 0) continue
+      const head = this.store.logstore.head(this.thread.id, log.id)
+      let prev = head?.id
+      const good: Array<{ id: CID; seq: number; stored: { sig: Uint8Array }; eventCid: CID; prev: CID | undefined }> = []
+      let bad: ThreadsError | undefined
+      for (const o of orphans) {
+        if ('error' in o) {
+          bad = o.error
+          break
+        }
+        try {
+          const { id, eventCid } = checkStored(o.stored, { thread: this.thread.id, logId: log.id, seq: o.seq, prev })
+          good.push({ id, seq: o.seq, stored: o.stored, eventCid, prev })
+          prev = id
+        } catch (e) {
+          bad = e instanceof ThreadsError ? e : new CorruptStoreError(String(e))
+          break
+        }
+      }
+      // The newest signature authenticates the chain below it; without one, adopt nothing above.
+      while (good.length > 0) {
+        const last = good[good.length - 1] as (typeof good)[number]
+        if (signatureHolds(this.thread.id, { logId: log.id, seq: last.seq, eventCid: last.eventCid, prev: last.prev, sig: last.stored.sig })) break
+        good.pop()
+        bad ??= new CorruptStoreError('a record stored beyond the head is not signed by its log key', { threadId: this.id, logId: log.id, seq: last.seq })
+      }
+      const top = good.at(-1)
+      if (top !== undefined) await this.store.setHead(this.thread.id, log.id, { id: top.id, seq: top.seq })
+      if (bad !== undefined) {
+        this.#report(bad)
+        if (log.id === this.logKey?.id) this.#blockOwnLog((orphans.at(-1) as { seq: number }).seq, bad)
+      }
+    }
+    if (this.logKey !== undefined) this.#ownHead = this.store.logstore.head(this.thread.id, this.logKey.id)
+  }
+
+  /** Refuse commands until this peer's own log is back to `target` (from peers). */
+  #blockOwnLog(target: number, cause: ThreadsError): void {
+    this.#ownRecovery = Math.max(this.#ownRecovery ?? 0, target)
+    this.#writeBlocked ??= new CorruptStoreError(
+      `this peer's own log is damaged in storage up to seq ${target}: commands are refused until peers give it back (writing now would fork it)`,
+      { threadId: this.id, ...(this.logKey === undefined ? {} : { logId: this.logKey.id }) },
+      { cause }
+    )
+  }
+
+  /**
+   * A damaged record found where it was read (at open, or serving a pull): report it, and lower
+   * the log's head below it so that sync fills the log again from peers. The records above stay
+   * in storage until records that continue the head replace them.
+   */
+  async repair(logId: string, seq: number, error: ThreadsError): Promise<void> {
+    this.#report(error)
+    const head = this.store.logstore.head(this.thread.id, logId)
+    if (head === undefined || seq > head.seq) return
+    if (logId === this.logKey?.id) this.#blockOwnLog(head.seq, error)
+    const below = seq > 1 ? await this.store.idAt(this.thread.id, logId, seq - 1) : undefined
+    await this.store.setHead(this.thread.id, logId, below === undefined ? undefined : { id: below, seq: seq - 1 })
+    if (logId === this.logKey?.id) this.#ownHead = this.store.logstore.head(this.thread.id, logId)
+  }
+
   async #load(useSnapshot: boolean): Promise<void> {
     const readKey = this.thread.key.read
-    const snap: Snapshot<S> | undefined =
-      useSnapshot && readKey !== undefined ? await readSnapshot<S>(this.store.logstore.storage, this.thread.n, readKey) : undefined
+    let snap: Snapshot<S> | undefined
+    if (useSnapshot && readKey !== undefined) {
+      try {
+        snap = await readSnapshot<S>(this.store.logstore.storage, this.thread.n, readKey)
+      } catch (e) {
+        // A damaged snapshot is only a cache: fold from the events, and write a new one.
+        this.#report(e instanceof ThreadsError ? e : new CorruptStoreError(String(e)))
+        await deleteSnapshot(this.store.logstore.storage, this.thread.n)
+        snap = undefined
+      }
+      // A snapshot that folded records a fork proof now disputes does not describe what every
+      // peer computes any more.
+      if (snap !== undefined && this.#forks.all().some((f) => (snap?.heads[f.logId] ?? 0) >= f.seq)) snap = undefined
+    }
     // Everything is read into locals and swapped in at the end, in one synchronous step: a
     // rebuild (a late event behind the snapshot) reads storage while commands keep coming, and
     // they must go on seeing the engine's clocks and timeline whole, never half rebuilt.
     const logClocks = new Map<string, number>()
-    const folded = new Map<string, number>()
+    const folded = new Map<string, LogHead>()
     let maxClock = 0
     if (snap !== undefined) {
       for (const [log, c] of Object.entries(snap.clocks)) logClocks.set(log, c)
-      for (const [log, seq] of Object.entries(snap.heads)) folded.set(log, seq)
+      for (const [log, seq] of Object.entries(snap.heads)) folded.set(log, { seq, id: snap.ids[log] as CID })
       maxClock = snap.lastKey?.clock ?? 0
       for (const c of logClocks.values()) maxClock = Math.max(maxClock, c)
     }
     const events: ThreadEvent[] = []
+    const damaged: Array<{ logId: string; seq: number; error: ThreadsError }> = []
     let total = 0
     if (readKey !== undefined) {
       const logs = this.store.logstore.logs(this.thread.id)
-      for (const log of logs) total += (this.store.logstore.head(this.thread.id, log.id)?.seq ?? 0) - (snap?.heads[log.id] ?? 0)
+      const last = (logId: string): number => {
+        const head = this.store.logstore.head(this.thread.id, logId)?.seq ?? 0
+        const fork = this.#forks.seqOf(logId)
+        return fork === undefined ? head : Math.min(head, fork - 1)
+      }
+      for (const log of logs) total += last(log.id) - (snap?.heads[log.id] ?? 0)
       const own = this.logKey?.id
       for (const log of logs) {
         let prevClock = snap?.clocks[log.id] ?? -1
-        for await (const stored of this.store.events(this.thread.id, log.id, { from: (snap?.heads[log.id] ?? 0) + 1 })) {
-          const ctx = { threadId: this.id, logId: log.id, seq: stored.seq, cid: stored.cid.toString() }
-          folded.set(log.id, stored.seq)
-          let opened: ReturnType<typeof openEventBoxes>
-          let command: Command
-          try {
-            opened = openEventBoxes(readKey, stored.headerBox, stored.bodyBox, ctx)
-            command = decodeCommand(opened.body)
-          } catch (e) {
-            // Stored because the writer signed it, skipped because nobody can read it: as on ingest.
-            if (e instanceof ThreadsError) this.events.emit('rejected', e)
-            continue
+        const after = folded.get(log.id)
+        try {
+          for await (const stored of this.store.events(this.thread.id, log.id, { from: (after?.seq ?? 0) + 1, to: last(log.id), ...(after === undefined ? {} : { after }) })) {
+            const ctx = { threadId: this.id, logId: log.id, seq: stored.seq, cid: stored.id.toString() }
+            folded.set(log.id, { id: stored.id, seq: stored.seq })
+            let opened: ReturnType<typeof openEventBoxes>
+            let command: Command
+            try {
+              opened = openEventBoxes(readKey, stored.headerBox, stored.bodyBox, ctx)
+              command = decodeCommand(opened.body)
+            } catch (e) {
+              // Stored because the writer signed it, skipped because nobody can read it: as on ingest.
+              if (e instanceof ThreadsError) this.events.emit('rejected', e)
+              continue
+            }
+            const clock = Math.max(opened.header.clock, prevClock + 1)
+            prevClock = clock
+            events.push(this.#event(command, log.id, stored.seq, clock, opened.header.time, stored.id.toString(), log.id === own))
+            if (events.length % 1000 === 0) this.#progress({ phase: 'load', done: events.length, total })
           }
-          const clock = Math.max(opened.header.clock, prevClock + 1)
-          prevClock = clock
-          events.push(this.#event(command, log.id, stored.seq, clock, opened.header.time, stored.cid.toString(), log.id === own))
-          if (events.length % 1000 === 0) this.#progress({ phase: 'load', done: events.length, total })
+        } catch (e) {
+          if (!(e instanceof ThreadsError)) throw e
+          // Damaged in storage: fold the log up to the record before, and fill it again from peers.
+          damaged.push({ logId: log.id, seq: e.seq ?? (folded.get(log.id)?.seq ?? 0) + 1, error: e })
         }
         if (prevClock >= 0) logClocks.set(log.id, prevClock)
         maxClock = Math.max(maxClock, prevClock)
@@ -309,11 +449,15 @@ export class ThreadEngine<S> {
       throw e
     }
     // Events applied while storage was being read (local commands) that the reads missed.
-    const meanwhile = this.#timeline.events.filter((e) => !timeline.has(e.meta) && (folded.get(e.meta.logId) ?? 0) < e.meta.seq)
+    const meanwhile = this.#timeline.events.filter((e) => !timeline.has(e.meta) && (folded.get(e.meta.logId)?.seq ?? 0) < e.meta.seq)
     if (meanwhile.length > 0) timeline.insert(meanwhile)
     for (const e of meanwhile) {
       logClocks.set(e.meta.logId, Math.max(logClocks.get(e.meta.logId) ?? -1, e.meta.clock))
-      folded.set(e.meta.logId, Math.max(folded.get(e.meta.logId) ?? 0, e.meta.seq))
+      const f = folded.get(e.meta.logId)
+      if ((f?.seq ?? 0) < e.meta.seq) {
+        const head = this.store.logstore.head(this.thread.id, e.meta.logId)
+        if (head !== undefined && head.seq === e.meta.seq) folded.set(e.meta.logId, head)
+      }
       maxClock = Math.max(maxClock, e.meta.clock)
     }
     this.#timeline = timeline
@@ -321,14 +465,15 @@ export class ThreadEngine<S> {
     this.#logClocks.clear()
     for (const [log, c] of logClocks) this.#logClocks.set(log, c)
     this.#folded.clear()
-    for (const [log, seq] of folded) this.#folded.set(log, seq)
+    for (const [log, h] of folded) this.#folded.set(log, h)
     // Clocks only grow: the events only ever grow too.
     this.#clock = Math.max(this.#clock, maxClock)
     if (readKey !== undefined) this.#progress({ phase: 'load', done: events.length, total })
+    for (const d of damaged) await this.repair(d.logId, d.seq, d.error)
   }
 
-  #event(command: Command, logId: string, seq: number, clock: number, time: number, cid: string, local: boolean): ThreadEvent {
-    const meta: EventMeta = { threadId: this.id, author: logId, logId, seq, clock, time, cid, local }
+  #event(command: Command, logId: string, seq: number, clock: number, time: number, id: string, local: boolean): ThreadEvent {
+    const meta: EventMeta = { threadId: this.id, author: logId, logId, seq, clock, time, id, local }
     return { command, meta }
   }
 
@@ -336,16 +481,21 @@ export class ThreadEngine<S> {
    * Turn a command into an event of this peer's log: signed, encrypted, appended (durable when
    * `durable` resolves) and applied, all before this returns. `apply` lets the caller fold the
    * event itself (Redux runs its reducers) and hand back the state after it.
+   *
+   * @throws {@link NotWriterError} on a thread where this peer has no log; the error in
+   * {@link writeBlocked} while writing would fork or corrupt the log.
    */
   command(command: Command, apply?: (event: ThreadEvent) => S): CommandResult<S> {
     const logKey = this.logKey
     if (logKey === undefined) throw new NotWriterError('this peer has no log in the thread (it was invited to read or follow): it cannot write', { threadId: this.id })
+    if (this.#writeBlocked !== undefined) throw this.#writeBlocked
     const body = encodeCommand(command)
     const clock = this.#clock + 1
     const time = (this.#options.now ?? Date.now)()
     const record = createRecord({
       logKey,
       threadKey: this.thread.key,
+      thread: this.thread.id,
       body,
       clock,
       time,
@@ -353,13 +503,13 @@ export class ThreadEngine<S> {
     })
     // Fold what every other peer will decode, not the object dispatched: dag-cbor normalises a
     // few values (-0, lone surrogates), and the author must not see a different action.
-    const event = this.#event(decodeCommand(body), logKey.id, record.seq, clock, time, record.cid.toString(), true)
+    const event = this.#event(decodeCommand(body), logKey.id, record.seq, clock, time, record.id.toString(), true)
     // Reducers run before anything is committed: if one throws, the command leaves no trace.
     const stateAfter = apply?.(event)
-    this.#ownHead = { cid: record.cid, seq: record.seq }
+    this.#ownHead = { id: record.id, seq: record.seq }
     this.#clock = clock
     this.#logClocks.set(logKey.id, clock)
-    this.#folded.set(logKey.id, record.seq)
+    this.#folded.set(logKey.id, this.#ownHead)
     const state = this.#timeline.append(event, stateAfter)
     let durable: Promise<void>
     if (this.#txn !== undefined) {
@@ -407,7 +557,7 @@ export class ThreadEngine<S> {
         if (txn.ownClock === undefined) this.#logClocks.delete(this.logKey.id)
         else this.#logClocks.set(this.logKey.id, txn.ownClock)
         if (txn.head === undefined) this.#folded.delete(this.logKey.id)
-        else this.#folded.set(this.logKey.id, txn.head.seq)
+        else this.#folded.set(this.logKey.id, txn.head)
       }
       txn.settle.reject(e)
       rollback?.(state)
@@ -439,9 +589,10 @@ export class ThreadEngine<S> {
 
   /**
    * The one path for records from other peers (push, pull, gossip, files): any records of one
-   * log, in any order, with duplicates. Each is checked (CIDs, shape, signature, chain); records
-   * beyond a gap are held until it closes; the rest are stored and applied in the total order.
-   * Bad records are refused with a typed error in `rejected` (and on `events`), never thrown.
+   * log, in any order, with duplicates. Each is checked (CIDs, shape, signature, chain by
+   * identity); records beyond a gap are held (bounded) until it closes; two signed histories of
+   * one log freeze it (a fork proof); the rest are stored and applied in the total order. Bad
+   * records are refused with a typed error in `rejected` (and on `events`), never thrown.
    */
   ingest(logId: string, blocks: readonly RecordBlocks[]): Promise<IngestResult<S>> {
     // One ingest at a time per thread: each reads the heads the previous one moved.
@@ -457,92 +608,102 @@ export class ThreadEngine<S> {
 
   async #ingest(logId: string, blocks: readonly RecordBlocks[]): Promise<IngestResult<S>> {
     const rejected: ThreadsError[] = []
+    const forks: ForkedLog[] = []
     const reject = (e: unknown): void => {
       const err = e instanceof ThreadsError ? e : new ThreadsError(`unexpected failure: ${String(e)}`, { threadId: this.id, logId })
       rejected.push(err)
       this.events.emit('rejected', err)
     }
-    const nothing = (): IngestResult<S> => ({ added: [], state: this.state, replayed: false, folds: 0, rejected, held: this.held, stored: 0, durable: Promise.resolve() })
+    const heldBefore = this.#held.count
+    const nothing = (): IngestResult<S> => ({ added: [], state: this.state, replayed: false, folds: 0, rejected, held: this.held, stored: 0, forks, durable: Promise.resolve() })
     try {
       publicKeyFromLogId(logId)
     } catch (e) {
       reject(e)
       return nothing()
     }
-    if (logId === this.logKey?.id) {
+    if (logId === this.logKey?.id && this.#ownRecovery === undefined) {
       reject(new BrokenChainError('a peer writes its own log; it does not take it from others', { threadId: this.id, logId }))
       return nothing()
     }
+    const now = (this.#options.now ?? Date.now)()
+    if (now - this.#lastExpiry > 1000) {
+      this.#lastExpiry = now
+      this.#held.expire(now)
+    }
+    const at = { thread: this.thread.id, logId, serviceKey: this.thread.key.service }
     // Shape and CIDs first, signatures later: one per contiguous run.
-    const candidates: LogRecord[] = []
+    const fresh = new Map<number, LogRecord>()
     for (const b of blocks) {
-      // The same four blocks as a record already stored (a duplicate push, gossip or pull): two
+      // The same four blocks as a record stored lately (a duplicate push, gossip or pull): two
       // hashes, no decryption.
       const seen = this.#seen.check(b)
       if (seen.duplicate) continue
+      let r: LogRecord
       try {
-        candidates.push(
-          verifyRecord(logId, this.thread.key.service, b, {
-            threadId: this.id,
-            skipSignature: true,
-            ...(seen.recordDigest === undefined ? {} : { recordDigest: seen.recordDigest })
-          })
-        )
+        r = verifyRecord(at, b, { skipSignature: true, ...(seen.recordDigest === undefined ? {} : { recordDigest: seen.recordDigest }) })
       } catch (e) {
         reject(e)
+        continue
       }
+      const other = fresh.get(r.seq)
+      if (other !== undefined && !sameId(other.id, r.id)) await this.#conflict(logId, other, r, reject, forks)
+      else fresh.set(r.seq, r)
     }
-    if (this.store.logstore.log(this.thread.id, logId) === undefined && candidates.length > 0) {
-      await this.store.logstore.addLog(this.thread.id, logId)
-    }
+    const frozen = (): number => this.#forks.seqOf(logId) ?? Number.POSITIVE_INFINITY
     const head = (): LogHead | undefined => this.store.logstore.head(this.thread.id, logId)
-    let held = this.#held.get(logId)
-    if (held === undefined) this.#held.set(logId, (held = new Map()))
-    for (const r of candidates) {
+    // Records at seqs this peer has: the same identity is a duplicate (however it was sealed);
+    // another one, if its writer signed it, proves a fork.
+    for (const [seq, r] of [...fresh]) {
+      if (seq >= frozen()) {
+        fresh.delete(seq)
+        continue
+      }
       const h = head()
-      if (h !== undefined && r.seq <= h.seq) {
-        // A copy (nothing to do) or an equivocation (keep the first, report the second).
-        const stored = r.seq === h.seq ? h.cid : await this.store.cidAt(this.thread.id, logId, r.seq)
-        if (stored === undefined || stored.equals(r.cid)) continue
-        // A different record block at a seq we have. If it carries the same signed content
-        // (event, signature, prev) it is the same record sealed again with another nonce, which
-        // anyone holding the service key can do: a duplicate, not the writer's equivocation.
-        const kept = await this.store.record(this.thread.id, logId, r.seq)
-        if (kept !== undefined && sameSignedContent(kept, r)) continue
-        try {
-          checkDuplicate({ cid: stored, seq: r.seq, logId }, r, this.id)
-        } catch (e) {
-          reject(e)
-        }
-        continue
-      }
-      const other = held.get(r.seq)
-      if (other !== undefined && !other.cid.equals(r.cid)) {
-        // Two candidates for one seq beyond a gap: keep the first; the chain decides later.
-        continue
-      }
-      if (held.size >= (this.#options.maxHeldPerLog ?? 10_000)) {
-        reject(new TooLargeError('too many out-of-order records held for this log', { threadId: this.id, logId, seq: r.seq }))
-        continue
-      }
-      held.set(r.seq, r)
+      if (h === undefined || seq > h.seq) continue
+      fresh.delete(seq)
+      const keptId = seq === h.seq ? h.id : await this.store.idAt(this.thread.id, logId, seq)
+      if (keptId === undefined || sameId(keptId, r.id)) continue
+      await this.#conflictWithStored(logId, seq, r, reject, forks)
     }
-    // Take the contiguous run that continues the head.
+    // The run that continues the head: this batch's records first, then those held from before.
     const run: LogRecord[] = []
-    let at = head()
+    let tip = head()
     for (;;) {
-      const next = held.get((at?.seq ?? 0) + 1)
+      const seq = (tip?.seq ?? 0) + 1
+      if (seq >= frozen()) break
+      const next = fresh.get(seq) ?? this.#held.get(logId, seq)
       if (next === undefined) break
-      held.delete(next.seq)
-      if (at === undefined ? next.prev !== undefined : next.prev === undefined || !next.prev.equals(at.cid)) {
-        reject(new BrokenChainError(`record does not link the head ${at?.cid.toString() ?? '(none)'}: an equivocation or a forgery`, { threadId: this.id, logId, seq: next.seq, cid: next.cid.toString() }))
+      fresh.delete(seq)
+      this.#held.dropFrom(logId, seq)
+      if (!linksHead(next, tip)) {
+        // Signed by its writer, a record that does not link the head proves a fork below it.
+        if (tip !== undefined && run.length === 0) await this.#conflictWithStored(logId, tip.seq, next, reject, forks, true)
+        else reject(new BrokenChainError(`record does not link the record before it: an equivocation or a forgery`, { threadId: this.id, logId, seq, cid: next.id.toString() }))
         break
       }
       run.push(next)
-      at = { cid: next.cid, seq: next.seq }
+      tip = { id: next.id, seq: next.seq }
     }
-    const verified = this.#verifyRun(logId, run, reject)
+    // What is left lies beyond a gap: hold it, if its own signature holds (bounded room, and only
+    // records a writer signed may take it).
+    for (const r of fresh.values()) {
+      if (r.seq >= frozen()) continue
+      if (!signatureHolds(this.thread.id, r)) {
+        reject(verifyFailure(this.thread.id, r))
+        continue
+      }
+      const held = this.#held.get(logId, r.seq)
+      if (held !== undefined && !sameId(held.id, r.id)) {
+        await this.#addFork(forkProofOf(logId, signedStatementOf(held), signedStatementOf(r)), reject, forks)
+        continue
+      }
+      if (!this.#held.hold(r, now)) reject(new TooLargeError('too many out-of-order records held for this thread', { threadId: this.id, logId, seq: r.seq }))
+    }
+    if (this.#held.count !== heldBefore) this.events.emit('held', { count: this.#held.count, bytes: this.#held.bytes })
+    const verified = this.#verifyRun(run, reject)
     if (verified.length === 0) return nothing()
+    if (this.store.logstore.log(this.thread.id, logId) === undefined) await this.store.logstore.addLog(this.thread.id, logId)
     const readKey = this.thread.key.read
     const events: ThreadEvent[] = []
     let prevClock = this.#logClocks.get(logId) ?? -1
@@ -560,35 +721,131 @@ export class ThreadEngine<S> {
         }
         const clock = Math.max(opened.header.clock, prevClock + 1)
         prevClock = clock
-        events.push(this.#event(command, logId, r.seq, clock, opened.header.time, r.cid.toString(), false))
+        events.push(this.#event(command, logId, r.seq, clock, opened.header.time, r.id.toString(), logId === this.logKey?.id))
       }
     }
     const durable = this.#append(verified)
+    const newest = verified[verified.length - 1] as LogRecord
     if (prevClock >= 0) this.#logClocks.set(logId, prevClock)
-    this.#folded.set(logId, (verified[verified.length - 1] as LogRecord).seq)
-    return { ...(await this.#apply(events, rejected, durable)), stored: verified.length }
+    this.#folded.set(logId, { id: newest.id, seq: newest.seq })
+    if (logId === this.logKey?.id) this.#recovered(newest)
+    return { ...(await this.#apply(events, rejected, durable)), stored: verified.length, forks }
   }
 
-  /** Check signatures of a hash-linked run: the newest signs for all; on failure, find the valid prefix. */
-  #verifyRun(logId: string, run: LogRecord[], reject: (e: unknown) => void): LogRecord[] {
+  /** This peer's own log came back from peers up to `newest`: write again once it reached its target. */
+  #recovered(newest: LogRecord): void {
+    this.#ownHead = { id: newest.id, seq: newest.seq }
+    if (this.#ownRecovery !== undefined && newest.seq >= this.#ownRecovery) {
+      this.#ownRecovery = undefined
+      if (this.#writeBlocked instanceof CorruptStoreError) this.#writeBlocked = undefined
+    }
+  }
+
+  /** Two records of this batch claim one seq: if both are signed, the writer forked its log. */
+  async #conflict(logId: string, a: LogRecord, b: LogRecord, reject: (e: unknown) => void, forks: ForkedLog[]): Promise<void> {
+    for (const r of [a, b]) {
+      if (!signatureHolds(this.thread.id, r)) return reject(verifyFailure(this.thread.id, r))
+    }
+    await this.#addFork(forkProofOf(logId, signedStatementOf(a), signedStatementOf(b)), reject, forks)
+  }
+
+  /**
+   * A record disagrees with the record this peer stored at `seq` (a different identity there, or,
+   * with `next`, a `prev` that names another identity). Signed by the writer, it proves a fork;
+   * not signed, it is a forgery by whoever sent it.
+   */
+  async #conflictWithStored(logId: string, seq: number, r: LogRecord, reject: (e: unknown) => void, forks: ForkedLog[], next = false): Promise<void> {
+    if (!signatureHolds(this.thread.id, r)) return reject(verifyFailure(this.thread.id, r))
+    let kept: LogRecord | undefined
+    try {
+      kept = await this.store.record(this.thread.id, logId, seq)
+    } catch (e) {
+      // This peer's own copy is damaged: the record that arrived may well be the right one.
+      if (e instanceof ThreadsError) await this.repair(logId, e.seq ?? seq, e)
+      return
+    }
+    if (kept === undefined) return
+    const statement = signedStatementOf(r)
+    await this.#addFork(next ? { logId, a: signedStatementOf(kept), b: statement } : forkProofOf(logId, signedStatementOf(kept), statement), reject, forks)
+  }
+
+  /**
+   * Take a fork proof (found here, or sent by a peer): if it disputes a lower seq of its log than
+   * any proof held, freeze the log before it on this peer, as on every other, and roll back what
+   * was applied from the disputed seq on.
+   *
+   * @returns the fork when it changed what this peer holds.
+   */
+  async addForkProof(proof: ForkProof): Promise<ForkedLog | undefined> {
+    const forks: ForkedLog[] = []
+    let error: unknown
+    const run = this.#ingesting.then(() => this.#addFork(proof, (e) => (error = e), forks))
+    this.#ingesting = run.then(
+      () => undefined,
+      () => undefined
+    )
+    await run
+    if (error !== undefined) throw error
+    return forks[0]
+  }
+
+  async #addFork(proof: ForkProof, reject: (e: unknown) => void, forks: ForkedLog[]): Promise<void> {
+    let fork: ForkedLog | undefined
+    try {
+      fork = await this.#forks.add(proof)
+    } catch (e) {
+      return reject(e)
+    }
+    if (fork === undefined) return
+    forks.push(fork)
+    this.#held.dropFrom(fork.logId, fork.seq)
+    const error = this.#forks.errorOf(fork)
+    if (fork.logId === this.logKey?.id) this.#writeBlocked = this.#forkedOwnLog(fork)
+    this.events.emit('rejected', error)
+    this.events.emit('fork', fork)
+    await this.#unapply(fork)
+  }
+
+  /** Roll back the events of a forked log from its disputed seq on (every peer ignores them). */
+  async #unapply(fork: ForkedLog): Promise<void> {
+    const folded = this.#folded.get(fork.logId)
+    if (folded === undefined || folded.seq < fork.seq) return
+    const inBase = this.#timeline.baseKey !== undefined
+    if (inBase) {
+      // Some of them may be folded into the snapshot or compacted base: fold from storage.
+      await this.store.flush()
+      await this.#load(false)
+      this.#sinceSnapshot = Number.POSITIVE_INFINITY
+    } else {
+      this.#timeline.remove((e) => e.meta.logId === fork.logId && e.meta.seq >= fork.seq)
+      const below = fork.seq > 1 ? await this.store.idAt(this.thread.id, fork.logId, fork.seq - 1) : undefined
+      if (below === undefined) this.#folded.delete(fork.logId)
+      else this.#folded.set(fork.logId, { id: below, seq: fork.seq - 1 })
+      const kept = this.#timeline.events.filter((e) => e.meta.logId === fork.logId).at(-1)
+      if (kept === undefined) this.#logClocks.delete(fork.logId)
+      else this.#logClocks.set(fork.logId, kept.meta.clock)
+      this.#sinceSnapshot = Number.POSITIVE_INFINITY
+    }
+    this.events.emit('applied', { events: [], state: this.state, replayed: true })
+  }
+
+  /** Check signatures of an identity-linked run: the newest signs for all; on failure, find the valid prefix. */
+  #verifyRun(run: LogRecord[], reject: (e: unknown) => void): LogRecord[] {
     if (run.length === 0) return run
-    const verifier = verifierForLog(logId)
     const newest = run[run.length - 1] as LogRecord
-    if (verifier.verify(signedBytes(newest.eventCid, newest.prev), newest.sig)) return run
+    if (signatureHolds(this.thread.id, newest)) return run
     const ok: LogRecord[] = []
     for (const r of run) {
-      try {
-        verifyRecord(logId, this.thread.key.service, { record: r.blocks.record.bytes, event: r.blocks.event.bytes, header: r.blocks.header.bytes, body: r.blocks.body.bytes }, { threadId: this.id })
-        ok.push(r)
-      } catch (e) {
-        reject(e)
+      if (!signatureHolds(this.thread.id, r)) {
+        reject(verifyFailure(this.thread.id, r))
         break
       }
+      ok.push(r)
     }
     return ok
   }
 
-  async #apply(events: ThreadEvent[], rejected: ThreadsError[], durable: Promise<void>): Promise<Omit<IngestResult<S>, 'stored'>> {
+  async #apply(events: ThreadEvent[], rejected: ThreadsError[], durable: Promise<void>): Promise<Omit<IngestResult<S>, 'stored' | 'forks'>> {
     for (const e of events) this.#clock = Math.max(this.#clock, e.meta.clock)
     let result
     try {
@@ -633,11 +890,18 @@ export class ThreadEngine<S> {
   async snapshot(): Promise<void> {
     const readKey = this.thread.key.read
     if (readKey === undefined) return
+    const heads: Record<string, number> = {}
+    const ids: Record<string, CID> = {}
+    for (const [log, h] of this.#folded) {
+      heads[log] = h.seq
+      ids[log] = h.id
+    }
     const snap: Snapshot<S> = {
       state: this.state,
       count: this.#timeline.length,
       lastKey: this.#timeline.lastKey,
-      heads: Object.fromEntries(this.#folded),
+      heads,
+      ids,
       clocks: Object.fromEntries(this.#logClocks)
     }
     this.#sinceSnapshot = 0
@@ -665,15 +929,8 @@ export class ThreadEngine<S> {
   }
 
   /** For each log with held records: the missing seq range to ask peers for. */
-  gaps(): Array<{ logId: string; from: number; to: number }> {
-    const out: Array<{ logId: string; from: number; to: number }> = []
-    for (const [logId, held] of this.#held) {
-      if (held.size === 0) continue
-      const from = (this.store.logstore.head(this.thread.id, logId)?.seq ?? 0) + 1
-      const to = Math.min(...held.keys()) - 1
-      if (to >= from) out.push({ logId, from, to })
-    }
-    return out
+  gaps(): Gap[] {
+    return this.#held.gaps((logId) => this.store.logstore.head(this.thread.id, logId)?.seq ?? 0)
   }
 
   /** Resolves when every event so far is durable. */
@@ -682,9 +939,18 @@ export class ThreadEngine<S> {
     await this.#snapshotting
   }
 
-  /** The log heads of the thread as this peer has them. */
+  /** The log heads of the thread as this peer has them (by identity). */
   heads(): Map<string, LogHead> {
     return this.store.logstore.heads(this.thread.id)
   }
 
+  /** The identity of the record at `seq` of a log, if this peer has it. */
+  idAt(logId: string, seq: number): Promise<CID | undefined> {
+    return this.store.idAt(this.thread.id, logId, seq)
+  }
+}
+
+/** The error for a record whose signature does not hold: whoever sent it forged it. */
+function verifyFailure(thread: ThreadId, r: LogRecord): ThreadsError {
+  return new BadSignatureError('record signature does not verify with the log key (forged writer?)', { threadId: thread.toString(), logId: r.logId, seq: r.seq, cid: r.id.toString() })
 }

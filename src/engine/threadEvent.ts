@@ -17,8 +17,11 @@ export interface EventMeta {
   readonly clock: number
   /** The author's wall clock at creation (ms since the epoch). Informational. */
   readonly time: number
-  /** The record CID (string). */
-  readonly cid: string
+  /**
+   * The record's identity (the CID of its signed statement, as a string): the same on every peer,
+   * however the record travelled or was sealed.
+   */
+  readonly id: string
   /** True on the peer that created the event. */
   readonly local: boolean
 }

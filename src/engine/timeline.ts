@@ -202,6 +202,29 @@ export class Timeline<S> {
   }
 
   /**
+   * Remove every event `drop` selects (a forked log's records from the disputed seq on) and
+   * replay from the earliest removed position: the cost depends on how far back it is, not on
+   * the history's length. Only events after the base can be removed; the caller folds from
+   * storage when a removed event may be in the base.
+   */
+  remove(drop: (e: ThreadEvent) => boolean): { state: S; removed: number; folds: number } {
+    const first = this.#entries.findIndex(drop)
+    if (first < 0) return { state: this.#state, removed: 0, folds: 0 }
+    const kept = this.#entries.slice(0, first)
+    let removed = 0
+    for (let i = first; i < this.#entries.length; i++) {
+      const e = this.#entries[i] as ThreadEvent
+      if (drop(e)) {
+        this.#ids.delete(idOf(e.meta))
+        removed++
+      } else kept.push(e)
+    }
+    this.#entries = kept
+    const folds = this.#replayFrom(first)
+    return { state: this.#state, removed, folds }
+  }
+
+  /**
    * Remove the last `count` events (an aborted transaction, which only ever holds the newest
    * events) and return the state without them.
    */

@@ -13,7 +13,7 @@ import { ThreadEngine, type IngestResult, type Progress } from '../engine/thread
 import { trackStatus, type StatusTracker, type ThreadStatus } from '../rx/threadStatus.js'
 import { EventStore } from '../store/eventStore.js'
 import type { StorageAdapter } from '../store/storageAdapter.js'
-import { createInvite, openInvite, type Role } from '../acl/invite.js'
+import { MAX_INVITE_ADDRS, createInvite, openInvite, type Role } from '../acl/invite.js'
 import type { NetworkAdapter, NetworkFactory } from '../net/networkAdapter.js'
 import { SyncService } from '../net/syncService.js'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -381,6 +381,8 @@ export async function createPeer(options: PeerOptions = {}): Promise<Peer> {
     })
     engine.events.on('rejected', (e) => reportedByEngine.add(e))
     const status = trackStatus(engine)
+    // Damage found while opening (keys, heads, records, snapshot) reaches status$ now it listens.
+    engine.reportDamage()
     const thread: Thread = {
       id,
       key: engine.thread.key,
@@ -415,7 +417,9 @@ export async function createPeer(options: PeerOptions = {}): Promise<Peer> {
           threadId: id,
           key: engine.thread.key,
           role: o.role ?? 'write',
-          addrs: network?.addresses() ?? [],
+          // An invite holds at most MAX_INVITE_ADDRS addresses: a peer listening on every
+          // interface of a large machine has more.
+          addrs: (network?.addresses() ?? []).slice(0, MAX_INVITE_ADDRS),
           from: me.id,
           ...(o.to === undefined ? {} : { to: o.to })
         }),
@@ -469,13 +473,27 @@ export async function createPeer(options: PeerOptions = {}): Promise<Peer> {
       return thread
     },
     async joinThread(text, opts = {}) {
+      // Everything that can refuse the invite runs before the first write: openInvite validates
+      // the whole invite (throwing only InvalidInviteError), so a bad one leaves no thread behind.
       const invite = openInvite(text, me)
       checkBindable(invite.threadId, opts.slices ?? [])
-      const info = await eventStore.logstore.addThread(invite.threadId, invite.key)
+      // The peer each address reaches is its last /p2p/ (earlier ones are relays). openInvite has
+      // parsed every address already; an address that still will not parse is skipped, never thrown.
+      const learnt: Array<{ peerId: string; addr: string }> = []
       for (const addr of invite.addrs) {
-        const peerId = multiaddr(addr).getComponents().find((c) => c.name === 'p2p')?.value
-        if (peerId !== undefined && peerId !== me.id) await eventStore.logstore.addrs.addAddrs(info.n, peerId, [addr], INVITE_ADDR_TTL)
+        let peerId: string | undefined
+        try {
+          peerId = multiaddr(addr)
+            .getComponents()
+            .filter((c) => c.name === 'p2p')
+            .at(-1)?.value
+        } catch {
+          continue
+        }
+        if (peerId !== undefined && peerId !== me.id) learnt.push({ peerId, addr })
       }
+      const info = await eventStore.logstore.addThread(invite.threadId, invite.key)
+      for (const { peerId, addr } of learnt) await eventStore.logstore.addrs.addAddrs(info.n, peerId, [addr], INVITE_ADDR_TTL)
       const thread = await bind(invite.threadId, { slices: opts.slices ?? [], ...(opts.onProgress === undefined ? {} : { onProgress: opts.onProgress }) }, invite.role)
       await sync?.syncNow()
       return thread
@@ -484,7 +502,8 @@ export async function createPeer(options: PeerOptions = {}): Promise<Peer> {
     addresses: () => network?.addresses() ?? [],
     async connect(addr) {
       if (network === undefined) throw new TypeError('this peer has no network: pass `network` to createPeer')
-      const peerId = multiaddr(addr).getComponents().find((c) => c.name === 'p2p')?.value
+      // The last /p2p/ names the peer reached; earlier ones are relays.
+      const peerId = multiaddr(addr).getComponents().filter((c) => c.name === 'p2p').at(-1)?.value
       if (peerId === undefined) throw new TypeError(`the address needs a /p2p/<peer id> component: ${addr}`)
       await network.dial(peerId, [addr])
     },

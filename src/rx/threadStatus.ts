@@ -6,7 +6,14 @@ import type { Progress, ThreadEngine } from '../engine/threadEngine.js'
 export interface LogStatus {
   readonly logId: string
   readonly seq: number
-  readonly cid: string
+  /** Identity of the head record. */
+  readonly id: string
+}
+
+/** A log its writer forked: frozen before `seq` on every peer. */
+export interface ForkStatus {
+  readonly logId: string
+  readonly seq: number
 }
 
 /** A typed error as it travels on the status stream (plain data, like `miniSerializeError`). */
@@ -29,6 +36,10 @@ export interface ThreadStatus {
   readonly pending: number
   /** Records waiting for a gap in their log to close. */
   readonly held: number
+  /** Bytes of those records. */
+  readonly heldBytes: number
+  /** Logs found forked by their writers (each reported once as an `EquivocationError`). */
+  readonly forks: readonly ForkStatus[]
   /** Late events handled by rollback and replay, since open. */
   readonly replays: number
   /** Records refused since open. */
@@ -74,10 +85,12 @@ export function trackStatus<S>(engine: ThreadEngine<S>): StatusTracker {
   let peers: readonly string[] = []
   const snapshot = (): ThreadStatus => ({
     threadId: engine.id,
-    logs: [...engine.heads()].map(([logId, h]) => ({ logId, seq: h.seq, cid: h.cid.toString() })).sort((a, b) => (a.logId < b.logId ? -1 : 1)),
+    logs: [...engine.heads()].map(([logId, h]) => ({ logId, seq: h.seq, id: h.id.toString() })).sort((a, b) => (a.logId < b.logId ? -1 : 1)),
     events: engine.timeline.length,
     pending: engine.pending,
     held: engine.held,
+    heldBytes: engine.heldBytes,
+    forks: engine.forks().map((f) => ({ logId: f.logId, seq: f.seq })).sort((a, b) => (a.logId < b.logId ? -1 : 1)),
     replays,
     rejected,
     lastError,
@@ -102,7 +115,9 @@ export function trackStatus<S>(engine: ThreadEngine<S>): StatusTracker {
       progress = p.done >= p.total ? undefined : p
       update()
     }),
-    engine.events.on('durability', update)
+    engine.events.on('durability', update),
+    engine.events.on('held', update),
+    engine.events.on('fork', update)
   ]
   return {
     status$: new Observable<ThreadStatus>((subscriber) => {

@@ -2,17 +2,18 @@
  * CAR (Content Addressable aRchive) backup and restore of a thread.
  *
  * A thread's CAR holds, for every log with a head, the four blocks of every record (record,
- * event, header, body), oldest first, plus one dag-cbor "thread manifest" block that says which
- * log each head belongs to:
+ * event, header, body), oldest first, and one dag-cbor "thread manifest" block, its only root,
+ * that names each log's head by identity:
  *
  * ```
- * { thread: <thread id string>, logs: [{ id: <log id>, head: CID(head record), seq: <head seq> }] }
+ * { v: 2, thread: <thread id string>, logs: [{ id: <log id>, head: <head identity>, seq: <head seq> }] }
  * ```
  *
- * The manifest is the first root; the other roots are the head record CIDs, in the manifest's
- * order (log IDs sorted), so the same thread always exports to the same bytes. Nothing in a CAR
- * is trusted: an import checks every CID against its bytes, the shape of every node, the hash
- * links and `seq` of each log, and one signature of the log key per log (DESIGN.md section 3).
+ * Log IDs are sorted, so the same thread always exports to the same bytes. Nothing in a CAR is
+ * trusted: an import opens every record block with the service key, links records by their
+ * signed identities (never by how a record block was sealed: a re-sealed copy is the same
+ * record), checks every CID against its bytes and one signature of the log key per log
+ * (DESIGN.md section 3).
  *
  * @packageDocumentation
  */
@@ -26,16 +27,17 @@ import { equals } from 'uint8arrays/equals'
 import { checkCid, encodeBlock, isRecordLink } from '../core/block.js'
 import { decodeEventNode } from '../core/nodeCodec.js'
 import {
-  BrokenChainError,
   InvalidKeyError,
   MalformedRecordError,
   NotFoundError,
   ThreadsError,
+  UnsupportedFormatError,
   type ErrorContext
 } from '../core/errors.js'
 import type { ThreadKey } from '../core/keys.js'
 import {
-  checkDuplicate,
+  MAX_NODE_BYTES,
+  equivocationBetween,
   openRecordNode,
   verifyChain,
   verifyRecord,
@@ -43,6 +45,7 @@ import {
   type LogRecord,
   type RecordBlocks
 } from '../core/record.js'
+import { isRecordId, recordIdOf } from '../core/recordId.js'
 import { ThreadId } from '../core/threadId.js'
 import type { EventStore } from './eventStore.js'
 
@@ -51,16 +54,19 @@ export const EXPORT_PAGE_SIZE = 1000
 /** Records appended per `append()` call while importing. */
 export const IMPORT_CHUNK_SIZE = 1000
 
+/** The manifest version written and read. */
+export const CAR_MANIFEST_VERSION = 2
+
 /** One log of a thread manifest. */
 export interface ThreadManifestLog {
   readonly id: string
-  /** CID of the log's head record. */
+  /** Identity of the log's head record. */
   readonly head: CID
   /** `seq` of the head record. */
   readonly seq: number
 }
 
-/** The first root of a thread CAR. */
+/** The root of a thread CAR. */
 export interface ThreadManifest {
   readonly thread: string
   readonly logs: readonly ThreadManifestLog[]
@@ -114,13 +120,14 @@ export async function* exportThreadCar(store: EventStore, threadId: ThreadId | s
   const pageSize = Math.max(1, Math.floor(options.pageSize ?? EXPORT_PAGE_SIZE))
   const thread = store.logstore.getThread(threadId)
   const heads = [...store.logstore.heads(thread.id)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-  const manifest: ThreadManifest = {
+  const manifest = {
+    v: CAR_MANIFEST_VERSION,
     thread: thread.id.toString(),
-    logs: heads.map(([id, head]) => ({ id, head: head.cid, seq: head.seq }))
+    logs: heads.map(([id, head]) => ({ id, head: head.id, seq: head.seq }))
   }
   const manifestBlock = encodeBlock(manifest)
   const { CarWriter } = await loadCar()
-  const { writer, out } = CarWriter.create([manifestBlock.cid, ...heads.map(([, head]) => head.cid)])
+  const { writer, out } = CarWriter.create([manifestBlock.cid])
 
   let failure: { error: unknown } | undefined
   const feed = async (): Promise<void> => {
@@ -169,12 +176,16 @@ function cidKey(cid: CID): string {
   return String.fromCharCode.apply(null, cid.bytes as unknown as number[])
 }
 
-/** Blocks of a CAR by CID. */
+/** Blocks of a CAR by CID, in the order they came. */
 class BlockMap {
   readonly #blocks = new Map<string, Uint8Array>()
 
   set(cid: CID, bytes: Uint8Array): void {
     this.#blocks.set(cidKey(cid), bytes)
+  }
+
+  values(): IterableIterator<Uint8Array> {
+    return this.#blocks.values()
   }
 
   /** The bytes named by `cid` (unchecked: callers check them against it). */
@@ -202,7 +213,7 @@ async function readCar(input: Uint8Array | AsyncIterable<Uint8Array>): Promise<{
 
 function decodeManifest(roots: CID[], blocks: BlockMap): ThreadManifest {
   const root = roots[0]
-  if (root === undefined || !isRecordLink(root)) throw new MalformedRecordError('the CAR has no thread manifest root (not a thread CAR)')
+  if (root === undefined || roots.length !== 1 || !isRecordLink(root)) throw new MalformedRecordError('the CAR has no thread manifest root (not a thread CAR)')
   const bytes = blocks.need(root, {}, 'thread manifest')
   checkCid(root, bytes, {}, 'thread manifest')
   let value: unknown
@@ -212,10 +223,11 @@ function decodeManifest(roots: CID[], blocks: BlockMap): ThreadManifest {
     throw new MalformedRecordError('the thread manifest is not dag-cbor (not a thread CAR)', { cid: root.toString() }, { cause })
   }
   const bad = (why: string): never => {
-    throw new MalformedRecordError(`the first root is not a thread manifest: ${why}`, { cid: root.toString() })
+    throw new MalformedRecordError(`the root is not a thread manifest: ${why}`, { cid: root.toString() })
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return bad('not a map')
-  const { thread, logs } = value as { thread?: unknown; logs?: unknown }
+  const { v, thread, logs } = value as { v?: unknown; thread?: unknown; logs?: unknown }
+  if (v !== CAR_MANIFEST_VERSION) throw new UnsupportedFormatError(`thread CAR of manifest version ${String(v)}; this version reads ${CAR_MANIFEST_VERSION}`)
   if (typeof thread !== 'string') return bad('`thread` is not a string')
   if (!Array.isArray(logs)) return bad('`logs` is not a list')
   const seen = new Set<string>()
@@ -224,113 +236,104 @@ function decodeManifest(roots: CID[], blocks: BlockMap): ThreadManifest {
     if (typeof entry !== 'object' || entry === null) return bad('a log entry is not a map')
     const { id, head, seq } = entry as { id?: unknown; head?: unknown; seq?: unknown }
     if (typeof id !== 'string' || id.length === 0 || id.length > 128) return bad('a log `id` is not a log ID string')
-    if (!isRecordLink(head)) return bad('a log `head` is not a dag-cbor sha2-256 CIDv1')
+    if (!isRecordId(head)) return bad('a log `head` is not a record identity')
     if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) return bad('a log `seq` is not a positive integer')
     if (seen.has(id)) return bad(`log ${id} is listed twice`)
     seen.add(id)
     out.push({ id, head, seq })
   }
-  if (roots.length !== out.length + 1 || out.some((log, i) => !log.head.equals(roots[i + 1]))) {
-    return bad('the CAR roots are not the manifest and its heads')
-  }
   return { thread, logs: out }
 }
 
-/** The blocks of one record of the CAR, and the fields the walk needs. */
-function recordAt(blocks: BlockMap, serviceKey: Uint8Array, cid: CID, ctx: ErrorContext): { blocks: RecordBlocks; seq: number; prev: CID | undefined } {
-  const rctx: ErrorContext = { ...ctx, cid: cid.toString() }
-  const record = blocks.need(cid, rctx, 'record')
-  // Check the CID first, so a damaged record block is reported as such, not as a key problem.
-  checkCid(cid, record, rctx, 'record')
-  const node = openRecordNode(serviceKey, record, rctx)
-  const sctx: ErrorContext = { ...rctx, seq: node.seq }
-  const event = blocks.need(node.block, sctx, 'event')
-  checkCid(node.block, event, sctx, 'event')
-  const { header, body } = decodeEventNode(event, sctx)
-  return {
-    blocks: { record, event, header: blocks.need(header, sctx, 'header'), body: blocks.need(body, sctx, 'body') },
-    seq: node.seq,
-    prev: node.prev
-  }
-}
-
-/** What one log of a CAR adds to the store, verified. */
-interface LogPlan {
-  readonly logId: string
-  readonly total: number
-  readonly isNew: boolean
-  readonly records: LogRecord[]
+/** A record block of the CAR, opened: its node, and its bytes. */
+interface CarRecord {
+  readonly bytes: Uint8Array
+  readonly seq: number
+  readonly prev: CID | undefined
+  readonly event: CID
 }
 
 /**
- * Walk one log of the CAR from its head back to what the store already has, and verify the
- * new run with one signature.
+ * A thread CAR, read and indexed: every record block that opens with the service key, by
+ * identity. Nothing is verified beyond that until a log's run is taken ({@link ParsedCar.run}).
  */
-async function planLog(
-  store: EventStore,
-  thread: { id: string; held: boolean },
-  serviceKey: Uint8Array,
-  blocks: BlockMap,
-  log: ThreadManifestLog,
-  localRecordAt: (seq: number) => Promise<LogRecord | undefined>
-): Promise<LogPlan> {
-  const ctx: ErrorContext = { threadId: thread.id, logId: log.id }
-  const local: LogHead | undefined = thread.held ? store.logstore.head(thread.id, log.id) : undefined
-  const isNew = !thread.held || store.logstore.log(thread.id, log.id) === undefined
-  const localSeq = local?.seq ?? 0
-  const head = recordAt(blocks, serviceKey, log.head, ctx)
-  if (head.seq !== log.seq) throw new MalformedRecordError(`the manifest says the head has seq ${log.seq}, the record says ${head.seq}`, { ...ctx, cid: log.head.toString() })
-
-  if (head.seq <= localSeq) {
-    // Nothing new. The store's record at that seq must be this one, else the writer equivocated.
-    const kept = await localRecordAt(head.seq)
-    if (kept === undefined) throw new NotFoundError(`the store lacks seq ${head.seq} below its head`, ctx)
-    if (!kept.cid.equals(log.head)) {
-      // Only a record signed by the log key proves an equivocation; anything else is a forgery.
-      verifyRecord(log.id, serviceKey, head.blocks, { threadId: thread.id })
-      checkDuplicate(kept, { cid: log.head }, thread.id)
-    }
-    return { logId: log.id, total: log.seq, isNew, records: [] }
-  }
-
-  // Walk back from the head to the first record the store lacks.
-  // Every block on the way is checked against the CID it was found by (recordAt).
-  const run: RecordBlocks[] = [head.blocks]
-  let at = head
-  while (at.seq > localSeq + 1) {
-    const prev = at.prev as CID // seq > 1, so openRecordNode guaranteed a prev
-    const next = recordAt(blocks, serviceKey, prev, ctx)
-    if (next.seq !== at.seq - 1) throw new BrokenChainError(`record links a prev with seq ${next.seq}, expected ${at.seq - 1}`, { ...ctx, cid: prev.toString() })
-    run.push(next.blocks)
-    at = next
-  }
-  run.reverse()
-  const opts = { threadId: thread.id }
-  if (local !== undefined && (at.prev === undefined || !at.prev.equals(local.cid))) {
-    // The run forks from the store's log: authenticate it first, so that a forgery is reported
-    // as one, then report the writer's equivocation.
-    verifyChain(log.id, serviceKey, run, opts)
-    checkDuplicate({ cid: local.cid, seq: local.seq, logId: log.id }, { cid: at.prev ?? log.head }, thread.id)
-  }
-  const records = verifyChain(log.id, serviceKey, run, local === undefined ? opts : { ...opts, after: local })
-  return { logId: log.id, total: log.seq, isNew, records }
+export interface ParsedCar {
+  readonly threadId: ThreadId
+  readonly manifest: ThreadManifest
+  /**
+   * The record blocks of a log from `from` to its head in the manifest, oldest first, linked by
+   * identity from the head back.
+   *
+   * @throws {@link MalformedRecordError} when a record, or a block it links, is missing.
+   */
+  run(log: ThreadManifestLog, from: number): RecordBlocks[]
 }
 
 /**
- * Import a thread CAR made by {@link exportThreadCar} (or any CAR of the same layout).
+ * Read a thread CAR and index its records by identity, with the service key.
  *
- * Every log is walked from its head back through `prev` links to the store's own head, and the
- * new run is verified (CIDs, node shapes, chain, one signature per log) before anything is
- * written: a CAR with one bad block or a forged log is refused as a whole, with the typed error
- * of its first fault, and the store is left as it was. Records the store already has are
- * skipped, so importing the same CAR twice is harmless. The CAR is held in memory while it is
- * imported.
+ * @remarks
+ * A CAR's order is not trusted, and a record does not name its log: every byte-string block of
+ * node size is tried with the service key (record blocks open, header and body boxes do not),
+ * and each opened record is indexed by its identity, which the walk from each log's head
+ * follows. An AES-GCM open that fails costs about as much as one that succeeds; imports are rare.
+ */
+export async function parseThreadCar(input: Uint8Array | AsyncIterable<Uint8Array>, serviceKey: Uint8Array | ((threadId: ThreadId) => Uint8Array)): Promise<ParsedCar> {
+  const { roots, blocks } = await readCar(input)
+  const manifest = decodeManifest(roots, blocks)
+  const threadId = ThreadId.parse(manifest.thread)
+  const key = typeof serviceKey === 'function' ? serviceKey(threadId) : serviceKey
+  const byId = new Map<string, CarRecord>()
+  for (const bytes of blocks.values()) {
+    if (bytes.length > MAX_NODE_BYTES || bytes[0] === undefined || bytes[0] >> 5 !== 2) continue
+    let node: ReturnType<typeof openRecordNode>
+    try {
+      node = openRecordNode(key, bytes, {})
+    } catch {
+      continue // not a record block of this thread (a header or body box, or foreign)
+    }
+    const id = recordIdOf({ thread: threadId.bytes, seq: node.seq, event: node.block, prev: node.prev })
+    byId.set(cidKey(id), { bytes, seq: node.seq, prev: node.prev, event: node.block })
+  }
+  const tid = threadId.toString()
+  return {
+    threadId,
+    manifest,
+    run(log, from) {
+      const ctx: ErrorContext = { threadId: tid, logId: log.id }
+      const out: RecordBlocks[] = []
+      let id: CID | undefined = log.head
+      for (let seq = log.seq; seq >= Math.max(1, from); seq--) {
+        const r: CarRecord | undefined = id === undefined ? undefined : byId.get(cidKey(id))
+        if (r === undefined || r.seq !== seq) throw new MalformedRecordError(`the CAR lacks the record at seq ${seq}`, { ...ctx, seq, ...(id === undefined ? {} : { cid: id.toString() }) })
+        const sctx = { ...ctx, seq }
+        const event = blocks.need(r.event, sctx, 'event')
+        checkCid(r.event, event, sctx, 'event')
+        const links = decodeEventNode(event, sctx)
+        out.push({ record: r.bytes, event, header: blocks.need(links.header, sctx, 'header'), body: blocks.need(links.body, sctx, 'body') })
+        id = r.prev
+      }
+      return out.reverse()
+    }
+  }
+}
+
+/**
+ * Import a thread CAR made by {@link exportThreadCar} straight into an event store (offline
+ * tools; a peer imports through its thread's ingest path instead, so an open thread applies
+ * what it imports).
+ *
+ * Every log is walked from its head back by identity to the store's own head, and the new run
+ * is verified (CIDs, node shapes, chain, one signature per log) before anything is written: a
+ * CAR with one bad block or a forged log is refused as a whole, with the typed error of its
+ * first fault, and the store is left as it was. Records the store already has are skipped (a
+ * re-sealed copy of one is the same record), so importing the same CAR twice is harmless.
  *
  * @throws {@link MalformedRecordError} for a CAR that is not a thread CAR or lacks a block,
  * {@link CidMismatchError}, {@link BadSignatureError}, {@link BrokenChainError},
  * {@link DecryptionError} (wrong thread key), {@link EquivocationError} (the CAR and the store
- * hold two different records with the same `seq` of a log), {@link NotFoundError} (the store
- * does not hold the thread and no `threadKey` was given).
+ * hold two different signed records with the same `seq` of a log), {@link NotFoundError} (the
+ * store does not hold the thread and no `threadKey` was given).
  *
  * @example
  * ```ts
@@ -340,23 +343,46 @@ async function planLog(
  */
 export async function importThreadCar(store: EventStore, bytes: Uint8Array | AsyncIterable<Uint8Array>, options: ImportOptions = {}): Promise<ImportResult> {
   const chunkSize = Math.max(1, Math.floor(options.chunkSize ?? IMPORT_CHUNK_SIZE))
-  const { roots, blocks } = await readCar(bytes)
-  const manifest = decodeManifest(roots, blocks)
-  const threadId = ThreadId.parse(manifest.thread)
+  let held: ReturnType<EventStore['logstore']['thread']>
+  const car = await parseThreadCar(bytes, (threadId) => {
+    held = store.logstore.thread(threadId)
+    const tid = threadId.toString()
+    if (held === undefined && options.threadKey === undefined) {
+      throw new NotFoundError('the store does not hold the thread of this CAR; pass its threadKey', { threadId: tid })
+    }
+    if (held !== undefined && options.threadKey !== undefined && !equals(held.key.service, options.threadKey.service)) {
+      throw new InvalidKeyError('the thread key given is not the key of the thread held', { threadId: tid })
+    }
+    return held?.key.service ?? (options.threadKey as ThreadKey).service
+  })
+  const { threadId, manifest } = car
   const tid = threadId.toString()
-  const held = store.logstore.thread(threadId)
-  if (held === undefined && options.threadKey === undefined) {
-    throw new NotFoundError('the store does not hold the thread of this CAR; pass its threadKey', { threadId: tid })
-  }
-  if (held !== undefined && options.threadKey !== undefined && !equals(held.key.service, options.threadKey.service)) {
-    throw new InvalidKeyError('the thread key given is not the key of the thread held', { threadId: tid })
-  }
   const serviceKey = held?.key.service ?? (options.threadKey as ThreadKey).service
 
   // Verify everything before writing anything.
-  const plans: LogPlan[] = []
+  const plans: Array<{ logId: string; total: number; isNew: boolean; records: LogRecord[] }> = []
   for (const log of manifest.logs) {
-    plans.push(await planLog(store, { id: tid, held: held !== undefined }, serviceKey, blocks, log, (seq) => store.record(threadId, log.id, seq)))
+    const at = { thread: threadId, logId: log.id, serviceKey }
+    const local: LogHead | undefined = held === undefined ? undefined : store.logstore.head(threadId, log.id)
+    const isNew = held === undefined || store.logstore.log(threadId, log.id) === undefined
+    const localSeq = local?.seq ?? 0
+    const compareAt = Math.min(localSeq, log.seq)
+    const run = car.run(log, Math.max(1, compareAt))
+    if (compareAt >= 1) {
+      // The CAR's record at a seq the store has: the same identity, or a fork by the writer.
+      const theirs = verifyRecord(at, run[0] as RecordBlocks, { skipSignature: true })
+      const ours = compareAt === localSeq ? local : { id: (await store.idAt(threadId, log.id, compareAt)) as CID, seq: compareAt }
+      if (ours?.id === undefined) throw new NotFoundError(`the store lacks seq ${compareAt} below its head`, { threadId: tid, logId: log.id })
+      const fork = equivocationBetween({ ...ours, logId: log.id }, theirs, tid)
+      if (fork !== undefined) {
+        // Only a record signed by the log key proves an equivocation; anything else is a forgery.
+        verifyRecord(at, run[0] as RecordBlocks)
+        throw fork
+      }
+    }
+    const fresh = compareAt >= 1 ? run.slice(1) : run
+    const records = fresh.length === 0 ? [] : verifyChain(at, fresh, local === undefined ? {} : { after: local })
+    plans.push({ logId: log.id, total: log.seq, isNew, records })
   }
 
   if (held === undefined || (options.threadKey?.read !== undefined && held.key.read === undefined)) {

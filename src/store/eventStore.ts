@@ -1,21 +1,29 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import type { CID } from 'multiformats/cid'
 import { equals } from 'uint8arrays/equals'
-import { cidOfDigest, type Block } from '../core/block.js'
-import { BrokenChainError, CorruptStoreError, NotFoundError } from '../core/errors.js'
-import type { LogHead, LogRecord } from '../core/record.js'
-import { decodeStoredRecord, encodeStoredRecord, rebuildRecord, type StoredRecord } from '../core/storedRecord.js'
+import type { Block } from '../core/block.js'
+import { BrokenChainError, CorruptStoreError, NotFoundError, ThreadsError } from '../core/errors.js'
+import { linksHead, type LogHead, type LogRecord } from '../core/record.js'
+import { recordIdOfDigest } from '../core/recordId.js'
+import { checkStored, decodeStoredRecord, encodeStoredRecord, rebuildRecord, type StoredRecord } from '../core/storedRecord.js'
 import type { ThreadId } from '../core/threadId.js'
 import { Logstore, type LogInfo, type ThreadInfo } from './logstore/logstore.js'
+import { RecentRecords } from './recentRecords.js'
 import type { StorageAdapter, StorageOp } from './storageAdapter.js'
 import { keys, seqKey } from './storageKeys.js'
 
-/** One stored event, as replay needs it: still encrypted, not rebuilt into blocks. */
+/**
+ * One stored event, as replay needs it: still encrypted, not rebuilt into blocks, and checked
+ * against its stored identity (so a damaged box or chain is a {@link CorruptStoreError}, never
+ * a wrong event).
+ */
 export interface StoredEvent extends StoredRecord {
   readonly logId: string
   readonly seq: number
-  /** The record CID. */
-  readonly cid: CID
+  /** The record's identity. */
+  readonly id: CID
+  /** The CID of its event block. */
+  readonly eventCid: CID
 }
 
 /** A range of a log, by `seq`, both ends included. */
@@ -28,37 +36,11 @@ export interface SeqRange {
   readonly limit?: number
 }
 
-/** A Map that forgets its least recently used entries past `capacity`. */
-class LruMap<K, V> {
-  readonly #map = new Map<K, V>()
-  readonly #capacity: number
-
-  constructor(capacity: number) {
-    this.#capacity = capacity
-  }
-
-  get(key: K): V | undefined {
-    const v = this.#map.get(key)
-    if (v !== undefined) {
-      this.#map.delete(key)
-      this.#map.set(key, v)
-    }
-    return v
-  }
-
-  set(key: K, value: V): void {
-    this.#map.delete(key)
-    this.#map.set(key, value)
-    if (this.#map.size > this.#capacity) this.#map.delete(this.#map.keys().next().value as K)
-  }
-
-  clear(): void {
-    this.#map.clear()
-  }
-}
-
 interface Pending {
-  readonly ops: StorageOp[]
+  /** Records and their index entries: written before any head. */
+  readonly records: StorageOp[]
+  /** Head moves: the commit point, written last. */
+  readonly heads: StorageOp[]
   readonly resolve: () => void
   readonly reject: (e: unknown) => void
 }
@@ -80,16 +62,13 @@ interface Pending {
  * const again = await store.records(thread.id, record.logId, { from: 1 })
  * ```
  */
-/** Records kept as written, to serve pulls without rebuilding them. */
-const RECENT_RECORDS = 20_000
-
 function recentKey(t: string, l: string, seq: number): string {
   return `${t}\u0000${l}\u0000${seq}`
 }
 
 export class EventStore {
   readonly logstore: Logstore
-  readonly #recent = new LruMap<string, LogRecord>(RECENT_RECORDS)
+  readonly #recent = new RecentRecords()
   readonly #storage: StorageAdapter
   #queue: Pending[] = []
   #writing = false
@@ -132,22 +111,21 @@ export class EventStore {
       const log = this.logstore.log(thread.id, r.logId)
       if (log === undefined) throw new NotFoundError('append to a log that was not added (logstore.addLog)', { threadId: thread.id.toString(), logId: r.logId })
       const head = heads.get(log) ?? this.logstore.head(thread.id, log.id)
-      const expected = (head?.seq ?? 0) + 1
-      if (r.seq !== expected || (head === undefined ? r.prev !== undefined : r.prev === undefined || !r.prev.equals(head.cid))) {
-        throw new BrokenChainError(`append expected seq ${expected} linking the head`, { threadId: thread.id.toString(), logId: r.logId, seq: r.seq })
+      if (!linksHead(r, head)) {
+        throw new BrokenChainError(`append expected seq ${(head?.seq ?? 0) + 1} linking the head`, { threadId: thread.id.toString(), logId: r.logId, seq: r.seq })
       }
       ops.push({ type: 'put', key: keys.record(thread.n, log.n, r.seq), value: encodeStoredRecord(r) })
-      ops.push({ type: 'put', key: keys.cid(r.cid.multihash.digest), value: dagCbor.encode([thread.n, log.n, r.seq]) })
-      heads.set(log, { cid: r.cid, seq: r.seq })
+      ops.push({ type: 'put', key: keys.id(r.id.multihash.digest), value: dagCbor.encode([thread.n, log.n, r.seq]) })
+      heads.set(log, { id: r.id, seq: r.seq })
       this.#recent.set(recentKey(thread.n, log.n, r.seq), r)
     }
-    for (const [log, head] of heads) ops.push(this.logstore.advanceHead(thread, log, head))
-    return this.#enqueue(ops)
+    const headOps = [...heads].map(([log, head]) => this.logstore.advanceHead(thread, log, head))
+    return this.#enqueue(ops, headOps)
   }
 
-  #enqueue(ops: StorageOp[]): Promise<void> {
+  #enqueue(records: StorageOp[], heads: StorageOp[]): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ ops, resolve, reject })
+      this.#queue.push({ records, heads, resolve, reject })
       if (!this.#writing) void this.#drain()
     })
   }
@@ -162,7 +140,10 @@ export class EventStore {
       const records: StorageOp[] = []
       // Only the newest head of each log: a burst of 1,000 appends writes its head once.
       const heads = new Map<string, StorageOp>()
-      for (const p of batch) for (const op of p.ops) op.key[0] === 'h' ? heads.set(op.key.join('\u0000'), op) : records.push(op)
+      for (const p of batch) {
+        for (const op of p.records) records.push(op)
+        for (const op of p.heads) heads.set(op.key.join('\u0000'), op)
+      }
       try {
         await this.#storage.batch(records.concat([...heads.values()]))
         for (const p of batch) p.resolve()
@@ -191,9 +172,14 @@ export class EventStore {
   }
 
   /**
-   * Stored events of a log in `seq` order, still encrypted: what replay decrypts.
+   * Stored events of a log in `seq` order, still encrypted: what replay decrypts. Each is checked
+   * against its stored identity and chained to the one before (`after`, when the caller knows it,
+   * else the stored record before `from`).
+   *
+   * @throws {@link CorruptStoreError} at the first damaged record (every event before it was
+   * yielded), or when the log has a gap below its head.
    */
-  async *events(threadId: ThreadId | string, logId: string, range: SeqRange = {}): AsyncGenerator<StoredEvent> {
+  async *events(threadId: ThreadId | string, logId: string, range: SeqRange & { after?: LogHead } = {}): AsyncGenerator<StoredEvent> {
     const { thread, log } = this.#where(threadId, logId)
     const head = this.logstore.head(thread.id, logId)
     if (head === undefined) return
@@ -202,22 +188,33 @@ export class EventStore {
     if (from > to) return
     // The head moves when a record is appended, storage when its batch lands: wait for it.
     if (this.#writing || this.#queue.length > 0) await this.flush()
+    let prev = range.after?.seq === from - 1 ? range.after.id : from > 1 ? await this.#storedIdAt(thread, log, from - 1) : undefined
     let expect = from
     const opts = { gte: [seqKey(from)], lt: [seqKey(to + 1)], ...(range.limit === undefined ? {} : { limit: range.limit }) }
     for await (const { value } of this.#storage.range(keys.records(thread.n, log.n), opts)) {
       const ctx = { threadId: thread.id.toString(), logId, seq: expect }
       const stored = decodeStoredRecord(value, ctx)
-      yield { ...stored, logId, seq: expect, cid: cidOfDigest(stored.digest) }
+      const { id, eventCid } = checkStored(stored, { thread: thread.id, logId, seq: expect, prev })
+      yield { ...stored, logId, seq: expect, id, eventCid }
+      prev = id
       expect++
     }
     if (expect <= to && (range.limit === undefined || expect - from < range.limit)) {
-      throw new CorruptStoreError(`log has a gap: seq ${expect} is missing below the head ${head.seq}`, { threadId: thread.id.toString(), logId })
+      throw new CorruptStoreError(`log has a gap: seq ${expect} is missing below the head ${head.seq}`, { threadId: thread.id.toString(), logId, seq: expect })
     }
   }
 
+  /** The stored identity at `seq` (unchecked: reading it alone, damage shows in the next check). */
+  async #storedIdAt(thread: ThreadInfo, log: LogInfo, seq: number): Promise<CID | undefined> {
+    const bytes = await this.#storage.get(keys.record(thread.n, log.n, seq))
+    return bytes === undefined ? undefined : recordIdOfDigest(decodeStoredRecord(bytes, { threadId: thread.id.toString(), logId: log.id, seq }).idDigest)
+  }
+
   /**
-   * Records of a log, rebuilt into their four blocks and checked against their stored digests:
+   * Records of a log, rebuilt into their four blocks and checked against their stored identities:
    * what a pull serves and a CAR file holds.
+   *
+   * @throws {@link CorruptStoreError} when a record in the range is damaged.
    */
   async records(threadId: ThreadId | string, logId: string, range: SeqRange = {}): Promise<LogRecord[]> {
     const { thread, log } = this.#where(threadId, logId)
@@ -237,33 +234,32 @@ export class EventStore {
     if (tail !== undefined && (tail.seq >= last || cached.length >= limit)) return cached
     const from = Math.max(1, range.from ?? 1) + cached.length
     const rest = range.limit === undefined ? {} : { limit: range.limit - cached.length }
-    if (cached.length > 0) return cached.concat(await this.#rebuild(thread, logId, { ...range, ...rest, from }, tail?.cid))
-    return this.#rebuild(thread, logId, { ...range, from }, undefined)
+    const after = tail === undefined ? undefined : { id: tail.id, seq: tail.seq }
+    const rebuilt = await this.#rebuild(thread, log, { ...range, ...rest, from }, after)
+    return cached.length > 0 ? cached.concat(rebuilt) : rebuilt
   }
 
-  async #rebuild(thread: ThreadInfo, logId: string, range: SeqRange & { from: number }, before: CID | undefined): Promise<LogRecord[]> {
-    const threadId = thread.id
-    const from = range.from
-    let prev = before
-    if (from > 1 && prev === undefined) {
-      const stored = await this.#storage.get(keys.record(thread.n, this.#where(threadId, logId).log.n, from - 1))
-      if (stored === undefined) return []
-      prev = cidOfDigest(decodeStoredRecord(stored, { logId, seq: from - 1 }).digest)
-    }
+  async #rebuild(thread: ThreadInfo, log: LogInfo, range: SeqRange & { from: number }, after: LogHead | undefined): Promise<LogRecord[]> {
     const out: LogRecord[] = []
-    for await (const ev of this.events(threadId, logId, { ...range, from })) {
-      const r = rebuildRecord(ev, { logId, seq: ev.seq, prev, serviceKey: thread.key.service, threadId: thread.id.toString() })
+    let prev = after?.id
+    for await (const ev of this.events(thread.id, log.id, after === undefined ? range : { ...range, after })) {
+      const r = rebuildRecord(ev, { thread: thread.id, logId: log.id, seq: ev.seq, prev, serviceKey: thread.key.service })
       out.push(r)
-      prev = r.cid
+      prev = r.id
     }
     return out
   }
 
-  /** The CID of the record at `seq` of a log, without rebuilding it (duplicate checks). */
-  async cidAt(threadId: ThreadId | string, logId: string, seq: number): Promise<CID | undefined> {
+  /** The identity of the record at `seq` of a log, without rebuilding it (duplicate and fork checks). */
+  async idAt(threadId: ThreadId | string, logId: string, seq: number): Promise<CID | undefined> {
     const { thread, log } = this.#where(threadId, logId)
-    const bytes = await this.#storage.get(keys.record(thread.n, log.n, seq))
-    return bytes === undefined ? undefined : cidOfDigest(decodeStoredRecord(bytes, { logId, seq }).digest)
+    const head = this.logstore.head(thread.id, logId)
+    if (head === undefined || seq < 1 || seq > head.seq) return undefined
+    if (seq === head.seq) return head.id
+    const cached = this.#recent.get(recentKey(thread.n, log.n, seq))
+    if (cached !== undefined) return cached.id
+    if (this.#writing || this.#queue.length > 0) await this.flush()
+    return this.#storedIdAt(thread, log, seq)
   }
 
   /** The record at `seq` of a log, or `undefined`. */
@@ -272,26 +268,67 @@ export class EventStore {
     return r
   }
 
-  /** Find the record a record CID names, in any thread this peer holds. */
-  async getRecord(cid: CID): Promise<LogRecord | undefined> {
-    const loc = await this.#storage.get(keys.cid(cid.multihash.digest))
+  /**
+   * Records stored beyond a log's head, oldest first, up to the first gap: what a crash between a
+   * batch's records and its head leaves on a backend without transactions, or what a lowered
+   * head hides. They are never overwritten blindly: the engine adopts those that continue the head.
+   */
+  async orphans(threadId: ThreadId | string, logId: string, limit = 1000): Promise<Array<{ seq: number; stored: StoredRecord } | { seq: number; error: ThreadsError }>> {
+    const { thread, log } = this.#where(threadId, logId)
+    if (this.#writing || this.#queue.length > 0) await this.flush()
+    const from = (this.logstore.head(thread.id, logId)?.seq ?? 0) + 1
+    const out: Array<{ seq: number; stored: StoredRecord } | { seq: number; error: ThreadsError }> = []
+    let expect = from
+    for await (const { key, value } of this.#storage.range(keys.records(thread.n, log.n), { gte: [seqKey(from)], limit })) {
+      // Past a gap, nothing can continue the head.
+      const seq = parseInt(String(key[3]), 16)
+      if (seq !== expect++) break
+      try {
+        out.push({ seq, stored: decodeStoredRecord(value, { threadId: thread.id.toString(), logId, seq }) })
+      } catch (e) {
+        out.push({ seq, error: e instanceof ThreadsError ? e : new CorruptStoreError(String(e)) })
+      }
+    }
+    return out
+  }
+
+  /**
+   * Move a log's head, durably, outside an append: to adopt orphans that continue it, or to lower
+   * it below a damaged record so that peers can fill the log again (repair). Records are not
+   * deleted: a record above the head is overwritten only by an append that continues the head.
+   */
+  async setHead(threadId: ThreadId | string, logId: string, head: LogHead | undefined): Promise<void> {
+    const { thread, log } = this.#where(threadId, logId)
+    await this.flush()
+    this.#recent.deletePrefix(`${thread.n}\u0000${log.n}\u0000`)
+    await this.#storage.batch([this.logstore.setHead(thread, log, head)])
+  }
+
+  /** Find the record an identity names, in any thread this peer holds. */
+  async getRecord(id: CID): Promise<LogRecord | undefined> {
+    const loc = await this.#storage.get(keys.id(id.multihash.digest))
     if (loc === undefined) return undefined
-    const [t, l, seq] = dagCbor.decode(loc) as [string, string, number]
+    let at: [string, string, number]
+    try {
+      at = dagCbor.decode(loc) as [string, string, number]
+    } catch {
+      return undefined
+    }
+    const [t, l, seq] = at
     const thread = this.logstore.threads().find((x) => x.n === t)
     const log = thread === undefined ? undefined : this.logstore.logs(thread.id).find((x) => x.n === l)
     if (thread === undefined || log === undefined) return undefined
     const r = await this.record(thread.id, log.id, seq)
-    // The index keys on a digest prefix: confirm the whole CID.
-    return r !== undefined && equals(r.cid.multihash.digest, cid.multihash.digest) ? r : undefined
+    // The index keys on a digest prefix: confirm the whole identity.
+    return r !== undefined && equals(r.id.multihash.digest, id.multihash.digest) ? r : undefined
   }
 
   /**
-   * A block by CID: a record block, or the event, header or body block of a record this store
-   * has seen by its record CID (`getRecord`). The event store indexes record CIDs only, to keep
-   * the per-event footprint small; the other three blocks are reached through their record.
+   * The record block of the record an identity names. The event store indexes identities only, to
+   * keep the per-event footprint small; a record's other blocks are reached through it.
    */
-  async getBlock(cid: CID): Promise<Block | undefined> {
-    const r = await this.getRecord(cid)
+  async getBlock(id: CID): Promise<Block | undefined> {
+    const r = await this.getRecord(id)
     return r?.blocks.record
   }
 

@@ -22,11 +22,12 @@ export const keys = {
   addrs: (t: string, logId: string): string[] => ['a', t, logId],
   /** Application metadata of a thread. */
   meta: (t: string, name: string): string[] => ['d', t, name],
+  metas: (t: string): string[] => ['d', t],
   /** A record of a log at `seq` (fixed-width hex so keys sort by seq). */
   record: (t: string, l: string, seq: number): string[] => ['r', t, l, seqKey(seq)],
   records: (t: string, l: string): string[] => ['r', t, l],
-  /** Index from a record CID's digest (first 12 bytes) to where the record lives. */
-  cid: (digest: Uint8Array): string[] => ['c', base64url.baseEncode(digest.subarray(0, 12))],
+  /** Index from a record identity's digest (first 12 bytes) to where the record lives. */
+  id: (digest: Uint8Array): string[] => ['c', base64url.baseEncode(digest.subarray(0, 12))],
   /** Snapshots of thread state (engine layer). */
   snapshot: (t: string, name: string): string[] => ['s', t, name]
 } as const

@@ -4,6 +4,8 @@ import { equals } from 'uint8arrays/equals'
 import { CorruptStoreError, InvalidKeyError, NotFoundError } from '../../core/errors.js'
 import { logKeyFromSeed, threadKeyFromBytes, threadKeyToBytes, type LogKey, type ThreadKey } from '../../core/keys.js'
 import type { LogHead } from '../../core/record.js'
+import { getCrypto } from '../../core/crypto/index.js'
+import { isRecordId } from '../../core/recordId.js'
 import { decodeStoredRecord } from '../../core/storedRecord.js'
 import { ThreadId } from '../../core/threadId.js'
 import type { StorageAdapter, StorageOp } from '../storageAdapter.js'
@@ -18,6 +20,27 @@ export interface ThreadInfo {
   readonly key: ThreadKey
   /** Interned number used in storage keys. */
   readonly n: string
+  /**
+   * Damage found in the thread's stored keys, log entries or heads when the store was opened.
+   * A thread with damaged keys is not folded and takes no commands; its engine reports this on
+   * `status$`.
+   */
+  readonly damage?: readonly CorruptStoreError[]
+}
+
+/** Bytes of the check value stored beside a thread key. */
+const KEY_CHECK_BYTES = 8
+const KEY_CHECK_INFO = new TextEncoder().encode('redux-threads/key-check/v1')
+
+/**
+ * A short check value of a thread key, stored beside it: a damaged key is found when the store
+ * opens (one changed byte of the read key would otherwise fold an empty state, silently).
+ */
+function keyCheck(key: Uint8Array): Uint8Array {
+  const bytes = new Uint8Array(KEY_CHECK_INFO.length + key.length)
+  bytes.set(KEY_CHECK_INFO)
+  bytes.set(key, KEY_CHECK_INFO.length)
+  return getCrypto().sha256(bytes).subarray(0, KEY_CHECK_BYTES)
 }
 
 /** A log of a thread. */
@@ -54,6 +77,7 @@ export class Logstore {
   readonly #logs = new Map<string, Map<string, LogInfo>>()
   readonly #heads = new Map<string, Map<string, LogHead>>()
   #counters: Counters = { t: 0, l: 0 }
+  readonly #damaged: CorruptStoreError[] = []
 
   private constructor(storage: StorageAdapter, now: () => number) {
     this.storage = storage
@@ -70,33 +94,83 @@ export class Logstore {
 
   async #load(): Promise<void> {
     const counters = await this.storage.get(keys.counters())
-    if (counters !== undefined) this.#counters = dagCbor.decode(counters) as Counters
+    if (counters !== undefined) {
+      try {
+        this.#counters = dagCbor.decode(counters) as Counters
+      } catch {
+        // Recomputed below from the numbers in use.
+      }
+    }
     // Counters are written whole by each add; should batches land out of order, never hand out
     // a number already in use.
     const above = (n: string, c: number): number => Math.max(c, parseInt(n, 36) + 1)
     for await (const { key, value } of this.storage.range(keys.threads())) {
-      const id = ThreadId.parse(key[1] as string)
-      const entry = dagCbor.decode(value) as { n: string; key: Uint8Array }
+      let id: ThreadId
+      let entry: { n: string; key: Uint8Array; check?: Uint8Array }
+      try {
+        id = ThreadId.parse(key[1] as string)
+        entry = dagCbor.decode(value) as typeof entry
+        if (typeof entry.n !== 'string' || !(entry.key instanceof Uint8Array)) throw new Error('not a thread entry')
+      } catch (cause) {
+        // Nothing of this thread can be read: skip it rather than refuse to open every other one.
+        this.#damaged.push(new CorruptStoreError(`a stored thread entry cannot be read (${String(key[1]).slice(0, 80)})`, {}, { cause }))
+        continue
+      }
+      const damage: CorruptStoreError[] = []
+      const ctx = { threadId: id.toString() }
+      let threadKey: ThreadKey
+      try {
+        threadKey = threadKeyFromBytes(entry.key)
+      } catch (cause) {
+        damage.push(new CorruptStoreError('the stored thread key cannot be read', ctx, { cause }))
+        threadKey = { service: new Uint8Array(32) }
+      }
+      if (entry.check !== undefined && !equals(entry.check, keyCheck(entry.key))) {
+        damage.push(new CorruptStoreError('the stored thread key does not match its check value (damaged in storage)', ctx))
+      }
       this.#counters.t = above(entry.n, this.#counters.t)
-      this.#threads.set(id.toString(), { id, key: threadKeyFromBytes(entry.key), n: entry.n })
       const logs = new Map<string, LogInfo>()
       const byN = new Map<string, string>()
       for await (const log of this.storage.range(keys.logs(entry.n))) {
         const logId = log.key[2] as string
-        const l = dagCbor.decode(log.value) as { n: string; seed?: Uint8Array }
+        let l: { n: string; seed?: Uint8Array }
+        try {
+          l = dagCbor.decode(log.value) as typeof l
+          if (typeof l.n !== 'string') throw new Error('not a log entry')
+        } catch (cause) {
+          damage.push(new CorruptStoreError('a stored log entry cannot be read', { ...ctx, logId }, { cause }))
+          continue
+        }
         this.#counters.l = above(l.n, this.#counters.l)
-        logs.set(logId, l.seed === undefined ? { id: logId, n: l.n } : { id: logId, n: l.n, key: logKeyFromSeed(l.seed) })
+        let info: LogInfo = { id: logId, n: l.n }
+        if (l.seed !== undefined) {
+          const own = l.seed instanceof Uint8Array && l.seed.length === 32 ? logKeyFromSeed(l.seed) : undefined
+          // The log ID is the public key: a seed that does not derive it is damaged.
+          if (own === undefined || own.id !== logId) damage.push(new CorruptStoreError('the stored log key does not derive its log ID (damaged in storage)', { ...ctx, logId }))
+          else info = { id: logId, n: l.n, key: own }
+        }
+        logs.set(logId, info)
         byN.set(l.n, logId)
       }
-      this.#logs.set(id.toString(), logs)
       const heads = new Map<string, LogHead>()
       for await (const h of this.storage.range(keys.heads(entry.n))) {
         const logId = byN.get(h.key[2] as string)
-        if (logId === undefined) throw new CorruptStoreError('a head names a log the store does not list', { threadId: id.toString() })
-        heads.set(logId, decodeHead(h.value))
+        const head = decodeHead(h.value)
+        if (logId === undefined || head === undefined) {
+          damage.push(new CorruptStoreError('a stored head cannot be read or names no log', { ...ctx, ...(logId === undefined ? {} : { logId }) }))
+          continue
+        }
+        heads.set(logId, head)
       }
+      this.#threads.set(id.toString(), { id, key: threadKey, n: entry.n, ...(damage.length === 0 ? {} : { damage }) })
+      this.#logs.set(id.toString(), logs)
       this.#heads.set(id.toString(), heads)
     }
+  }
+
+  /** Entries that could not be read at all (not even their thread), found when the store opened. */
+  get damaged(): readonly CorruptStoreError[] {
+    return this.#damaged
   }
 
   /** Add a thread, or add keys to one already held (a follower that is given the read key). */
@@ -108,7 +182,8 @@ export class Logstore {
     const merged: ThreadKey = existing?.key.read !== undefined ? existing.key : key.read !== undefined ? key : (existing?.key ?? key)
     const n = existing?.n ?? internKey(this.#counters.t++)
     const info: ThreadInfo = { id, key: merged, n }
-    const ops: StorageOp[] = [{ type: 'put', key: keys.thread(id.toString()), value: dagCbor.encode({ n, key: threadKeyToBytes(merged) }) }]
+    const keyBytes = threadKeyToBytes(merged)
+    const ops: StorageOp[] = [{ type: 'put', key: keys.thread(id.toString()), value: dagCbor.encode({ n, key: keyBytes, check: keyCheck(keyBytes) }) }]
     if (existing === undefined) ops.push({ type: 'put', key: keys.counters(), value: dagCbor.encode(this.#counters) })
     await this.storage.batch(ops)
     this.#threads.set(id.toString(), info)
@@ -182,6 +257,20 @@ export class Logstore {
     return { type: 'put', key: keys.head(thread.n, log.n), value: encodeHead(head) }
   }
 
+  /**
+   * Set a head in memory and return the op that stores it (or deletes it, for `undefined`):
+   * repair and adoption of orphans, outside appends.
+   */
+  setHead(thread: ThreadInfo, log: LogInfo, head: LogHead | undefined): StorageOp {
+    const heads = this.#heads.get(thread.id.toString())
+    if (head === undefined) {
+      heads?.delete(log.id)
+      return { type: 'del', key: keys.head(thread.n, log.n) }
+    }
+    heads?.set(log.id, head)
+    return { type: 'put', key: keys.head(thread.n, log.n), value: encodeHead(head) }
+  }
+
   /** Forget a thread entirely: keys, logs, heads, addresses, metadata, snapshots, records and their CID index. */
   async deleteThread(threadId: ThreadId | string): Promise<void> {
     const thread = this.getThread(threadId)
@@ -189,15 +278,15 @@ export class Logstore {
     for (const prefix of [keys.logs(thread.n), keys.heads(thread.n), ['a', thread.n], ['d', thread.n], ['r', thread.n], ['s', thread.n]]) {
       for await (const { key } of this.storage.range(prefix)) ops.push({ type: 'del', key })
     }
-    // The CID index of its records, where an entry still names this thread.
+    // The identity index of its records, where an entry still names this thread.
     for await (const { value } of this.storage.range(['r', thread.n])) {
       let digest: Uint8Array
       try {
-        digest = decodeStoredRecord(value, { threadId: thread.id.toString() }).digest
+        digest = decodeStoredRecord(value, { threadId: thread.id.toString() }).idDigest
       } catch {
         continue // a damaged record must not stop the thread from being deleted
       }
-      const key = keys.cid(digest)
+      const key = keys.id(digest)
       const at = await this.storage.get(key)
       if (at !== undefined && indexedThread(at) === thread.n) ops.push({ type: 'del', key })
     }
@@ -218,10 +307,16 @@ function indexedThread(bytes: Uint8Array): unknown {
 }
 
 function encodeHead(head: LogHead): Uint8Array {
-  return dagCbor.encode({ cid: head.cid, seq: head.seq })
+  return dagCbor.encode({ id: head.id, seq: head.seq })
 }
 
-function decodeHead(bytes: Uint8Array): LogHead {
-  const v = dagCbor.decode(bytes) as { cid: CID; seq: number }
-  return { cid: v.cid, seq: v.seq }
+/** A stored head, or `undefined` when it is damaged (or of the first format, which linked record CIDs). */
+function decodeHead(bytes: Uint8Array): LogHead | undefined {
+  try {
+    const v = dagCbor.decode(bytes) as { id?: unknown; seq?: unknown }
+    if (!isRecordId(v.id) || typeof v.seq !== 'number' || !Number.isSafeInteger(v.seq) || v.seq < 1) return undefined
+    return { id: v.id as CID, seq: v.seq }
+  } catch {
+    return undefined
+  }
 }

@@ -24,6 +24,16 @@ export class MetadataBook {
     return this.#storage.batch([{ type: 'del', key: keys.meta(t, name) }])
   }
 
+  /** Every entry of a thread whose name starts with `prefix`, as `[name, value]`. */
+  async entries(t: string, prefix: string): Promise<Array<[string, Uint8Array]>> {
+    const out: Array<[string, Uint8Array]> = []
+    for await (const { key, value } of this.#storage.range(keys.metas(t))) {
+      const name = key[2]
+      if (typeof name === 'string' && name.startsWith(prefix)) out.push([name, value])
+    }
+    return out
+  }
+
   async getString(t: string, name: string): Promise<string | undefined> {
     const v = await this.get(t, name)
     return v === undefined ? undefined : untext.decode(v)
