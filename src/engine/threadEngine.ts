@@ -944,6 +944,37 @@ export class ThreadEngine<S> {
     return this.store.logstore.heads(this.thread.id)
   }
 
+  /**
+   * While this peer's own log is being filled again from peers (its storage was damaged): the
+   * seq it must reach before commands are taken again. The network pulls the log meanwhile.
+   */
+  get ownLogRecovery(): number | undefined {
+    return this.#ownRecovery
+  }
+
+  /**
+   * Records of a log to serve to a peer, checked: a damaged stored record is never served. The
+   * page stops before the first damaged record (which is reported and repaired from peers), and
+   * its last record's signature is checked, because the receiver authenticates the page by it.
+   */
+  async records(logId: string, from: number, limit: number): Promise<LogRecord[]> {
+    let page: LogRecord[]
+    try {
+      page = await this.store.records(this.thread.id, logId, { from, limit })
+    } catch (e) {
+      if (!(e instanceof ThreadsError)) throw e
+      await this.repair(logId, e.seq ?? from, e)
+      // What comes before the damaged record is still good.
+      page = e.seq !== undefined && e.seq > from ? await this.store.records(this.thread.id, logId, { from, to: e.seq - 1 }).catch(() => []) : []
+    }
+    // A stored signature is checked only where a receiver relies on it: the newest of the page.
+    while (page.length > 0 && !signatureHolds(this.thread.id, page[page.length - 1] as LogRecord)) {
+      const bad = page.pop() as LogRecord
+      this.#report(new CorruptStoreError('a stored record signature does not verify (damaged in storage, or stored unchecked inside a run)', { threadId: this.id, logId, seq: bad.seq }))
+    }
+    return page
+  }
+
   /** The identity of the record at `seq` of a log, if this peer has it. */
   idAt(logId: string, seq: number): Promise<CID | undefined> {
     return this.store.idAt(this.thread.id, logId, seq)
