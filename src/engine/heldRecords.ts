@@ -134,6 +134,13 @@ export class HeldRecords {
     }
   }
 
+  /** Take the record held at `seq` of a log out of the held records. */
+  take(logId: string, seq: number): LogRecord | undefined {
+    const record = this.get(logId, seq)
+    if (record !== undefined) this.#remove(logId, seq)
+    return record
+  }
+
   /** Drop every held record of a log at or above `seq` (a fork froze it there), or all of them. */
   dropFrom(logId: string, seq = 1): void {
     const log = this.#logs.get(logId)

@@ -672,14 +672,24 @@ export class ThreadEngine<S> {
     for (;;) {
       const seq = (tip?.seq ?? 0) + 1
       if (seq >= frozen()) break
-      const next = fresh.get(seq) ?? this.#held.get(logId, seq)
+      const held = this.#held.take(logId, seq)
+      const arrived = fresh.get(seq)
+      if (held !== undefined && arrived !== undefined && !sameId(held.id, arrived.id)) {
+        // One version held from before, another just arrived: if both are signed, a fork.
+        await this.#conflict(logId, held, arrived, reject, forks)
+        break
+      }
+      const next = arrived ?? held
       if (next === undefined) break
       fresh.delete(seq)
-      this.#held.dropFrom(logId, seq)
       if (!linksHead(next, tip)) {
-        // Signed by its writer, a record that does not link the head proves a fork below it.
-        if (tip !== undefined && run.length === 0) await this.#conflictWithStored(logId, tip.seq, next, reject, forks, true)
-        else reject(new BrokenChainError(`record does not link the record before it: an equivocation or a forgery`, { threadId: this.id, logId, seq, cid: next.id.toString() }))
+        // Signed by its writer, a record that does not link the one before proves a fork at the
+        // seq before it (two identities claimed for it).
+        const before = run.at(-1)
+        if (tip !== undefined && before === undefined) await this.#conflictWithStored(logId, tip.seq, next, reject, forks, true)
+        else if (before !== undefined && signatureHolds(this.thread.id, before) && signatureHolds(this.thread.id, next)) {
+          await this.#addFork({ logId, a: signedStatementOf(before), b: signedStatementOf(next) }, reject, forks)
+        } else reject(new BrokenChainError('record does not link the record before it: an equivocation or a forgery', { threadId: this.id, logId, seq, cid: next.id.toString() }))
         break
       }
       run.push(next)
@@ -701,7 +711,8 @@ export class ThreadEngine<S> {
       if (!this.#held.hold(r, now)) reject(new TooLargeError('too many out-of-order records held for this thread', { threadId: this.id, logId, seq: r.seq }))
     }
     if (this.#held.count !== heldBefore) this.events.emit('held', { count: this.#held.count, bytes: this.#held.bytes })
-    const verified = this.#verifyRun(run, reject)
+    // A fork found on the way freezes the log: nothing from the disputed seq on is stored.
+    const verified = this.#verifyRun(run.filter((r) => r.seq < frozen()), reject)
     if (verified.length === 0) return nothing()
     if (this.store.logstore.log(this.thread.id, logId) === undefined) await this.store.logstore.addLog(this.thread.id, logId)
     const readKey = this.thread.key.read
@@ -779,7 +790,7 @@ export class ThreadEngine<S> {
   async addForkProof(proof: ForkProof): Promise<ForkedLog | undefined> {
     const forks: ForkedLog[] = []
     let error: unknown
-    const run = this.#ingesting.then(() => this.#addFork(proof, (e) => (error = e), forks))
+    const run = this.#ingesting.then(() => this.#addFork(proof, (e) => (error = e), forks, (e) => this.events.emit('rejected', e)))
     this.#ingesting = run.then(
       () => undefined,
       () => undefined
@@ -789,7 +800,11 @@ export class ThreadEngine<S> {
     return forks[0]
   }
 
-  async #addFork(proof: ForkProof, reject: (e: unknown) => void, forks: ForkedLog[]): Promise<void> {
+  /**
+   * `reject` takes a proof that does not check out (its sender's fault); `report` the fork's
+   * EquivocationError (its writer's doing), which an ingest lists in its result.
+   */
+  async #addFork(proof: ForkProof, reject: (e: unknown) => void, forks: ForkedLog[], report: (e: ThreadsError) => void = reject): Promise<void> {
     let fork: ForkedLog | undefined
     try {
       fork = await this.#forks.add(proof)
@@ -801,7 +816,7 @@ export class ThreadEngine<S> {
     this.#held.dropFrom(fork.logId, fork.seq)
     const error = this.#forks.errorOf(fork)
     if (fork.logId === this.logKey?.id) this.#writeBlocked = this.#forkedOwnLog(fork)
-    this.events.emit('rejected', error)
+    report(error)
     this.events.emit('fork', fork)
     await this.#unapply(fork)
   }

@@ -4,12 +4,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { encodeKey } from '../../../adapters/storage/keyCodec.js'
 import { levelStorage } from '../../../adapters/storage/level.js'
 import { memoryStorage } from '../../../adapters/storage/memory.js'
-import { boxOf, cidOfDigest } from '../../../src/core/block.js'
+import { boxOf } from '../../../src/core/block.js'
 import { decodeCommand, encodeCommand, type Command } from '../../../src/core/command.js'
 import { getCrypto } from '../../../src/core/crypto/index.js'
-import { BrokenChainError, CorruptStoreError, NotFoundError } from '../../../src/core/errors.js'
+import { BrokenChainError, CorruptStoreError, NotFoundError, UnsupportedFormatError } from '../../../src/core/errors.js'
 import { createThreadKey, generateLogKey, type LogKey, type ThreadKey } from '../../../src/core/keys.js'
-import { createRecord, openEventBoxes, type LogRecord } from '../../../src/core/record.js'
+import { createRecord, openEventBoxes, recordBlocks, signatureHolds, verifyRecord, type LogRecord } from '../../../src/core/record.js'
+import { recordIdOfDigest } from '../../../src/core/recordId.js'
 import { ThreadId } from '../../../src/core/threadId.js'
 import { EventStore, type StoredEvent } from '../../../src/store/eventStore.js'
 import type { StorageAdapter, StorageOp } from '../../../src/store/storageAdapter.js'
@@ -41,6 +42,7 @@ async function setup(inner: StorageAdapter = memoryStorage()): Promise<Setup> {
 function expectSameRecord(got: LogRecord | undefined, want: LogRecord): void {
   expect(got).toBeDefined()
   const g = got as LogRecord
+  expect(g.id.equals(want.id)).toBe(true)
   expect(g.cid.equals(want.cid)).toBe(true)
   expect(g.logId).toBe(want.logId)
   expect(g.seq).toBe(want.seq)
@@ -80,7 +82,7 @@ describe('EventStore.append', () => {
   })
 
   it('appends records that continue the head, one call or several, and moves the head', async () => {
-    const rs = makeRecords(s.own, s.threadKey, 5)
+    const rs = makeRecords(s.threadId, s.own, s.threadKey, 5)
     await s.store.append(s.threadId, rs.slice(0, 1))
     expect(s.store.logstore.head(s.threadId, s.own.id)).toEqual(headOf(rs[0]!))
     await s.store.append(s.threadId, rs.slice(1, 2))
@@ -90,14 +92,16 @@ describe('EventStore.append', () => {
     // The head in storage is the newest record.
     const th = s.store.logstore.getThread(s.threadId)
     const log = s.store.logstore.log(s.threadId, s.own.id)!
-    const stored = dagCbor.decode((await s.storage.get(keys.head(th.n, log.n)))!) as { cid: CID; seq: number }
+    const stored = dagCbor.decode((await s.storage.get(keys.head(th.n, log.n)))!) as { id: CID; seq: number }
     expect(stored.seq).toBe(5)
-    expect(stored.cid.equals(rs[4]!.cid)).toBe(true)
+    // By identity, not by record block CID.
+    expect(stored.id.equals(rs[4]!.id)).toBe(true)
+    expect(Object.keys(stored).sort()).toEqual(['id', 'seq'])
   })
 
   it('appends records of several logs in one call as one batch', async () => {
-    const mine = makeRecords(s.own, s.threadKey, 3)
-    const theirs = makeRecords(s.peer, s.threadKey, 2)
+    const mine = makeRecords(s.threadId, s.own, s.threadKey, 3)
+    const theirs = makeRecords(s.threadId, s.peer, s.threadKey, 2)
     const before = s.storage.batches.length
     await s.store.append(s.threadId, [mine[0]!, theirs[0]!, mine[1]!, theirs[1]!, mine[2]!])
     expect(s.storage.batches.length).toBe(before + 1)
@@ -113,7 +117,7 @@ describe('EventStore.append', () => {
     ['a seq that starts past 1', (rs: LogRecord[]) => [rs[1]!]],
     ['the same record twice', (rs: LogRecord[]) => [rs[0]!, rs[0]!]]
   ])('refuses %s with BrokenChainError and writes nothing', async (_, pick) => {
-    const rs = makeRecords(s.own, s.threadKey, 3)
+    const rs = makeRecords(s.threadId, s.own, s.threadKey, 3)
     const before = s.storage.batches.length
     const e = await caught(() => s.store.append(s.threadId, pick(rs)))
     expect(e).toBeInstanceOf(BrokenChainError)
@@ -129,19 +133,19 @@ describe('EventStore.append', () => {
   })
 
   it('refuses a record whose prev is not the head (a fork), writing nothing, not even the good records before it', async () => {
-    const rs = makeRecords(s.own, s.threadKey, 2)
+    const rs = makeRecords(s.threadId, s.own, s.threadKey, 2)
     await s.store.append(s.threadId, rs.slice(0, 1))
     // Seq 2 of another chain of the same log: right seq, wrong prev.
-    const [otherFirst] = makeRecords(s.own, s.threadKey, 1)
-    const [fork] = makeRecords(s.own, s.threadKey, 1, headOf(otherFirst!))
+    const [otherFirst] = makeRecords(s.threadId, s.own, s.threadKey, 1)
+    const [fork] = makeRecords(s.threadId, s.own, s.threadKey, 1, headOf(otherFirst!))
     expect(fork!.seq).toBe(2)
     const before = s.storage.batches.length
     expectName(await caught(() => s.store.append(s.threadId, [fork!])), 'BrokenChainError')
     // A good record of another log in the same call is not written either.
-    const [theirs] = makeRecords(s.peer, s.threadKey, 1)
+    const [theirs] = makeRecords(s.threadId, s.peer, s.threadKey, 1)
     expectName(await caught(() => s.store.append(s.threadId, [theirs!, fork!])), 'BrokenChainError')
     // A first record that claims a prev.
-    const fake: LogRecord = { ...theirs!, prev: rs[0]!.cid }
+    const fake: LogRecord = { ...theirs!, prev: rs[0]!.id }
     expectName(await caught(() => s.store.append(s.threadId, [fake])), 'BrokenChainError')
     // A record with no prev after the first.
     const noPrev: LogRecord = { ...rs[1]!, prev: undefined }
@@ -151,12 +155,22 @@ describe('EventStore.append', () => {
     expect(s.store.logstore.head(s.threadId, s.own.id)).toEqual(headOf(rs[0]!))
     expect(s.store.logstore.head(s.threadId, s.peer.id)).toBeUndefined()
     await s.store.append(s.threadId, [rs[1]!, theirs!])
-    expect((await s.store.records(s.threadId, s.own.id)).map((r) => r.cid.toString())).toEqual(rs.map((r) => r.cid.toString()))
+    expect((await s.store.records(s.threadId, s.own.id)).map((r) => r.id.toString())).toEqual(rs.map((r) => r.id.toString()))
+  })
+
+  it('refuses a record whose prev names the previous record block CID instead of its identity', async () => {
+    const rs = makeRecords(s.threadId, s.own, s.threadKey, 2)
+    await s.store.append(s.threadId, rs.slice(0, 1))
+    // Links are by identity: a prev that names how seq 1 was sealed does not link it.
+    const byBlock: LogRecord = { ...rs[1]!, prev: rs[0]!.cid }
+    expectName(await caught(() => s.store.append(s.threadId, [byBlock])), 'BrokenChainError')
+    await s.store.append(s.threadId, [rs[1]!])
+    expect(s.store.logstore.head(s.threadId, s.own.id)).toEqual(headOf(rs[1]!))
   })
 
   it('refuses a record of a log that was not added, or of a thread it does not hold, with NotFoundError', async () => {
     const stranger = generateLogKey()
-    const [r] = makeRecords(stranger, s.threadKey, 1)
+    const [r] = makeRecords(s.threadId, stranger, s.threadKey, 1)
     const before = s.storage.batches.length
     const e = await caught(() => s.store.append(s.threadId, [r!]))
     expect(e).toBeInstanceOf(NotFoundError)
@@ -181,8 +195,8 @@ describe.each([
 
   beforeEach(async () => {
     s = await setup(await makeStorage(await dirs.make()))
-    rs = makeRecords(s.own, s.threadKey, 8)
-    theirs = makeRecords(s.peer, s.threadKey, 2)
+    rs = makeRecords(s.threadId, s.own, s.threadKey, 8)
+    theirs = makeRecords(s.threadId, s.peer, s.threadKey, 2)
     await s.store.append(s.threadId, rs.slice(0, 3))
     await s.store.append(s.threadId, [...rs.slice(3), ...theirs])
   })
@@ -222,9 +236,11 @@ describe.each([
     events.forEach((e, i) => {
       const r = rs[i]!
       expect(e.logId).toBe(s.own.id)
-      expect(e.cid.equals(r.cid)).toBe(true)
+      expect(e.id.equals(r.id)).toBe(true)
+      expect(e.eventCid.equals(r.eventCid)).toBe(true)
       expect(e.sig).toEqual(r.sig)
-      expect(e.digest).toEqual(r.cid.multihash.digest)
+      expect(e.idDigest).toEqual(r.id.multihash.digest)
+      expect(e.recordNonce).toEqual(boxOf(r.blocks.record.bytes, {}).subarray(0, 12))
       expect(e.headerBox).toEqual(boxOf(r.blocks.header.bytes, {}))
       expect(e.bodyBox).toEqual(boxOf(r.blocks.body.bytes, {}))
       const { header, body } = openEventBoxes(s.threadKey.read, e.headerBox, e.bodyBox, {})
@@ -233,45 +249,63 @@ describe.each([
     })
     expect((await collect(s.store.events(s.threadId, s.own.id, { from: 2, to: 4 }))).map((e) => e.seq)).toEqual([2, 3, 4])
     expect((await collect(s.store.events(s.threadId, s.own.id, { from: 7, limit: 5 }))).map((e) => e.seq)).toEqual([7, 8])
-    expect((await collect(s.store.events(s.threadId, s.peer.id))).map((e) => e.cid.toString())).toEqual(theirs.map((r) => r.cid.toString()))
+    expect((await collect(s.store.events(s.threadId, s.peer.id))).map((e) => e.id.toString())).toEqual(theirs.map((r) => r.id.toString()))
+    // A range chained to a head the caller knows (`after`) reads the same.
+    const after = headOf(rs[3]!)
+    expect((await collect(s.store.events(s.threadId, s.own.id, { from: 5, after }))).map((e) => e.id.toString())).toEqual(rs.slice(4).map((r) => r.id.toString()))
   })
 
-  it('reads one record by seq, and its CID alone', async () => {
+  it('refuses a range chained to a head it does not continue (`after`) with CorruptStoreError', async () => {
+    // The caller's head for seq 4 is another record's identity: seq 5 does not chain to it.
+    const e = await caught(() => collect(s.store.events(s.threadId, s.own.id, { from: 5, after: { id: rs[0]!.id, seq: 4 } })))
+    expectName(e, 'CorruptStoreError')
+    expect((e as CorruptStoreError).seq).toBe(5)
+  })
+
+  it('reads one record by seq, and its identity alone', async () => {
     expectSameRecord(await s.store.record(s.threadId, s.own.id, 1), rs[0]!)
     expectSameRecord(await s.store.record(s.threadId, s.own.id, 5), rs[4]!)
     expect(await s.store.record(s.threadId, s.own.id, 9)).toBeUndefined()
-    for (const r of rs) expect((await s.store.cidAt(s.threadId, s.own.id, r.seq))?.equals(r.cid)).toBe(true)
-    expect((await s.store.cidAt(s.threadId, s.peer.id, 2))?.equals(theirs[1]!.cid)).toBe(true)
-    expect(await s.store.cidAt(s.threadId, s.own.id, 9)).toBeUndefined()
-    expect(await s.store.cidAt(s.threadId, s.own.id, 0)).toBeUndefined()
+    for (const r of rs) expect((await s.store.idAt(s.threadId, s.own.id, r.seq))?.equals(r.id)).toBe(true)
+    expect((await s.store.idAt(s.threadId, s.peer.id, 2))?.equals(theirs[1]!.id)).toBe(true)
+    expect(await s.store.idAt(s.threadId, s.own.id, 9)).toBeUndefined()
+    expect(await s.store.idAt(s.threadId, s.own.id, 0)).toBeUndefined()
   })
 
-  it('finds a record and its record block by record CID, and nothing for an unknown CID', async () => {
+  it('reads identities from storage after a reopen (no recent records in memory)', async () => {
+    await s.store.flush()
+    const again = await EventStore.open(s.storage.inner)
+    for (const r of rs) expect((await again.idAt(s.threadId, s.own.id, r.seq))?.equals(r.id)).toBe(true)
+  })
+
+  it('finds a record and its record block by identity, and nothing for an unknown identity', async () => {
     for (const r of [rs[0]!, rs[6]!, theirs[1]!]) {
-      expectSameRecord(await s.store.getRecord(r.cid), r)
-      const block = await s.store.getBlock(r.cid)
+      expectSameRecord(await s.store.getRecord(r.id), r)
+      const block = await s.store.getBlock(r.id)
       expect(block?.cid.equals(r.cid)).toBe(true)
       expect(block?.bytes).toEqual(r.blocks.record.bytes)
     }
-    const unknown = cidOfDigest(getCrypto().randomBytes(32))
+    // The index is by identity: the record block CID names nothing.
+    expect(await s.store.getRecord(rs[0]!.cid)).toBeUndefined()
+    const unknown = recordIdOfDigest(getCrypto().randomBytes(32))
     expect(await s.store.getRecord(unknown)).toBeUndefined()
     expect(await s.store.getBlock(unknown)).toBeUndefined()
-    // Same first 12 digest bytes as a stored record, different CID: the index is confirmed.
-    const lookalike = Uint8Array.from(rs[2]!.cid.multihash.digest)
+    // Same first 12 digest bytes as a stored identity, different identity: the index is confirmed.
+    const lookalike = Uint8Array.from(rs[2]!.id.multihash.digest)
     lookalike[31] = (lookalike[31] as number) ^ 0xff
-    expect(await s.store.getRecord(cidOfDigest(lookalike))).toBeUndefined()
+    expect(await s.store.getRecord(recordIdOfDigest(lookalike))).toBeUndefined()
     // A record that was never appended.
-    const [stray] = makeRecords(s.own, s.threadKey, 1, headOf(rs[7]!))
-    expect(await s.store.getRecord(stray!.cid)).toBeUndefined()
+    const [stray] = makeRecords(s.threadId, s.own, s.threadKey, 1, headOf(rs[7]!))
+    expect(await s.store.getRecord(stray!.id)).toBeUndefined()
   })
 
   it('serves the same records after a reopen over the same storage', async () => {
     await s.store.flush()
     const again = await EventStore.open(s.storage.inner)
     ;(await again.records(s.threadId, s.own.id)).forEach((r, i) => expectSameRecord(r, rs[i]!))
-    expectSameRecord(await again.getRecord(theirs[0]!.cid), theirs[0]!)
+    expectSameRecord(await again.getRecord(theirs[0]!.id), theirs[0]!)
     // And it continues the logs where they were.
-    const [next] = makeRecords(s.own, s.threadKey, 1, headOf(rs[7]!))
+    const [next] = makeRecords(s.threadId, s.own, s.threadKey, 1, headOf(rs[7]!))
     await again.append(s.threadId, [next!])
     expect(again.logstore.head(s.threadId, s.own.id)?.seq).toBe(9)
   })
@@ -280,7 +314,7 @@ describe.each([
 describe('EventStore group commit', () => {
   it('writes 1,000 appends made in one tick in very few batches, heads last in each', async () => {
     const s = await setup()
-    const rs = makeRecords(s.own, s.threadKey, 1000)
+    const rs = makeRecords(s.threadId, s.own, s.threadKey, 1000)
     const before = s.storage.batches.length
     const pending = rs.map((r) => s.store.append(s.threadId, [r]))
     // Every append is applied to the head in memory at once, before any write.
@@ -306,12 +340,12 @@ describe('EventStore group commit', () => {
     expect(lastSeq).toBe(1000)
     expect(batches.flat().filter((op) => op.key[0] === 'r')).toHaveLength(1000)
     expect(batches.flat().filter((op) => op.key[0] === 'c')).toHaveLength(1000)
-    expect((await s.store.cidAt(s.threadId, s.own.id, 1000))?.equals(rs[999]!.cid)).toBe(true)
+    expect((await s.store.idAt(s.threadId, s.own.id, 1000))?.equals(rs[999]!.id)).toBe(true)
   })
 
   it('puts every append made while a batch is being written into the next batch', async () => {
     const s = await setup()
-    const rs = makeRecords(s.own, s.threadKey, 21)
+    const rs = makeRecords(s.threadId, s.own, s.threadKey, 21)
     const before = s.storage.batches.length
     const gate = deferred()
     s.storage.hold = gate.promise
@@ -330,7 +364,7 @@ describe('EventStore group commit', () => {
   it('resolves flush() only when every append is durable', async () => {
     const s = await setup()
     await s.store.flush() // nothing pending: resolves at once
-    const rs = makeRecords(s.own, s.threadKey, 5)
+    const rs = makeRecords(s.threadId, s.own, s.threadKey, 5)
     const gate = deferred()
     s.storage.hold = gate.promise
     const appended = rs.map((r) => s.store.append(s.threadId, [r]))
@@ -355,11 +389,11 @@ describe('EventStore group commit', () => {
 
   it('reads wait for appends that are not yet durable', async () => {
     const s = await setup()
-    const rs = makeRecords(s.own, s.threadKey, 3)
+    const rs = makeRecords(s.threadId, s.own, s.threadKey, 3)
     void s.store.append(s.threadId, rs)
     const read = await s.store.records(s.threadId, s.own.id)
     expect(read.map((r) => r.seq)).toEqual([1, 2, 3])
-    const [r] = makeRecords(s.own, s.threadKey, 1, headOf(rs[2]!))
+    const [r] = makeRecords(s.threadId, s.own, s.threadKey, 1, headOf(rs[2]!))
     void s.store.append(s.threadId, [r!])
     expect((await collect(s.store.events(s.threadId, s.own.id, { from: 4 }))).map((e) => e.seq)).toEqual([4])
   })
@@ -368,7 +402,7 @@ describe('EventStore group commit', () => {
 describe('EventStore storage failure', () => {
   it('rejects the appends of a failed batch with CorruptStoreError and refuses every later append', async () => {
     const s = await setup()
-    const rs = makeRecords(s.own, s.threadKey, 6)
+    const rs = makeRecords(s.threadId, s.own, s.threadKey, 6)
     await s.store.append(s.threadId, rs.slice(0, 2))
     const durable = s.storage.batches.length
     s.storage.failOnBatch = durable + 1
@@ -387,10 +421,10 @@ describe('EventStore storage failure', () => {
       expect((e as Error).cause).toBeInstanceOf(Error)
     }
     // Every later append is refused, even one that continues what storage holds.
-    const [alt] = makeRecords(s.own, s.threadKey, 1, headOf(rs[1]!))
+    const [alt] = makeRecords(s.threadId, s.own, s.threadKey, 1, headOf(rs[1]!))
     expectName(await caught(() => s.store.append(s.threadId, [alt!])), 'CorruptStoreError')
     expectName(await caught(() => s.store.append(s.threadId, [rs[5]!])), 'CorruptStoreError')
-    const [theirs] = makeRecords(s.peer, s.threadKey, 1)
+    const [theirs] = makeRecords(s.threadId, s.peer, s.threadKey, 1)
     expectName(await caught(() => s.store.append(s.threadId, [theirs!])), 'CorruptStoreError')
     await s.store.flush()
     // No batch after the failed one: memory is never written over what is on disk.
@@ -400,7 +434,7 @@ describe('EventStore storage failure', () => {
     expect(again.logstore.head(s.threadId, s.own.id)).toEqual(headOf(rs[1]!))
     expect(again.logstore.head(s.threadId, s.peer.id)).toBeUndefined()
     expect((await again.records(s.threadId, s.own.id)).map((r) => r.seq)).toEqual([1, 2])
-    expect(await again.getRecord(rs[2]!.cid)).toBeUndefined()
+    expect(await again.getRecord(rs[2]!.id)).toBeUndefined()
     await again.append(s.threadId, rs.slice(2))
     expect(again.logstore.head(s.threadId, s.own.id)?.seq).toBe(6)
   })
@@ -413,7 +447,7 @@ describe('EventStore damaged storage', () => {
 
   beforeEach(async () => {
     s = await setup()
-    rs = makeRecords(s.own, s.threadKey, 4)
+    rs = makeRecords(s.threadId, s.own, s.threadKey, 4)
     await s.store.append(s.threadId, rs)
     const th = s.store.logstore.getThread(s.threadId)
     const log = s.store.logstore.log(s.threadId, s.own.id)!
@@ -428,41 +462,114 @@ describe('EventStore damaged storage', () => {
     s = { ...s, store: await EventStore.open(s.storage) }
   }
 
+  /** The events read before the error, and the error. */
+  async function eventsUntilError(): Promise<{ seqs: number[]; error: unknown }> {
+    const seqs: number[] = []
+    try {
+      for await (const e of s.store.events(s.threadId, s.own.id)) seqs.push(e.seq)
+    } catch (error) {
+      return { seqs, error }
+    }
+    throw new Error('expected events() to throw')
+  }
+
+  function flip(at: number): (b: Uint8Array) => Uint8Array {
+    return (b) => {
+      const i = at < 0 ? b.length + at : at
+      b[i] = (b[i] as number) ^ 0x5a
+      return b
+    }
+  }
+
   // Offsets in the stored layout: version(1) nonce(12) sig(64) digest(32) len header body.
   it.each([
-    ['the layout version', 0],
-    ['the record nonce', 5],
-    ['the signature', 40],
-    ['the digest', 100],
+    ['the digest (the stored identity)', 100],
     ['the header length', 109],
     ['the header box', 130],
     ['the body box (its tag)', -1]
   ])('reports a flipped byte in %s as CorruptStoreError on read', async (_, at) => {
-    await damage(3, (b) => {
-      const i = at < 0 ? b.length + at : at
-      b[i] = (b[i] as number) ^ 0x5a
-      return b
-    })
+    await damage(3, flip(at))
     const e = await caught(() => s.store.record(s.threadId, s.own.id, 3))
     expectName(e, 'CorruptStoreError')
     expect((e as CorruptStoreError).seq).toBe(3)
     expectName(await caught(() => s.store.records(s.threadId, s.own.id)), 'CorruptStoreError')
-    expectName(await caught(() => s.store.getRecord(rs[2]!.cid)), 'CorruptStoreError')
+    expectName(await caught(() => s.store.getRecord(rs[2]!.id)), 'CorruptStoreError')
+    // events() yields every event before the damaged one, then throws at it.
+    const { seqs, error } = await eventsUntilError()
+    expect(seqs).toEqual([1, 2])
+    expectName(error, 'CorruptStoreError')
+    expect((error as CorruptStoreError).seq).toBe(3)
     // The records before it still read.
     expect((await s.store.records(s.threadId, s.own.id, { to: 2 })).map((r) => r.seq)).toEqual([1, 2])
+  })
+
+  it('finds damage below a range when the range chains to it: seq 4 read alone does not chain to a damaged seq 3', async () => {
+    await damage(3, flip(100))
+    // The stored identity of seq 3 is what seq 4's statement must name as prev.
+    expectName(await caught(() => s.store.records(s.threadId, s.own.id, { from: 4 })), 'CorruptStoreError')
+  })
+
+  it('reports a valid record stored at the wrong seq (a broken chain) as CorruptStoreError', async () => {
+    const two = (await s.storage.inner.get(recordKey(2)))!
+    await damage(3, () => Uint8Array.from(two))
+    const { seqs, error } = await eventsUntilError()
+    expect(seqs).toEqual([1, 2])
+    expectName(error, 'CorruptStoreError')
+    expect((error as CorruptStoreError).seq).toBe(3)
+    expectName(await caught(() => s.store.records(s.threadId, s.own.id)), 'CorruptStoreError')
+  })
+
+  it('refuses a record of another layout version with UnsupportedFormatError, a flipped version byte included', async () => {
+    await damage(3, (b) => {
+      b[0] = 1
+      return b
+    })
+    const e = await caught(() => s.store.records(s.threadId, s.own.id))
+    expect(e).toBeInstanceOf(UnsupportedFormatError)
+    expectName(e, 'UnsupportedFormatError')
+    expect((await eventsUntilError()).seqs).toEqual([1, 2])
+    // A damaged version byte cannot be told from another layout: the same error.
+    await damage(2, flip(0))
+    expectName(await caught(() => s.store.record(s.threadId, s.own.id, 2)), 'UnsupportedFormatError')
+  })
+
+  it('serves a record whose stored nonce changed as the same record sealed again (the nonce is not its identity)', async () => {
+    await damage(3, flip(5))
+    const got = (await s.store.record(s.threadId, s.own.id, 3))!
+    expect(got.id.equals(rs[2]!.id)).toBe(true)
+    expect(got.eventCid.equals(rs[2]!.eventCid)).toBe(true)
+    expect(got.sig).toEqual(rs[2]!.sig)
+    // Another record block (another nonce), which still opens with the service key.
+    expect(got.cid.equals(rs[2]!.cid)).toBe(false)
+    expect(verifyRecord({ thread: s.threadId, logId: s.own.id, serviceKey: s.threadKey.service }, recordBlocks(got), { after: headOf(rs[1]!) }).id.equals(rs[2]!.id)).toBe(true)
+    expect((await collect(s.store.events(s.threadId, s.own.id))).map((e) => e.seq)).toEqual([1, 2, 3, 4])
+  })
+
+  it('reads a record whose stored signature changed, but its signature no longer holds (checked where a receiver relies on it)', async () => {
+    await damage(3, flip(40))
+    // The signature is not part of the identity: the store reads the record...
+    const got = (await s.store.record(s.threadId, s.own.id, 3))!
+    expect(got.id.equals(rs[2]!.id)).toBe(true)
+    expect((await collect(s.store.events(s.threadId, s.own.id))).map((e) => e.seq)).toEqual([1, 2, 3, 4])
+    // ...and whoever relies on the signature finds it broken (the engine checks a page's newest).
+    expect(signatureHolds(s.threadId, got)).toBe(false)
+    expect(signatureHolds(s.threadId, (await s.store.record(s.threadId, s.own.id, 2))!)).toBe(true)
   })
 
   it('reports a truncated record as CorruptStoreError', async () => {
     await damage(2, (b) => b.subarray(0, 100))
     expectName(await caught(() => s.store.record(s.threadId, s.own.id, 2)), 'CorruptStoreError')
     expectName(await caught(() => collect(s.store.events(s.threadId, s.own.id))), 'CorruptStoreError')
-    expectName(await caught(() => s.store.cidAt(s.threadId, s.own.id, 2)), 'CorruptStoreError')
+    expectName(await caught(() => s.store.idAt(s.threadId, s.own.id, 2)), 'CorruptStoreError')
   })
 
   it('reports a record missing below the head as CorruptStoreError', async () => {
     await s.storage.inner.batch([{ type: 'del', key: recordKey(2) }])
     s = { ...s, store: await EventStore.open(s.storage) }
-    expectName(await caught(() => collect(s.store.events(s.threadId, s.own.id))), 'CorruptStoreError')
+    const { seqs, error } = await eventsUntilError()
+    expect(seqs).toEqual([1])
+    expectName(error, 'CorruptStoreError')
+    expect((error as CorruptStoreError).seq).toBe(2)
     expectName(await caught(() => s.store.records(s.threadId, s.own.id)), 'CorruptStoreError')
   })
 })
@@ -478,7 +585,7 @@ describe('EventStore footprint', () => {
     expect(command).toBeDefined()
     const body = encodeCommand(command!)
     expect(body.length).toBe(50)
-    const r = createRecord({ logKey: s.own, threadKey: s.threadKey, body, clock: 1, time: Date.now() })
+    const r = createRecord({ logKey: s.own, threadKey: s.threadKey, thread: s.threadId, body, clock: 1, time: Date.now() })
     const before = s.storage.batches.length
     await s.store.append(s.threadId, [r])
     const ops = s.storage.batches.slice(before).flat()

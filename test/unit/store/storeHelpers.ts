@@ -8,13 +8,14 @@ import { join } from 'node:path'
 import { encodeCommand, type Command } from '../../../src/core/command.js'
 import type { LogKey, ThreadKey } from '../../../src/core/keys.js'
 import { createRecord, type LogHead, type LogRecord } from '../../../src/core/record.js'
+import type { ThreadId } from '../../../src/core/threadId.js'
 import type { RangeOptions, StorageAdapter, StorageEntry, StorageKey, StorageOp } from '../../../src/store/storageAdapter.js'
 
 export const HOUR = 60 * 60 * 1000
 export const MINUTE = 60 * 1000
 
-/** `count` records of one log continuing `prev`, each with a distinct small command. */
-export function makeRecords(logKey: LogKey, threadKey: ThreadKey, count: number, prev?: LogHead, command?: (seq: number) => Command): LogRecord[] {
+/** `count` records of one log of `thread` continuing `prev`, each with a distinct small command. */
+export function makeRecords(thread: ThreadId, logKey: LogKey, threadKey: ThreadKey, count: number, prev?: LogHead, command?: (seq: number) => Command): LogRecord[] {
   const out: LogRecord[] = []
   let head = prev
   for (let i = 0; i < count; i++) {
@@ -22,19 +23,21 @@ export function makeRecords(logKey: LogKey, threadKey: ThreadKey, count: number,
     const r = createRecord({
       logKey,
       threadKey,
+      thread,
       body: encodeCommand(command === undefined ? { type: 'todos/added', payload: { seq, text: `item ${seq}` } } : command(seq)),
       clock: seq,
       time: 1_700_000_000_000 + seq,
       ...(head === undefined ? {} : { prev: head })
     })
     out.push(r)
-    head = { cid: r.cid, seq: r.seq }
+    head = headOf(r)
   }
   return out
 }
 
+/** The head a record makes of its log: its identity and seq. */
 export function headOf(r: LogRecord): LogHead {
-  return { cid: r.cid, seq: r.seq }
+  return { id: r.id, seq: r.seq }
 }
 
 /** A storage adapter that records every batch it is given and can be told to fail. */
