@@ -195,9 +195,9 @@ export class ThreadEngine<S> {
     const { forks, damage } = await Forks.load(thread.id, options.store.logstore.metadata, thread.n)
     const engine = new ThreadEngine(options, thread, own?.key, forks)
     engine.#damage.push(...(thread.damage ?? []), ...damage)
-    if (thread.damage !== undefined && thread.damage.length > 0) {
+    if (thread.keyDamaged === true) {
       // Keys that do not check out: fold nothing (it would be noise), write nothing.
-      engine.#writeBlocked = thread.damage[0]
+      engine.#writeBlocked = thread.damage?.[0]
       return engine
     }
     for (const fork of forks.all()) if (fork.logId === own?.id) engine.#writeBlocked = engine.#forkedOwnLog(fork)

@@ -26,6 +26,8 @@ export interface ThreadInfo {
    * `status$`.
    */
   readonly damage?: readonly CorruptStoreError[]
+  /** True when the damage is in the thread key itself: nothing can be read or written with it. */
+  readonly keyDamaged?: boolean
 }
 
 /** Bytes of the check value stored beside a thread key. */
@@ -117,6 +119,7 @@ export class Logstore {
         continue
       }
       const damage: CorruptStoreError[] = []
+      let keyDamaged = false
       const ctx = { threadId: id.toString() }
       let threadKey: ThreadKey
       try {
@@ -124,9 +127,11 @@ export class Logstore {
       } catch (cause) {
         damage.push(new CorruptStoreError('the stored thread key cannot be read', ctx, { cause }))
         threadKey = { service: new Uint8Array(32) }
+        keyDamaged = true
       }
       if (entry.check !== undefined && !equals(entry.check, keyCheck(entry.key))) {
         damage.push(new CorruptStoreError('the stored thread key does not match its check value (damaged in storage)', ctx))
+        keyDamaged = true
       }
       this.#counters.t = above(entry.n, this.#counters.t)
       const logs = new Map<string, LogInfo>()
@@ -162,7 +167,7 @@ export class Logstore {
         }
         heads.set(logId, head)
       }
-      this.#threads.set(id.toString(), { id, key: threadKey, n: entry.n, ...(damage.length === 0 ? {} : { damage }) })
+      this.#threads.set(id.toString(), { id, key: threadKey, n: entry.n, ...(damage.length === 0 ? {} : { damage }), ...(keyDamaged ? { keyDamaged } : {}) })
       this.#logs.set(id.toString(), logs)
       this.#heads.set(id.toString(), heads)
     }
