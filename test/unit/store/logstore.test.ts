@@ -1,8 +1,11 @@
+import * as dagCbor from '@ipld/dag-cbor'
+import type { CID } from 'multiformats/cid'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { levelStorage } from '../../../adapters/storage/level.js'
 import { memoryStorage } from '../../../adapters/storage/memory.js'
 import { InvalidKeyError, NotFoundError } from '../../../src/core/errors.js'
 import { createThreadKey, followKey, generateLogKey } from '../../../src/core/keys.js'
+import { signatureHolds, type LogRecord } from '../../../src/core/record.js'
 import { ThreadId, Variant } from '../../../src/core/threadId.js'
 import { EventStore } from '../../../src/store/eventStore.js'
 import { Logstore } from '../../../src/store/logstore/logstore.js'
@@ -198,8 +201,9 @@ describe('Logstore logs', () => {
       expect(mine?.key.publicKey).toEqual(own.publicKey)
       expect(l.log(id, peerLog)?.key).toBeUndefined()
       // The reloaded key still makes records that verify as this log's.
-      const [r] = makeRecords(mine!.key, threadKey, 1)
+      const [r] = makeRecords(id, mine!.key, threadKey, 1)
       expect(r?.logId).toBe(own.id)
+      expect(signatureHolds(id, r!)).toBe(true)
     })
   })
 
@@ -228,8 +232,8 @@ describe('Logstore heads', () => {
     const threadKey = createThreadKey()
     const own = generateLogKey()
     const peer = generateLogKey()
-    const mine = makeRecords(own, threadKey, 5)
-    const theirs = makeRecords(peer, threadKey, 3)
+    const mine = makeRecords(id, own, threadKey, 5)
+    const theirs = makeRecords(id, peer, threadKey, 3)
     await withLevel(dir, async (s) => {
       const store = new EventStore(await Logstore.open(s))
       await store.logstore.addThread(id, threadKey)
@@ -244,23 +248,81 @@ describe('Logstore heads', () => {
       const heads = l.heads(id)
       expect(heads.size).toBe(2)
       expect(heads.get(own.id)?.seq).toBe(5)
-      expect(heads.get(own.id)?.cid.equals(mine[4]!.cid)).toBe(true)
+      // Heads name their records by identity, not by record block CID.
+      expect(heads.get(own.id)?.id.equals(mine[4]!.id)).toBe(true)
+      expect(heads.get(own.id)).toEqual(headOf(mine[4]!))
       expect(heads.get(peer.id)?.seq).toBe(3)
-      expect(l.head(id, peer.id)?.cid.equals(theirs[2]!.cid)).toBe(true)
+      expect(l.head(id, peer.id)?.id.equals(theirs[2]!.id)).toBe(true)
+      expect(l.thread(id)?.damage).toBeUndefined()
       // heads() is a copy: changing it changes nothing in the store.
       heads.clear()
       expect(l.heads(id).size).toBe(2)
     })
   })
 
-  it('refuses to open a store whose head names a log it does not list (CorruptStoreError)', async () => {
+  it('opens a store whose head names a log it does not list, reporting CorruptStoreError as damage of the thread', async () => {
     const storage = memoryStorage()
     const l = await Logstore.open(storage)
     const id = ThreadId.create()
     const t = await l.addThread(id, createThreadKey())
-    const [r] = makeRecords(generateLogKey(), createThreadKey(), 1)
+    const [r] = makeRecords(id, generateLogKey(), createThreadKey(), 1)
     await storage.batch([l.advanceHead(t, { id: 'nobody', n: 'zz' }, headOf(r!))])
-    expectName(await caught(() => Logstore.open(storage)), 'CorruptStoreError')
+    const reopened = await Logstore.open(storage)
+    const damage = reopened.getThread(id).damage
+    expect(damage).toHaveLength(1)
+    expectName(damage![0], 'CorruptStoreError')
+    expect(damage![0]!.threadId).toBe(id.toString())
+    expect(reopened.heads(id).size).toBe(0)
+  })
+
+  it('stores a head as { id, seq } and reads it back', async () => {
+    const storage = memoryStorage()
+    const l = await Logstore.open(storage)
+    const id = ThreadId.create()
+    const t = await l.addThread(id, createThreadKey())
+    const own = generateLogKey()
+    const log = await l.addLog(id, own.id)
+    const [r] = makeRecords(id, own, createThreadKey(), 1)
+    const op = l.advanceHead(t, log, headOf(r!))
+    expect(op.key).toEqual(keys.head(t.n, log.n))
+    expect(l.head(id, own.id)).toEqual(headOf(r!))
+    await storage.batch([op])
+    const value = dagCbor.decode((await storage.get(keys.head(t.n, log.n)))!) as Record<string, unknown>
+    expect(Object.keys(value).sort()).toEqual(['id', 'seq'])
+    expect(value.seq).toBe(1)
+    expect((value.id as CID).equals(r!.id)).toBe(true)
+    expect((await Logstore.open(storage)).head(id, own.id)).toEqual(headOf(r!))
+  })
+
+  it.each([
+    ['a head of the first format (a record block CID under `cid`)', (r: LogRecord) => dagCbor.encode({ cid: r.cid, seq: 1 })],
+    ['a head that names a record block CID (dag-cbor) as its identity', (r: LogRecord) => dagCbor.encode({ id: r.cid, seq: 1 })],
+    ['a head with seq 0', (r: LogRecord) => dagCbor.encode({ id: r.id, seq: 0 })],
+    ['a head with a fractional seq', (r: LogRecord) => dagCbor.encode({ id: r.id, seq: 1.5 })],
+    ['a head that is not dag-cbor', () => Uint8Array.of(0xff, 0x00, 0x13)],
+    ['a head that is not a map', (r: LogRecord) => dagCbor.encode([r.id, 1])]
+  ])('reports %s as damage of its thread when the store opens, without a head for the log', async (_, encode) => {
+    const storage = memoryStorage()
+    const l = await Logstore.open(storage)
+    const id = ThreadId.create()
+    const other = ThreadId.create()
+    const t = await l.addThread(id, createThreadKey())
+    const o = await l.addThread(other, createThreadKey())
+    const own = generateLogKey()
+    const log = await l.addLog(id, own.id)
+    const otherLog = await l.addLog(other, own.id)
+    const [r] = makeRecords(id, own, createThreadKey(), 1)
+    const [r2] = makeRecords(other, own, createThreadKey(), 1)
+    await storage.batch([l.advanceHead(o, otherLog, headOf(r2!)), { type: 'put', key: keys.head(t.n, log.n), value: encode(r!) }])
+    const reopened = await Logstore.open(storage)
+    expect(reopened.head(id, own.id)).toBeUndefined()
+    expect(reopened.getThread(id).damage?.map((e) => e.name)).toEqual(['CorruptStoreError'])
+    expect(reopened.getThread(id).damage?.[0]?.logId).toBe(own.id)
+    // The thread is still listed, its log too; the other thread is untouched.
+    expect(reopened.log(id, own.id)?.n).toBe(log.n)
+    expect(reopened.getThread(other).damage).toBeUndefined()
+    expect(reopened.head(other, own.id)).toEqual(headOf(r2!))
+    expect(reopened.damaged).toEqual([])
   })
 
   it('has no head for a log with no records', async () => {
@@ -311,8 +373,8 @@ describe('Logstore.deleteThread', () => {
     const gone = ThreadId.create()
     const kept = ThreadId.create()
     const own = generateLogKey()
-    const records = makeRecords(own, threadKey, 4)
-    const keptRecords = makeRecords(own, threadKey, 2)
+    const records = makeRecords(gone, own, threadKey, 4)
+    const keptRecords = makeRecords(kept, own, threadKey, 2)
     const g = await ls.addThread(gone, threadKey)
     const k = await ls.addThread(kept, threadKey)
     for (const t of [gone, kept]) await ls.addLog(t, own.id, own)
@@ -335,12 +397,13 @@ describe('Logstore.deleteThread', () => {
     }
     expect(await storage.get(keys.thread(gone.toString()))).toBeUndefined()
     for (const r of records) {
-      expect(await store.getRecord(r.cid)).toBeUndefined()
-      expect(await storage.get(keys.cid(r.cid.multihash.digest))).toBeUndefined()
+      expect(await store.getRecord(r.id)).toBeUndefined()
+      expect(await storage.get(keys.id(r.id.multihash.digest))).toBeUndefined()
     }
     // The other thread is whole.
-    expect((await store.records(kept, own.id)).map((r) => r.cid.toString())).toEqual(keptRecords.map((r) => r.cid.toString()))
-    expect((await store.getRecord(keptRecords[1]!.cid))?.seq).toBe(2)
+    expect((await store.records(kept, own.id)).map((r) => r.id.toString())).toEqual(keptRecords.map((r) => r.id.toString()))
+    expect((await store.getRecord(keptRecords[1]!.id))?.seq).toBe(2)
+    for (const r of keptRecords) expect(await storage.get(keys.id(r.id.multihash.digest))).toBeDefined()
     expect(await ls.metadata.getString(k.n, 'role')).toBe('reader')
     expect((await ls.addrs.addrs(k.n, own.id)).map((a) => a.addr)).toEqual(['/ip4/1.2.3.4/tcp/2'])
 
@@ -358,25 +421,35 @@ describe('Logstore.deleteThread', () => {
 })
 
 describe('Logstore.deleteThread edge cases', () => {
-  it('keeps a CID index entry that names another thread holding the same record', async () => {
+  it('keeps an identity index entry that names another thread', async () => {
     const storage = memoryStorage()
     const store = await EventStore.open(storage)
     const threadKey = createThreadKey()
     const own = generateLogKey()
-    const records = makeRecords(own, threadKey, 2)
     const first = ThreadId.create()
     const second = ThreadId.create()
-    for (const t of [first, second]) {
+    // The same writer, key and commands in two threads: different identities (the thread is signed).
+    const inFirst = makeRecords(first, own, threadKey, 2)
+    const inSecond = makeRecords(second, own, threadKey, 2)
+    for (const [t, rs] of [[first, inFirst], [second, inSecond]] as const) {
       await store.logstore.addThread(t, threadKey)
       await store.logstore.addLog(t, own.id, own)
-      await store.append(t, records)
+      await store.append(t, rs)
     }
-    // The index names the thread that appended last.
+    inFirst.forEach((r, i) => expect(r.id.equals(inSecond[i]!.id)).toBe(false))
+    // An index entry under a digest of the first thread that names the second (a digest prefix
+    // shared by two records) is not the first thread's to delete.
+    const s = store.logstore.getThread(second)
+    const sl = store.logstore.log(second, own.id)!
+    await storage.batch([{ type: 'put', key: keys.id(inFirst[1]!.id.multihash.digest), value: dagCbor.encode([s.n, sl.n, 2]) }])
     await store.logstore.deleteThread(first)
-    for (const r of records) {
-      expect(await storage.get(keys.cid(r.cid.multihash.digest))).toBeDefined()
-      expect((await store.getRecord(r.cid))?.seq).toBe(r.seq)
+    expect(await storage.get(keys.id(inFirst[0]!.id.multihash.digest))).toBeUndefined()
+    expect(await storage.get(keys.id(inFirst[1]!.id.multihash.digest))).toBeDefined()
+    for (const r of inSecond) {
+      expect(await storage.get(keys.id(r.id.multihash.digest))).toBeDefined()
+      expect((await store.getRecord(r.id))?.seq).toBe(r.seq)
     }
+    expect(await store.getRecord(inFirst[0]!.id)).toBeUndefined()
   })
 
   it('deletes a thread whose stored records are damaged', async () => {
@@ -387,7 +460,7 @@ describe('Logstore.deleteThread edge cases', () => {
     const id = ThreadId.create()
     const t = await store.logstore.addThread(id, threadKey)
     const log = await store.logstore.addLog(id, own.id, own)
-    await store.append(id, makeRecords(own, threadKey, 2))
+    await store.append(id, makeRecords(id, own, threadKey, 2))
     await storage.batch([{ type: 'put', key: keys.record(t.n, log.n, 1), value: Uint8Array.of(9, 9, 9) }])
     await store.logstore.deleteThread(id)
     expect(store.logstore.thread(id)).toBeUndefined()
