@@ -336,6 +336,102 @@ describe('Logstore heads', () => {
   })
 })
 
+describe('Logstore damage found at open', () => {
+  async function oneThread(): Promise<{ storage: StorageAdapter; id: ThreadId; key: ReturnType<typeof createThreadKey>; other: ThreadId }> {
+    const storage = memoryStorage()
+    const l = await Logstore.open(storage)
+    const id = ThreadId.create()
+    const other = ThreadId.create()
+    const key = createThreadKey()
+    await l.addThread(id, key)
+    await l.addThread(other, createThreadKey())
+    return { storage, id, key, other }
+  }
+
+  async function rewriteEntry(storage: StorageAdapter, id: ThreadId, change: (entry: { n: string; key: Uint8Array; check?: Uint8Array }) => unknown): Promise<void> {
+    const entry = dagCbor.decode((await storage.get(keys.thread(id.toString())))!) as { n: string; key: Uint8Array; check?: Uint8Array }
+    await storage.batch([{ type: 'put', key: keys.thread(id.toString()), value: dagCbor.encode(change(entry)) }])
+  }
+
+  it('stores a check value beside each thread key', async () => {
+    const { storage, id } = await oneThread()
+    const entry = dagCbor.decode((await storage.get(keys.thread(id.toString())))!) as { check?: Uint8Array }
+    expect(entry.check).toBeInstanceOf(Uint8Array)
+    expect(entry.check).toHaveLength(8)
+    const reopened = await Logstore.open(storage)
+    expect(reopened.getThread(id).damage).toBeUndefined()
+    expect(reopened.damaged).toEqual([])
+  })
+
+  it('reports a thread key that does not match its check value (one flipped byte of the read key) as damage of that thread', async () => {
+    const { storage, id, other } = await oneThread()
+    await rewriteEntry(storage, id, (e) => {
+      const key = Uint8Array.from(e.key)
+      key[40] = (key[40] as number) ^ 1
+      return { ...e, key }
+    })
+    const reopened = await Logstore.open(storage)
+    const damage = reopened.getThread(id).damage
+    expect(damage?.map((e) => e.name)).toEqual(['CorruptStoreError'])
+    expect(damage?.[0]?.threadId).toBe(id.toString())
+    expect(damage?.[0]?.message).toMatch(/check value/)
+    expect(reopened.getThread(other).damage).toBeUndefined()
+  })
+
+  it('reads a thread entry without a check value (nothing to compare) as undamaged', async () => {
+    const { storage, id, key } = await oneThread()
+    await rewriteEntry(storage, id, ({ n, key: k }) => ({ n, key: k }))
+    const reopened = await Logstore.open(storage)
+    expect(reopened.getThread(id).damage).toBeUndefined()
+    expect(reopened.getThread(id).key.read).toEqual(key.read)
+  })
+
+  it('reports a thread key that cannot be read as damage, with a placeholder key', async () => {
+    const { storage, id } = await oneThread()
+    await rewriteEntry(storage, id, (e) => ({ ...e, key: Uint8Array.of(1, 2, 3) }))
+    const reopened = await Logstore.open(storage)
+    const damage = reopened.getThread(id).damage ?? []
+    expect(damage.length).toBeGreaterThanOrEqual(1)
+    expect(damage.every((e) => e.name === 'CorruptStoreError')).toBe(true)
+    expect(reopened.getThread(id).key.read).toBeUndefined()
+  })
+
+  it('skips a thread entry that cannot be read at all, listing it in `damaged`, and opens the others', async () => {
+    const { storage, id, other } = await oneThread()
+    await storage.batch([{ type: 'put', key: keys.thread(id.toString()), value: Uint8Array.of(0xff) }])
+    const reopened = await Logstore.open(storage)
+    expect(reopened.thread(id)).toBeUndefined()
+    expect(reopened.damaged.map((e) => e.name)).toEqual(['CorruptStoreError'])
+    expect(reopened.getThread(other).damage).toBeUndefined()
+    // Numbers in use are never handed out again, even the damaged thread's.
+    const fresh = await reopened.addThread(ThreadId.create(), createThreadKey())
+    expect([reopened.getThread(other).n]).not.toContain(fresh.n)
+  })
+
+  it('reports a log entry that cannot be read, and a stored log key that does not derive its log ID', async () => {
+    const { storage, id } = await oneThread()
+    const l = await Logstore.open(storage)
+    const t = l.getThread(id)
+    const broken = generateLogKey()
+    const own = generateLogKey()
+    const stranger = generateLogKey()
+    await l.addLog(id, broken.id)
+    const log = await l.addLog(id, own.id, own)
+    await storage.batch([
+      { type: 'put', key: keys.log(t.n, broken.id), value: Uint8Array.of(0xff) },
+      { type: 'put', key: keys.log(t.n, own.id), value: dagCbor.encode({ n: log.n, seed: stranger.seed }) }
+    ])
+    const reopened = await Logstore.open(storage)
+    const damage = reopened.getThread(id).damage ?? []
+    expect(damage.map((e) => e.name)).toEqual(['CorruptStoreError', 'CorruptStoreError'])
+    expect(damage.map((e) => e.logId).sort()).toEqual([broken.id, own.id].sort())
+    // The damaged seed is never used to sign: the log is known, without its key.
+    expect(reopened.log(id, broken.id)).toBeUndefined()
+    expect(reopened.log(id, own.id)).toEqual({ id: own.id, n: log.n })
+    expect(reopened.ownLog(id)).toBeUndefined()
+  })
+})
+
 describe('Logstore metadata', () => {
   it('gets, puts, deletes and holds strings, per thread', async () => {
     const storage = memoryStorage()
