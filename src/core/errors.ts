@@ -131,7 +131,54 @@ export class ForkedLogError extends ThreadsError {
   static override readonly NAME = 'ForkedLogError'
 }
 
-/** True when `e` is one of this library's errors (matches across bundles by name). */
-export function isThreadsError(e: unknown): e is ThreadsError {
-  return e instanceof ThreadsError
+/**
+ * A reducer threw on an event (an older reducer meeting a newer payload, a bug). Every peer
+ * skips that event identically (DESIGN.md section 4, "Deterministic in failure too"); the
+ * error names the event's thread, log and seq, and keeps the reducer's error as `cause`.
+ */
+export class ReducerError extends ThreadsError {
+  static override readonly NAME = 'ReducerError'
 }
+
+/**
+ * Storage refused a write. Nothing that was not stored is sent; the state goes back to what is
+ * stored, and commands are refused with this error until storage takes writes again.
+ */
+export class StorageFailedError extends ThreadsError {
+  static override readonly NAME = 'StorageFailedError'
+}
+
+/** A thread's state cannot be snapshotted (a value dag-cbor cannot hold): the path is named. */
+export class SnapshotError extends ThreadsError {
+  static override readonly NAME = 'SnapshotError'
+}
+
+/** The thread was deleted from this peer: it takes no commands and syncs no more. */
+export class ThreadDeletedError extends ThreadsError {
+  static override readonly NAME = 'ThreadDeletedError'
+}
+
+/** Another peer (another tab, process or instance) holds this storage: one peer per storage. */
+export class StorageLockedError extends ThreadsError {
+  static override readonly NAME = 'StorageLockedError'
+}
+
+const NAMES = new Set<string>()
+
+/**
+ * True when `e` is one of this library's errors. It matches by `name` as well as by class, so
+ * an error from another copy of the library (its ESM and CJS builds in one process, a linked
+ * workspace) is recognised too.
+ */
+export function isThreadsError(e: unknown): e is ThreadsError {
+  if (e instanceof ThreadsError) return true
+  if (NAMES.size === 0) for (const c of ERROR_CLASSES) NAMES.add(c.NAME)
+  return e instanceof Error && NAMES.has(e.name)
+}
+
+const ERROR_CLASSES: ReadonlyArray<{ readonly NAME: string }> = [
+  ThreadsError, InvalidThreadIdError, InvalidKeyError, MalformedRecordError, CidMismatchError, BadSignatureError,
+  BrokenChainError, EquivocationError, DecryptionError, TooLargeError, NotFoundError, CorruptStoreError,
+  MalformedMessageError, UnauthorizedError, NotWriterError, InvalidInviteError, UnsupportedFormatError,
+  ForkedLogError, ReducerError, StorageFailedError, SnapshotError, ThreadDeletedError, StorageLockedError
+]

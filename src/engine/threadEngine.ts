@@ -1,6 +1,6 @@
 import type { CID } from 'multiformats/cid'
 import { decodeCommand, encodeCommand, type Command } from '../core/command.js'
-import { BadSignatureError, BrokenChainError, CorruptStoreError, ForkedLogError, NotWriterError, ThreadsError, TooLargeError } from '../core/errors.js'
+import { BadSignatureError, BrokenChainError, CorruptStoreError, ForkedLogError, NotWriterError, ReducerError, SnapshotError, StorageFailedError, ThreadsError, TooLargeError } from '../core/errors.js'
 import { forkProofOf, signedStatementOf, type ForkProof } from '../core/forkProof.js'
 import { publicKeyFromLogId, type LogKey } from '../core/keys.js'
 import {
@@ -25,7 +25,7 @@ import { Forks, type ForkedLog } from './forks.js'
 import { HeldRecords, type Gap } from './heldRecords.js'
 import { SeenRecords } from './seenRecords.js'
 import { deleteSnapshot, readSnapshot, writeSnapshot, type Snapshot } from './snapshot.js'
-import { compareOrder, type EventMeta, type OrderKey, type ThreadEvent } from './threadEvent.js'
+import { compareOrder, effectiveClock, type EventMeta, type OrderKey, type ThreadEvent } from './threadEvent.js'
 import { BehindBaseError, Timeline, type Fold } from './timeline.js'
 
 /** A thread's projection: the state every peer folds from the thread's events. */
@@ -50,6 +50,12 @@ export interface ThreadEngineOptions<S> {
   readonly snapshotEvery?: number
   /** Compact the timeline after every snapshot (default false): memory stays bounded by the unstable suffix. */
   readonly compactOnSnapshot?: boolean
+  /**
+   * The version of the projection (its reducers and state shape). A snapshot written by another
+   * version is not used: the state is folded again from the events, so a restart never yields a
+   * state that a fresh peer running this code would not compute.
+   */
+  readonly version?: string
   /** Out-of-order records held per log while a gap is open (default 4,096). */
   readonly maxHeldPerLog?: number
   /** Bytes of out-of-order records held for the whole thread (default 16 MiB). */
@@ -166,6 +172,9 @@ export class ThreadEngine<S> {
   #snapshotKey: OrderKey | undefined
   #ingesting: Promise<void> = Promise.resolve()
   #lastExpiry = 0
+  #failing: Promise<void> | undefined
+  #retrying = false
+  #lastRetry = 0
   /** Record block digests stored lately, so exact duplicates cost two hashes. */
   readonly #seen = new SeenRecords()
 
@@ -227,8 +236,34 @@ export class ThreadEngine<S> {
     if (this.events.listenerCount('rejected') > 0) this.reportDamage()
   }
 
+  /**
+   * The projection's fold, made total: a reducer that throws on an event leaves the state as it
+   * was, on every peer alike (the same code throws on the same event everywhere), and the event
+   * is reported once as a {@link ReducerError} with its context. The timeline never holds an
+   * event whose fold did not complete.
+   */
+  readonly #fold: Fold<S> = (state, event) => {
+    try {
+      return this.#projection.fold(state, event)
+    } catch (cause) {
+      const key = `${event.meta.logId}\u0000${event.meta.seq}`
+      if (!this.#reducerFailures.has(key)) {
+        if (this.#reducerFailures.size >= 1024) this.#reducerFailures.clear()
+        this.#reducerFailures.add(key)
+        const m = event.meta
+        this.events.emit(
+          'rejected',
+          new ReducerError(`a reducer threw on \`${event.command.type}\`: the event is skipped on every peer (${cause instanceof Error ? cause.message : String(cause)})`, { threadId: m.threadId, logId: m.logId, seq: m.seq, cid: m.id }, { cause })
+        )
+      }
+      return state
+    }
+  }
+
+  readonly #reducerFailures = new Set<string>()
+
   #newTimeline(base: S, baseKey: OrderKey | undefined): Timeline<S> {
-    return new Timeline(this.#projection.fold, base, {
+    return new Timeline(this.#fold, base, {
       ...(this.#options.checkpoints === undefined ? {} : { policy: this.#options.checkpoints }),
       ...(baseKey === undefined ? {} : { baseKey })
     })
@@ -375,6 +410,12 @@ export class ThreadEngine<S> {
         await deleteSnapshot(this.store.logstore.storage, this.thread.n)
         snap = undefined
       }
+      // A snapshot of another version of the projection (reducers changed) is not what this
+      // code computes from the events: fold them again.
+      if (snap !== undefined && snap.version !== this.#options.version) {
+        snap = undefined
+        this.#sinceSnapshot = Number.POSITIVE_INFINITY
+      }
       // A snapshot that folded records a fork proof now disputes does not describe what every
       // peer computes any more.
       if (snap !== undefined && this.#forks.all().some((f) => (snap?.heads[f.logId] ?? 0) >= f.seq)) snap = undefined
@@ -420,7 +461,7 @@ export class ThreadEngine<S> {
               if (e instanceof ThreadsError) this.events.emit('rejected', e)
               continue
             }
-            const clock = Math.max(opened.header.clock, prevClock + 1)
+            const clock = effectiveClock(opened.header.clock, prevClock)
             prevClock = clock
             events.push(this.#event(command, log.id, stored.seq, clock, opened.header.time, stored.id.toString(), log.id === own))
             if (events.length % 1000 === 0) this.#progress({ phase: 'load', done: events.length, total })
@@ -449,7 +490,11 @@ export class ThreadEngine<S> {
       throw e
     }
     // Events applied while storage was being read (local commands) that the reads missed.
-    const meanwhile = this.#timeline.events.filter((e) => !timeline.has(e.meta) && (folded.get(e.meta.logId)?.seq ?? 0) < e.meta.seq)
+    // (Only those storage still holds or will: after a failed write the event store's heads went
+    // back, and events past them are gone.)
+    const meanwhile = this.#timeline.events.filter(
+      (e) => !timeline.has(e.meta) && (folded.get(e.meta.logId)?.seq ?? 0) < e.meta.seq && e.meta.seq <= (this.store.logstore.head(this.thread.id, e.meta.logId)?.seq ?? 0)
+    )
     if (meanwhile.length > 0) timeline.insert(meanwhile)
     for (const e of meanwhile) {
       logClocks.set(e.meta.logId, Math.max(logClocks.get(e.meta.logId) ?? -1, e.meta.clock))
@@ -488,9 +533,15 @@ export class ThreadEngine<S> {
   command(command: Command, apply?: (event: ThreadEvent) => S): CommandResult<S> {
     const logKey = this.logKey
     if (logKey === undefined) throw new NotWriterError('this peer has no log in the thread (it was invited to read or follow): it cannot write', { threadId: this.id })
-    if (this.#writeBlocked !== undefined) throw this.#writeBlocked
+    if (this.#writeBlocked !== undefined) {
+      if (this.#writeBlocked instanceof StorageFailedError) this.#retryStorage()
+      throw this.#writeBlocked
+    }
     const body = encodeCommand(command)
-    const clock = this.#clock + 1
+    // The clock rule is applied to this peer's own records as to everyone's: after an attack
+    // that pushed the thread's clocks far ahead, a new event may sort before the tip (see below).
+    const ownClock = this.#logClocks.get(logKey.id) ?? -1
+    const clock = effectiveClock(Math.min(this.#clock + 1, Number.MAX_SAFE_INTEGER), ownClock)
     const time = (this.#options.now ?? Date.now)()
     const record = createRecord({
       logKey,
@@ -504,22 +555,27 @@ export class ThreadEngine<S> {
     // Fold what every other peer will decode, not the object dispatched: dag-cbor normalises a
     // few values (-0, lone surrogates), and the author must not see a different action.
     const event = this.#event(decodeCommand(body), logKey.id, record.seq, clock, time, record.id.toString(), true)
-    // Reducers run before anything is committed: if one throws, the command leaves no trace.
-    const stateAfter = apply?.(event)
+    // At the tip (always, but after a clock attack), reducers run before anything is committed:
+    // if one throws, the command leaves no trace. Below the tip, the engine folds it in order,
+    // as every other peer will, and the store hears of it as a replay.
+    const atTip = this.#timeline.lastKey === undefined || compareOrder(event.meta, this.#timeline.lastKey) > 0
+    const stateAfter = atTip ? apply?.(event) : undefined
     this.#ownHead = { id: record.id, seq: record.seq }
-    this.#clock = clock
+    this.#clock = Math.max(this.#clock, clock)
     this.#logClocks.set(logKey.id, clock)
     this.#folded.set(logKey.id, this.#ownHead)
-    const state = this.#timeline.append(event, stateAfter)
+    const inserted = atTip ? undefined : this.#timeline.insert([event])
+    const state = inserted === undefined ? this.#timeline.append(event, stateAfter) : inserted.state
     let durable: Promise<void>
     if (this.#txn !== undefined) {
       this.#txn.records.push(record)
       durable = this.#txn.durable
     } else {
       durable = this.#append([record])
-      this.events.emit('recorded', { records: [record] })
+      // Sent only once stored: a record peers hold must never be one this peer could lose.
+      durable.then(() => this.events.emit('recorded', { records: [record] }), () => undefined)
     }
-    this.events.emit('applied', { events: [event], state, replayed: false })
+    this.events.emit('applied', { events: [event], state, replayed: inserted !== undefined })
     this.#afterApply(1)
     return { event, record, state, durable }
   }
@@ -570,7 +626,7 @@ export class ThreadEngine<S> {
     }
     const durable = this.#append(txn.records)
     durable.then(txn.settle.resolve, txn.settle.reject)
-    this.events.emit('recorded', { records: txn.records })
+    durable.then(() => this.events.emit('recorded', { records: txn.records }), () => undefined)
     return { result, durable }
   }
 
@@ -583,8 +639,54 @@ export class ThreadEngine<S> {
       this.events.emit('durability', { pending: this.#pending })
     }
     const p = this.store.append(this.thread.id, records)
-    p.then(done, done)
+    p.then(done, (e: unknown) => {
+      done()
+      void this.#storageFailed(e)
+    })
     return p
+  }
+
+  /**
+   * Storage refused a write: report it, bring the state back to what storage holds (the event
+   * store has put its heads back), and refuse commands until storage takes writes again.
+   */
+  async #storageFailed(e: unknown): Promise<void> {
+    const error = e instanceof StorageFailedError ? e : new StorageFailedError(`storage refused a write: ${String(e)}`, { threadId: this.id }, { cause: e })
+    if (this.#writeBlocked === error) return
+    this.#writeBlocked = error
+    this.events.emit('rejected', error)
+    if (this.#failing !== undefined) return
+    this.#failing = (async () => {
+      try {
+        await this.#ingesting
+        await this.#load(false)
+        if (this.logKey !== undefined) this.#ownHead = this.store.logstore.head(this.thread.id, this.logKey.id)
+        this.events.emit('applied', { events: [], state: this.state, replayed: true })
+      } catch (cause) {
+        this.events.emit('rejected', cause instanceof ThreadsError ? cause : new StorageFailedError(`reading storage back failed: ${String(cause)}`, { threadId: this.id }, { cause }))
+      } finally {
+        this.#failing = undefined
+      }
+    })()
+  }
+
+  /** While commands are refused for a storage failure: try storage again, at most once a second. */
+  #retryStorage(): void {
+    const now = Date.now()
+    if (this.#retrying || now - this.#lastRetry < 1000) return
+    this.#retrying = true
+    this.#lastRetry = now
+    void this.store
+      .retry()
+      .then((ok) => {
+        if (ok && this.#writeBlocked instanceof StorageFailedError) {
+          this.#writeBlocked = undefined
+          this.events.emit('durability', { pending: this.#pending })
+        }
+      })
+      .finally(() => {
+        this.#retrying = false
+      })
   }
 
   /**
@@ -730,7 +832,7 @@ export class ThreadEngine<S> {
           reject(e)
           continue
         }
-        const clock = Math.max(opened.header.clock, prevClock + 1)
+        const clock = effectiveClock(opened.header.clock, prevClock)
         prevClock = clock
         events.push(this.#event(command, logId, r.seq, clock, opened.header.time, r.id.toString(), logId === this.logKey?.id))
       }
@@ -892,15 +994,31 @@ export class ThreadEngine<S> {
     if (every <= 0 || this.thread.key.read === undefined) return
     this.#sinceSnapshot += count
     if (this.#sinceSnapshot >= every && this.#snapshotting === undefined && this.#txn === undefined) {
-      this.#snapshotting = this.snapshot().finally(() => {
-        this.#snapshotting = undefined
-      })
+      // A snapshot is a cache: one that cannot be written is reported, never thrown at nobody.
+      this.#snapshotting = this.snapshot()
+        .catch((e: unknown) => this.#snapshotFailed(e))
+        .finally(() => {
+          this.#snapshotting = undefined
+        })
     }
   }
+
+  #snapshotFailed(e: unknown): void {
+    const error = e instanceof ThreadsError ? e : new SnapshotError(`the snapshot could not be written: ${String(e)}`, { threadId: this.id }, { cause: e })
+    // Once per cause: a state that cannot be encoded would otherwise report at every interval.
+    if (this.#lastSnapshotError === error.message) return
+    this.#lastSnapshotError = error.message
+    this.events.emit('rejected', error)
+  }
+
+  #lastSnapshotError: string | undefined
 
   /**
    * Write a snapshot of the current state, after the events in it are durable (a snapshot must
    * never hold an event that a crash could lose).
+   *
+   * @throws {@link SnapshotError} naming the path of a value dag-cbor cannot hold (`undefined`,
+   * `NaN`, a `Date`, a class instance) in the state; {@link StorageFailedError} when storage refuses.
    */
   async snapshot(): Promise<void> {
     const readKey = this.thread.key.read
@@ -921,7 +1039,7 @@ export class ThreadEngine<S> {
     }
     this.#sinceSnapshot = 0
     await this.store.flush()
-    await writeSnapshot(this.store.logstore.storage, this.thread.n, readKey, snap)
+    await writeSnapshot(this.store.logstore.storage, this.thread.n, readKey, snap, this.#options.version)
     this.#snapshotKey = snap.lastKey
     if (this.#options.compactOnSnapshot === true) this.compact()
   }

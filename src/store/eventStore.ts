@@ -2,7 +2,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import type { CID } from 'multiformats/cid'
 import { equals } from 'uint8arrays/equals'
 import type { Block } from '../core/block.js'
-import { BrokenChainError, CorruptStoreError, NotFoundError, ThreadsError } from '../core/errors.js'
+import { BrokenChainError, CorruptStoreError, NotFoundError, StorageFailedError, ThreadsError } from '../core/errors.js'
 import { linksHead, type LogHead, type LogRecord } from '../core/record.js'
 import { recordIdOfDigest } from '../core/recordId.js'
 import { checkStored, decodeStoredRecord, encodeStoredRecord, rebuildRecord, type StoredRecord } from '../core/storedRecord.js'
@@ -41,6 +41,8 @@ interface Pending {
   readonly records: StorageOp[]
   /** Head moves: the commit point, written last. */
   readonly heads: StorageOp[]
+  /** The heads those ops store, to know what is durable (and to go back to it on failure). */
+  readonly moved: ReadonlyArray<{ readonly thread: ThreadInfo; readonly log: LogInfo; readonly head: LogHead }>
   readonly resolve: () => void
   readonly reject: (e: unknown) => void
 }
@@ -72,7 +74,9 @@ export class EventStore {
   readonly #storage: StorageAdapter
   #queue: Pending[] = []
   #writing = false
-  #failed: unknown = undefined
+  #failed: StorageFailedError | undefined = undefined
+  /** Per log whose memory head is ahead of storage: the head storage holds (undefined: none). */
+  readonly #durable = new Map<string, { thread: ThreadInfo; log: LogInfo; head: LogHead | undefined }>()
   #idle: Array<() => void> = []
 
   constructor(logstore: Logstore) {
@@ -119,13 +123,22 @@ export class EventStore {
       heads.set(log, { id: r.id, seq: r.seq })
       this.#recent.set(recentKey(thread.n, log.n, r.seq), r)
     }
-    const headOps = [...heads].map(([log, head]) => this.logstore.advanceHead(thread, log, head))
-    return this.#enqueue(ops, headOps)
+    const headOps = [...heads].map(([log, head]) => {
+      this.#remember(thread, log)
+      return this.logstore.advanceHead(thread, log, head)
+    })
+    return this.#enqueue(ops, headOps, [...heads].map(([log, head]) => ({ thread, log, head })))
   }
 
-  #enqueue(records: StorageOp[], heads: StorageOp[]): Promise<void> {
+  /** Note a log's durable head before its memory head first moves past it. */
+  #remember(thread: ThreadInfo, log: LogInfo): void {
+    const k = `${thread.n}\u0000${log.n}`
+    if (!this.#durable.has(k)) this.#durable.set(k, { thread, log, head: this.logstore.head(thread.id, log.id) })
+  }
+
+  #enqueue(records: StorageOp[], heads: StorageOp[], moved: Pending['moved']): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ records, heads, resolve, reject })
+      this.#queue.push({ records, heads, moved, resolve, reject })
       if (!this.#writing) void this.#drain()
     })
   }
@@ -146,16 +159,46 @@ export class EventStore {
       }
       try {
         await this.#storage.batch(records.concat([...heads.values()]))
+        for (const p of batch) for (const m of p.moved) this.#durable.set(`${m.thread.n}\u0000${m.log.n}`, m)
+        if (this.#queue.length === 0) this.#durable.clear() // every memory head is durable now
         for (const p of batch) p.resolve()
       } catch (cause) {
-        // Memory heads have moved past what is durable: refuse further writes rather than fork.
-        this.#failed = new CorruptStoreError('a storage batch failed; reopen the store', {}, { cause })
-        for (const p of batch.concat(this.#queue)) p.reject(this.#failed)
+        // Memory heads moved past what is durable: go back to what storage holds, refuse writes
+        // until storage takes them again (retry), and let every caller know.
+        const failed = new StorageFailedError(`storage refused a write: ${cause instanceof Error ? cause.message : String(cause)}`, {}, { cause })
+        this.#failed = failed
+        const rejected = batch.concat(this.#queue)
         this.#queue = []
+        for (const { thread, log, head } of this.#durable.values()) {
+          this.logstore.restoreHead(thread, log, head)
+          this.#recent.deletePrefix(`${thread.n}\u0000${log.n}\u0000`)
+        }
+        this.#durable.clear()
+        for (const p of rejected) p.reject(failed)
       }
     }
     this.#writing = false
     for (const done of this.#idle.splice(0)) done()
+  }
+
+  /** The storage failure that stopped appends, until {@link retry} finds storage working again. */
+  get failed(): StorageFailedError | undefined {
+    return this.#failed
+  }
+
+  /**
+   * Try storage again after a failure: a small write that, if it lands, lets appends go on.
+   * Resolves `true` when storage works again.
+   */
+  async retry(): Promise<boolean> {
+    if (this.#failed === undefined) return true
+    try {
+      await this.#storage.batch([{ type: 'put', key: keys.probe(), value: Uint8Array.of(1) }])
+    } catch {
+      return false
+    }
+    this.#failed = undefined
+    return true
   }
 
   /** Resolves when every append made so far is durable. */

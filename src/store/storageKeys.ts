@@ -28,6 +28,8 @@ export const keys = {
   records: (t: string, l: string): string[] => ['r', t, l],
   /** Index from a record identity's digest (first 12 bytes) to where the record lives. */
   id: (digest: Uint8Array): string[] => ['c', base64url.baseEncode(digest.subarray(0, 12))],
+  /** A probe written when storage is tried again after a failure. */
+  probe: (): string[] => ['p'],
   /** Snapshots of thread state (engine layer). */
   snapshot: (t: string, name: string): string[] => ['s', t, name]
 } as const

@@ -27,6 +27,8 @@ export class AddrBook {
   readonly #storage: StorageAdapter
   readonly #now: () => number
   readonly #cache = new Map<string, Map<string, Entry>>()
+  /** Per thread, the peers with addresses (loaded from storage on first use, then kept up to date). */
+  readonly #peers = new Map<string, Set<string>>()
 
   constructor(storage: StorageAdapter, now: () => number = Date.now) {
     this.#storage = storage
@@ -51,6 +53,9 @@ export class AddrBook {
   #write(t: string, logId: string, entries: Map<string, Entry>): StorageOp {
     const now = this.#now()
     for (const [a, e] of entries) if (e.expires <= now) entries.delete(a)
+    const peers = this.#peers.get(t)
+    if (entries.size === 0) peers?.delete(logId)
+    else peers?.add(logId)
     return entries.size === 0
       ? { type: 'del', key: keys.addrs(t, logId) }
       : { type: 'put', key: keys.addrs(t, logId), value: dagCbor.encode([...entries].map(([a, e]) => (e.ttl === undefined ? [a, e.expires] : [a, e.expires, e.ttl]))) }
@@ -60,15 +65,67 @@ export class AddrBook {
     return ttl >= PERMANENT_TTL ? PERMANENT_TTL : this.#now() + ttl
   }
 
-  /** Add addresses for `ttl` ms; an address already known keeps the later of its two expiries. */
-  async addAddrs(t: string, logId: string, addrs: readonly string[], ttl: number): Promise<void> {
+  /**
+   * Add addresses for `ttl` ms; an address already known keeps the later of its two expiries.
+   *
+   * `limits` bound what a peer's word can make this book hold (DESIGN.md section 6): at most
+   * `maxAddrs` addresses per peer (addresses already known are kept first) and at most `maxPeers`
+   * peers per thread.
+   *
+   * @returns false when the peer is new and the thread already has `maxPeers` peers: nothing is stored.
+   *
+   * @example
+   * ```ts
+   * await addrs.addAddrs(t, peerId, ['/ip4/1.2.3.4/tcp/4001/p2p/' + peerId], 3_600_000, { maxAddrs: 16, maxPeers: 256 })
+   * ```
+   */
+  async addAddrs(t: string, logId: string, addrs: readonly string[], ttl: number, limits: { maxAddrs?: number; maxPeers?: number } = {}): Promise<boolean> {
+    if (limits.maxPeers !== undefined) {
+      const peers = await this.#peerSet(t)
+      if (!peers.has(logId) && peers.size >= limits.maxPeers) return false
+    }
     const entries = await this.#load(t, logId)
     const expires = this.#expiry(ttl)
+    const now = this.#now()
     for (const a of addrs) {
       const old = entries.get(a)
+      if (old === undefined && limits.maxAddrs !== undefined) {
+        let live = 0
+        for (const e of entries.values()) if (e.expires > now) live++
+        if (live >= limits.maxAddrs) continue
+      }
       if (old === undefined || expires > old.expires) entries.set(a, { expires, ttl: Math.min(ttl, PERMANENT_TTL) })
     }
     await this.#storage.batch([this.#write(t, logId, entries)])
+    return true
+  }
+
+  /** The set of peers with addresses in a thread, loaded once from storage. */
+  async #peerSet(t: string): Promise<Set<string>> {
+    const cached = this.#peers.get(t)
+    if (cached !== undefined) return cached
+    const found = new Set<string>()
+    for await (const { key } of this.#storage.range(keys.addrs(t, '').slice(0, 2))) {
+      const peer = key[2]
+      if (typeof peer === 'string') found.add(peer)
+    }
+    // Another call may have loaded (and changed) it while this one read storage.
+    const loaded = this.#peers.get(t)
+    if (loaded !== undefined) return loaded
+    this.#peers.set(t, found)
+    return found
+  }
+
+  /**
+   * The peers with addresses in a thread (some may have only expired ones until they are read).
+   *
+   * @example
+   * ```ts
+   * for (const peer of await addrs.peers(t)) await network.dial(peer, (await addrs.addrs(t, peer)).map((a) => a.addr))
+   * ```
+   */
+  async peers(t: string): Promise<string[]> {
+    return [...(await this.#peerSet(t))].sort()
   }
 
   /** Set addresses to expire after `ttl` ms, shorter or longer; a `ttl` of 0 removes them. */

@@ -262,6 +262,13 @@ export class Logstore {
     return { type: 'put', key: keys.head(thread.n, log.n), value: encodeHead(head) }
   }
 
+  /** Put a memory head back to what storage holds (a batch that would have moved it failed). */
+  restoreHead(thread: ThreadInfo, log: LogInfo, head: LogHead | undefined): void {
+    const heads = this.#heads.get(thread.id.toString())
+    if (head === undefined) heads?.delete(log.id)
+    else heads?.set(log.id, head)
+  }
+
   /**
    * Set a head in memory and return the op that stores it (or deletes it, for `undefined`):
    * repair and adoption of orphans, outside appends.

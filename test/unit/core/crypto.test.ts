@@ -5,6 +5,7 @@ import { getCrypto, setCrypto, type CryptoProvider } from '../../../src/core/cry
 import { encodeCommand, decodeCommand } from '../../../src/core/command.js'
 import { createThreadKey, logKeyFromSeed } from '../../../src/core/keys.js'
 import { createRecord, openEvent, recordBlocks, verifyChain, verifyRecord, type LogRecord } from '../../../src/core/record.js'
+import { ThreadId } from '../../../src/core/threadId.js'
 import { ed25519 } from '@noble/curves/ed25519.js'
 import { bytesEqual, flip, fromHex, hex } from './fixtures.js'
 
@@ -218,6 +219,9 @@ describe('whole records across providers', () => {
   const original = getCrypto()
   afterEach(() => setCrypto(original))
 
+  /** A thread ID from fixed bytes, so records built twice are byte-identical. */
+  const thread = ThreadId.fromBytes(Uint8Array.from([1, 0x55, ...detBytes('thread', 32)]))
+
   function build(provider: CryptoProvider, seed: Uint8Array, n: number, threadKey = createThreadKey()): { records: LogRecord[]; threadKey: typeof threadKey; logId: string } {
     setCrypto(provider)
     const logKey = logKeyFromSeed(seed)
@@ -228,15 +232,18 @@ describe('whole records across providers', () => {
         createRecord({
           logKey,
           threadKey,
+          thread,
           body: encodeCommand({ type: 'todos/added', payload: { i, text: `item ${i}` } }),
           clock: i + 1,
           time: 1_700_000_000_000 + i,
-          ...(prev === undefined ? {} : { prev: { cid: prev.cid, seq: prev.seq } })
+          ...(prev === undefined ? {} : { prev: { id: prev.id, seq: prev.seq } })
         })
       )
     }
     return { records, threadKey, logId: logKey.id }
   }
+
+  const ctx = (logId: string, threadKey: { service: Uint8Array }) => ({ thread, logId, serviceKey: threadKey.service })
 
   it('the auto-detected provider in Node is node:crypto', () => {
     expect(original.name).toBe('node')
@@ -245,10 +252,11 @@ describe('whole records across providers', () => {
   it('records built with noble verify and open under node:crypto', () => {
     const { records, threadKey, logId } = build(nobleCrypto, detBytes('noble-writer', 32), 4)
     setCrypto(nodeCrypto)
-    const verified = verifyChain(logId, threadKey.service, records.map(recordBlocks))
+    const verified = verifyChain(ctx(logId, threadKey), records.map(recordBlocks))
     expect(verified.map((r) => r.cid.toString())).toEqual(records.map((r) => r.cid.toString()))
+    expect(verified.map((r) => r.id.toString())).toEqual(records.map((r) => r.id.toString()))
     for (const r of records) {
-      const single = verifyRecord(logId, threadKey.service, recordBlocks(r))
+      const single = verifyRecord(ctx(logId, threadKey), recordBlocks(r))
       const { header, body } = openEvent(threadKey.read, single)
       expect(header.clock).toBe(r.seq)
       expect(decodeCommand(body)).toEqual({ type: 'todos/added', payload: { i: r.seq - 1, text: `item ${r.seq - 1}` } })
@@ -258,11 +266,12 @@ describe('whole records across providers', () => {
   it('records built with node:crypto verify and open under noble', () => {
     const { records, threadKey, logId } = build(nodeCrypto, detBytes('node-writer', 32), 4)
     setCrypto(nobleCrypto)
-    const verified = verifyChain(logId, threadKey.service, records.map(recordBlocks))
+    const verified = verifyChain(ctx(logId, threadKey), records.map(recordBlocks))
     expect(verified).toHaveLength(4)
     for (const r of records) {
-      const single = verifyRecord(logId, threadKey.service, recordBlocks(r))
+      const single = verifyRecord(ctx(logId, threadKey), recordBlocks(r))
       expect(single.cid.equals(r.cid)).toBe(true)
+      expect(single.id.equals(r.id)).toBe(true)
       expect(openEvent(threadKey.read, single).header.time).toBe(1_700_000_000_000 + r.seq - 1)
     }
   })
@@ -278,6 +287,7 @@ describe('whole records across providers', () => {
     const b = build(fixedRandom(nobleCrypto), seed, 3, threadKey)
     expect(a.logId).toBe(b.logId)
     for (let i = 0; i < 3; i++) {
+      expect((a.records[i] as LogRecord).id.equals((b.records[i] as LogRecord).id)).toBe(true)
       const ra = recordBlocks(a.records[i] as LogRecord)
       const rb = recordBlocks(b.records[i] as LogRecord)
       expect(hex(ra.record)).toBe(hex(rb.record))
@@ -285,5 +295,20 @@ describe('whole records across providers', () => {
       expect(hex(ra.header)).toBe(hex(rb.header))
       expect(hex(ra.body)).toBe(hex(rb.body))
     }
+    // Pinned: a change to the statement, the node codec or the padding changes these.
+    expect(a.records.map((r) => r.id.toString())).toEqual(PINNED_IDS)
+    expect(a.records.map((r) => r.cid.toString())).toEqual(PINNED_CIDS)
   })
 })
+
+// Format 2 records of the fixed writer, thread, keys and random bytes above (node:crypto and noble agree).
+const PINNED_IDS = [
+  'bafkreidnpcodaemhh5iqmmiyws3pnnkitd463ygw4r35bkdm2ebp7cza2i',
+  'bafkreiarm2zg32z5vhdbxsiauz7kkyo3atqzogdrtpnhblds5qqtts2awu',
+  'bafkreibh7yr4shjf7js3x5jzm2ut6jflgry46vof5pf7fqmqbzzlk5cx5e'
+]
+const PINNED_CIDS = [
+  'bafyreibwkkejitf2fokwrn5riu3kvftyth3i5tf5ldbjnx5qg2bx5eyymm',
+  'bafyreih6kqceslv7iyjnnk5husmijpff7saerkaa6plrgzxelujebnxe7m',
+  'bafyreibtbjjnqvn3endvalshrkcmwapcqstuvgvwbq7t63ht326dmnzbva'
+]

@@ -11,7 +11,7 @@ import { BehindBaseError, Timeline, type Fold } from '../../../src/engine/timeli
 function ev(clock: number, logId: string, seq: number, payload: unknown = `${logId}:${seq}`): ThreadEvent {
   return {
     command: { type: 'test/event', payload },
-    meta: { threadId: 't', author: logId, logId, seq, clock, time: 0, cid: `cid-${logId}-${seq}`, local: false }
+    meta: { threadId: 't', author: logId, logId, seq, clock, time: 0, id: `id-${logId}-${seq}`, local: false }
   }
 }
 
@@ -335,6 +335,165 @@ describe('Timeline: dropNewest', () => {
     t.append(ev(1, 'a', 1))
     expect(t.dropNewest(0)).toEqual(['a:1'])
     expect(t.length).toBe(1)
+  })
+})
+
+describe('Timeline: remove', () => {
+  /** `n` events of log m at clocks 2, 4, …, and a log f (a forked writer) at every `spread`th odd clock. */
+  function interleaved(n: number, spread: number, fold: Fold<number>, policy?: CheckpointPolicy): { t: Timeline<number>; all: ThreadEvent[] } {
+    const all: ThreadEvent[] = []
+    let f = 0
+    for (let i = 1; i <= n; i++) {
+      all.push(ev(2 * i, 'm', i))
+      if (i % spread === 0) all.push(ev(2 * i + 1, 'f', ++f))
+    }
+    const t = new Timeline<number>(fold, 0, policy === undefined ? {} : { policy })
+    for (const e of all) t.append(e)
+    return { t, all }
+  }
+
+  function foldAll(events: readonly ThreadEvent[]): number {
+    let s = 0
+    for (const e of sorted(events)) s = (Math.imul(s, 31) + e.meta.clock * 7 + e.meta.seq) | 0
+    return s
+  }
+
+  it('removes the selected events (a forked log from the disputed seq on) and folds the rest', () => {
+    const t = new Timeline(listFold, [] as readonly string[], { policy: { every: 4, perLevel: 2 } })
+    const all: ThreadEvent[] = []
+    for (let i = 1; i <= 30; i++) {
+      all.push(ev(2 * i, 'm', i))
+      if (i % 3 === 0) all.push(ev(2 * i + 1, 'f', i / 3))
+    }
+    for (const e of all) t.append(e)
+    const drop = (e: ThreadEvent): boolean => e.meta.logId === 'f' && e.meta.seq >= 4
+    const kept = all.filter((e) => !drop(e))
+    const r = t.remove(drop)
+    expect(r.removed).toBe(7)
+    expect(r.state).toEqual(reference(kept))
+    expect(t.state).toEqual(reference(kept))
+    expect(t.length).toBe(kept.length)
+    expect(t.events.map((e) => `${e.meta.logId}:${e.meta.seq}`)).toEqual(reference(kept))
+    for (const e of all) expect(t.has(e.meta)).toBe(!drop(e))
+    expect(t.lastKey).toMatchObject({ clock: 60, logId: 'm', seq: 30 })
+  })
+
+  it('removing nothing changes nothing and folds nothing', () => {
+    const c = countingFold()
+    const { t } = interleaved(100, 10, c.fold)
+    const state = t.state
+    c.reset()
+    expect(t.remove((e) => e.meta.logId === 'nobody')).toEqual({ state, removed: 0, folds: 0 })
+    expect(c.calls()).toBe(0)
+    expect(t.state).toBe(state)
+    expect(t.length).toBe(110)
+  })
+
+  it('replays from the earliest removed position: folds are bounded by the suffix after it, not by the history', () => {
+    const every = DEFAULT_CHECKPOINTS.every
+    for (const n of [2_000, 20_000]) {
+      for (const depth of [1, 10, 100, 1000]) {
+        const c = countingFold()
+        const t = history(n, c.fold)
+        // Remove the event `depth` from the tip and one after it: the replay starts at the first.
+        const first = n - depth
+        const dropped = new Set([first + 1, Math.min(n, first + 1 + Math.floor(depth / 2))])
+        c.reset()
+        const r = t.remove((e) => dropped.has(e.meta.seq))
+        expect(r.removed).toBe(dropped.size)
+        expect(c.calls()).toBe(r.folds)
+        const suffix = t.length - first
+        expect(r.folds).toBeGreaterThanOrEqual(suffix)
+        expect(r.folds).toBeLessThanOrEqual(1.25 * depth + every + 1)
+        expect(t.length).toBe(n - dropped.size)
+        expect(t.state).toBe(foldAll(t.events))
+      }
+    }
+  })
+
+  it('removing the very first event replays everything after it', () => {
+    const c = countingFold()
+    const t = history(50, c.fold, { every: 4, perLevel: 2 })
+    c.reset()
+    const r = t.remove((e) => e.meta.seq === 1)
+    expect(r).toMatchObject({ removed: 1, folds: 49 })
+    expect(t.state).toBe(foldAll(t.events))
+  })
+
+  it('removed events can be inserted again, and later inserts, appends and drops stay correct', () => {
+    const t = new Timeline(listFold, [] as readonly string[], { policy: { every: 2, perLevel: 2 } })
+    const all: ThreadEvent[] = []
+    for (let i = 1; i <= 20; i++) {
+      all.push(ev(2 * i, 'm', i))
+      if (i % 4 === 0) all.push(ev(2 * i + 1, 'f', i / 4))
+    }
+    for (const e of all) t.append(e)
+    const removed = all.filter((e) => e.meta.logId === 'f' && e.meta.seq >= 2)
+    t.remove((e) => removed.includes(e))
+    const kept = all.filter((e) => !removed.includes(e))
+    expect(t.state).toEqual(reference(kept))
+    // A late event after the remove replays from the right checkpoint.
+    const late = ev(9, 'x', 1)
+    expect(t.insert([late]).replayed).toBe(true)
+    kept.push(late)
+    expect(t.state).toEqual(reference(kept))
+    // The removed ones are not known any more: inserting them again applies them.
+    const r = t.insert(removed)
+    expect(r.added).toHaveLength(removed.length)
+    kept.push(...removed)
+    expect(t.state).toEqual(reference(kept))
+    t.append(ev(100, 'm', 21))
+    kept.push(ev(100, 'm', 21))
+    expect(t.state).toEqual(reference(kept))
+    expect(t.dropNewest(1)).toEqual(reference(kept.slice(0, -1)))
+  })
+
+  it('only removes events after the base, and keeps the base state', () => {
+    const c = countingFold()
+    const { t, all } = interleaved(60, 5, c.fold, { every: 4, perLevel: 2 })
+    t.rebase(30)
+    const inBase = all.slice(0, 30)
+    const drop = (e: ThreadEvent): boolean => e.meta.logId === 'f'
+    const r = t.remove(drop)
+    expect(r.removed).toBe(all.slice(30).filter(drop).length)
+    // The base still holds the f events folded before it; the rest has none.
+    expect(t.events.every((e) => !drop(e))).toBe(true)
+    expect(t.state).toBe(foldAll([...inBase, ...all.slice(30).filter((e) => !drop(e))]))
+    expect(t.state).not.toBe(foldAll(all.filter((e) => !drop(e))))
+  })
+
+  it('property: any removes between inserts keep the state equal to the fold of the sorted list of what is left', () => {
+    const eventArb = fc.record({ clock: fc.nat(40), log: fc.constantFrom('a', 'b', 'c'), seq: fc.integer({ min: 1, max: 20 }) })
+    const stepArb = fc.oneof(
+      fc.record({ insert: fc.array(eventArb, { maxLength: 8 }) }),
+      fc.record({ remove: fc.constantFrom('a', 'b', 'c'), from: fc.integer({ min: 1, max: 20 }) })
+    )
+    fc.assert(
+      fc.property(fc.array(stepArb, { maxLength: 20 }), fc.record({ every: fc.integer({ min: 1, max: 5 }), perLevel: fc.integer({ min: 2, max: 3 }) }), (steps, policy) => {
+        const t = new Timeline(listFold, [] as readonly string[], { policy })
+        const held = new Map<string, ThreadEvent>()
+        for (const step of steps) {
+          if ('insert' in step) {
+            const events = step.insert.map((x) => ev(x.clock, x.log, x.seq))
+            t.insert(events)
+            for (const e of events) if (!held.has(`${e.meta.logId}:${e.meta.seq}`)) held.set(`${e.meta.logId}:${e.meta.seq}`, e)
+          } else {
+            const drop = (e: ThreadEvent): boolean => e.meta.logId === step.remove && e.meta.seq >= step.from
+            const before = t.length
+            const suffixFrom = t.events.findIndex(drop)
+            const r = t.remove(drop)
+            for (const [k, e] of [...held]) if (drop(e)) held.delete(k)
+            expect(r.removed).toBe(before - t.length)
+            // Bounded by what follows the first removed event (plus the checkpoint spacing there).
+            if (suffixFrom >= 0) expect(r.folds).toBeLessThanOrEqual(before - suffixFrom + (before - suffixFrom) / (policy.perLevel - 1) + policy.every + 1)
+            else expect(r.folds).toBe(0)
+          }
+          expect(t.state).toEqual(reference([...held.values()]))
+          expect(t.length).toBe(held.size)
+        }
+      }),
+      { numRuns: 300 }
+    )
   })
 })
 

@@ -153,7 +153,7 @@ describe('createThreadSlice', () => {
     }
   })
 
-  it('action.meta.event has author, logId, seq, clock, time, cid and local: true on the author, false on the receiver', async () => {
+  it('action.meta.event has author, logId, seq, clock, time, id and local: true on the author, false on the receiver', async () => {
     const a = await makePeer(1_111)
     const b = await makePeer(2_222)
     try {
@@ -172,10 +172,10 @@ describe('createThreadSlice', () => {
         seq: 1,
         clock: 1,
         time: 1_111,
-        cid: records[0]?.cid.toString(),
+        id: records[0]?.id.toString(),
         local: true
       })
-      expect(d2.meta.event).toMatchObject({ seq: 2, clock: 2, cid: records[1]?.cid.toString(), local: true })
+      expect(d2.meta.event).toMatchObject({ seq: 2, clock: 2, id: records[1]?.id.toString(), local: true })
       // The author's reducer ran once per command (no second fold), with the event meta.
       expect(seenByReducer).toEqual([d1.meta.event, d2.meta.event])
 
@@ -220,7 +220,7 @@ describe('createThreadSlice', () => {
       expect(head?.seq).toBe(1)
       expect(() => a.store.dispatch(notes.actions.exploded('second'))).toThrow('reducer failed: second')
       expect(ta.engine.timeline.length).toBe(1)
-      expect(ta.heads().get(a.peer.id)?.cid.equals(head?.cid as never)).toBe(true)
+      expect(ta.heads().get(a.peer.id)?.id.equals(head?.id as never)).toBe(true)
       expect(a.store.getState()).toBe(before)
       expect(ta.engine.state).toEqual({ notes: before.notes, list: before.list })
       await ta.flush()
@@ -232,7 +232,8 @@ describe('createThreadSlice', () => {
       await ta.flush()
       const stored = await a.peer.eventStore.records(ta.id, a.peer.id)
       expect(stored.map((r) => r.seq)).toEqual([1, 2])
-      expect(stored[1]?.prev?.equals(stored[0]?.cid as never)).toBe(true)
+      // Linked by identity, not by record block CID.
+      expect(stored[1]?.prev?.equals(stored[0]?.id as never)).toBe(true)
       sub.unsubscribe()
       expect(events.map((e) => e.action.type)).toEqual(['notes/added', 'notes/added'])
     } finally {

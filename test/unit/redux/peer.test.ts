@@ -14,6 +14,7 @@ import type { AppliedPayload } from '../../../src/redux/appliedAction.js'
 import { createPeer, durable, type AppliedEvent, type Peer } from '../../../src/redux/createPeer.js'
 import type { ThreadStatus } from '../../../src/rx/threadStatus.js'
 import type { StorageAdapter, StorageOp } from '../../../src/store/storageAdapter.js'
+import { keys } from '../../../src/store/storageKeys.js'
 import { bank, list, makeGroup, makeStore, ownBlocks, ui, type TestPeer } from './fixtures.js'
 
 type Dispatched = { meta: { event: EventMeta } }
@@ -293,14 +294,21 @@ describe('durability', () => {
       await Promise.resolve()
       await Promise.resolve()
       expect(done).toBe(false)
-      expect(await peer.eventStore.cidAt(thread.id, peer.id, 1)).toBeUndefined()
+      // Not in storage yet (the head moved in memory at once: idAt answers from it).
+      const t = peer.eventStore.logstore.getThread(thread.id)
+      const log = peer.eventStore.logstore.log(thread.id, peer.id)!
+      expect(await g.storage.get(keys.record(t.n, log.n, 1))).toBeUndefined()
+      expect(await g.storage.get(keys.head(t.n, log.n))).toBeUndefined()
+      expect((await peer.eventStore.idAt(thread.id, peer.id, 1))?.toString()).toBe(dispatched.meta.event.id)
       g.release()
       await p
       expect(done).toBe(true)
-      const cid = await peer.eventStore.cidAt(thread.id, peer.id, 1)
-      expect(cid?.toString()).toBe(dispatched.meta.event.cid)
+      expect(await g.storage.get(keys.record(t.n, log.n, 1))).toBeDefined()
+      expect(await g.storage.get(keys.head(t.n, log.n))).toBeDefined()
+      const id = await peer.eventStore.idAt(thread.id, peer.id, 1)
+      expect(id?.toString()).toBe(dispatched.meta.event.id)
       const records = await peer.eventStore.records(thread.id, peer.id)
-      expect(records.map((r) => r.cid.toString())).toEqual([dispatched.meta.event.cid])
+      expect(records.map((r) => r.id.toString())).toEqual([dispatched.meta.event.id])
       expect(thread.engine.pending).toBe(0)
       // Any other value: resolves at once.
       await expect(durable(store.dispatch({ type: 'not/a/command' }))).resolves.toBeUndefined()
@@ -377,7 +385,7 @@ describe('transactions', () => {
       expect(p.store.getState().bank).toEqual(before.bank)
       expect(p.thread.engine.state).toEqual({ list: before.list, bank: before.bank })
       expect(p.thread.engine.timeline.length).toBe(length)
-      expect(p.thread.heads().get(p.peer.id)?.cid.equals(head?.cid as never)).toBe(true)
+      expect(p.thread.heads().get(p.peer.id)?.id.equals(head?.id as never)).toBe(true)
       await p.thread.flush()
       expect(await p.peer.eventStore.records(p.thread.id, p.peer.id)).toHaveLength(2)
       // A non-thread slice saw the two commands and is not rolled back.
@@ -451,7 +459,10 @@ describe('transactions', () => {
       await whole
       await inner
       expect(innerDone).toBe(true)
-      expect(await peer.eventStore.cidAt(thread.id, peer.id, 2)).toBeDefined()
+      const t = peer.eventStore.logstore.getThread(thread.id)
+      const log = peer.eventStore.logstore.log(thread.id, peer.id)!
+      expect(await g.storage.get(keys.record(t.n, log.n, 2))).toBeDefined()
+      expect(await peer.eventStore.idAt(thread.id, peer.id, 2)).toBeDefined()
     } finally {
       g.release()
       await peer.close()
@@ -474,9 +485,9 @@ describe('events$ and status$', () => {
       await p.thread.ingest(r.peer.id, [...blocks, ...blocks])
       sub.unsubscribe()
       expect(events).toHaveLength(8)
-      const byCid = new Map<string, number>()
-      for (const e of events) byCid.set(e.meta.cid, (byCid.get(e.meta.cid) ?? 0) + 1)
-      expect(byCid.size).toBe(8)
+      const byId = new Map<string, number>()
+      for (const e of events) byId.set(e.meta.id, (byId.get(e.meta.id) ?? 0) + 1)
+      expect(byId.size).toBe(8)
       for (const e of events) {
         expect(e.action.meta.event).toEqual(e.meta)
         expect(e.meta.threadId).toBe(p.thread.id.toString())
@@ -504,7 +515,7 @@ describe('events$ and status$', () => {
       expect(statuses.some((s) => s.pending > 0)).toBe(true)
       await p.thread.flush()
       expect(last().pending).toBe(0)
-      expect(last().logs).toEqual([{ logId: p.peer.id, seq: 2, cid: p.thread.heads().get(p.peer.id)?.cid.toString() }])
+      expect(last().logs).toEqual([{ logId: p.peer.id, seq: 2, id: p.thread.heads().get(p.peer.id)?.id.toString() }])
       expect(last().events).toBe(2)
       r.store.dispatch(list.actions.pushed('r'))
       const rBlocks = await ownBlocks(r)

@@ -7,7 +7,7 @@ import type { CID } from 'multiformats/cid'
 import { afterEach, describe, expect, it } from 'vitest'
 import { levelStorage } from '../../../adapters/storage/level.js'
 import { memoryStorage } from '../../../adapters/storage/memory.js'
-import { encodeBlock } from '../../../src/core/block.js'
+import { boxOf, encodeBlock, encryptBlock, openBox } from '../../../src/core/block.js'
 import { decodeCommand, encodeCommand, type Command } from '../../../src/core/command.js'
 import {
   BadSignatureError,
@@ -17,12 +17,26 @@ import {
   InvalidKeyError,
   MalformedRecordError,
   NotFoundError,
+  UnsupportedFormatError,
   type ThreadsError
 } from '../../../src/core/errors.js'
 import { createThreadKey, followKey, generateLogKey, type LogKey, type ThreadKey } from '../../../src/core/keys.js'
-import { createRecord, openEvent, openEventBoxes, recordBlocks, verifyChain, type LogHead, type LogRecord } from '../../../src/core/record.js'
+import {
+  createRecord,
+  openEvent,
+  openEventBoxes,
+  openRecordNode,
+  recordBlocks,
+  verifyChain,
+  verifyRecord,
+  type LogHead,
+  type LogRecord,
+  type RecordBlocks
+} from '../../../src/core/record.js'
+import { recordIdOf } from '../../../src/core/recordId.js'
 import { ThreadId } from '../../../src/core/threadId.js'
-import { exportThreadCar, exportThreadCarBytes, importThreadCar, type ImportProgress } from '../../../src/store/car.js'
+import { ThreadEngine } from '../../../src/engine/threadEngine.js'
+import { CAR_MANIFEST_VERSION, exportThreadCar, exportThreadCarBytes, importThreadCar, type ImportProgress } from '../../../src/store/car.js'
 import { EventStore } from '../../../src/store/eventStore.js'
 import type { StorageAdapter } from '../../../src/store/storageAdapter.js'
 
@@ -30,8 +44,8 @@ function command(log: number, seq: number): Command {
   return { type: 'todos/added', payload: { log, seq, text: `item ${log}.${seq}` } }
 }
 
-/** Records `from..to` of a log continuing `prev`. */
-function makeRecords(logKey: LogKey, threadKey: ThreadKey, log: number, count: number, prev?: LogHead, tag = ''): LogRecord[] {
+/** `count` records of a log of `thread` continuing `prev`. */
+function makeRecords(thread: ThreadId, logKey: LogKey, threadKey: ThreadKey, log: number, count: number, prev?: LogHead, tag = ''): LogRecord[] {
   const out: LogRecord[] = []
   let head = prev
   for (let i = 0; i < count; i++) {
@@ -40,15 +54,40 @@ function makeRecords(logKey: LogKey, threadKey: ThreadKey, log: number, count: n
     const r = createRecord({
       logKey,
       threadKey,
+      thread,
       body: encodeCommand(tag === '' ? cmd : { ...cmd, meta: { tag } }),
       clock: seq,
       time: 1_700_000_000_000 + seq,
       ...(head === undefined ? {} : { prev: head })
     })
     out.push(r)
-    head = { cid: r.cid, seq: r.seq }
+    head = headOf(r)
   }
   return out
+}
+
+function headOf(r: LogRecord): LogHead {
+  return { id: r.id, seq: r.seq }
+}
+
+interface Manifest {
+  v: number
+  thread: string
+  logs: { id: string; head: CID; seq: number }[]
+}
+
+async function manifestOf(bytes: Uint8Array): Promise<{ roots: CID[]; manifest: Manifest }> {
+  const reader = await CarReader.fromBytes(bytes)
+  const roots = await reader.getRoots()
+  const block = await reader.get(roots[0] as CID)
+  return { roots, manifest: dagCbor.decode(block?.bytes as Uint8Array) as Manifest }
+}
+
+/** The same record block sealed again with the service key and a fresh nonce: what any key holder can do. */
+function reseal(recordBlock: Uint8Array, serviceKey: Uint8Array): { cid: CID; bytes: Uint8Array } {
+  const plain = openBox(serviceKey, boxOf(recordBlock, {}))
+  if (plain === undefined) throw new Error('the record block does not open with the service key')
+  return encryptBlock(serviceKey, plain)
 }
 
 interface Fixture {
@@ -68,7 +107,7 @@ async function fixture(sizes: number[], storage: StorageAdapter = memoryStorage(
   for (const [i, size] of sizes.entries()) {
     const key = generateLogKey()
     await store.logstore.addLog(threadId, key.id, key)
-    const records = makeRecords(key, threadKey, i, size)
+    const records = makeRecords(threadId, key, threadKey, i, size)
     // Several appends without awaiting: one burst, one group commit.
     await Promise.all([store.append(threadId, records.slice(0, 3)), store.append(threadId, records.slice(3))])
     logs.push({ key, records })
@@ -76,13 +115,13 @@ async function fixture(sizes: number[], storage: StorageAdapter = memoryStorage(
   return { store, threadId, threadKey, logs }
 }
 
-/** Everything observable of a thread in a store: heads and every record CID per log. */
-async function snapshot(store: EventStore, threadId: ThreadId): Promise<Record<string, { head: string; seq: number; cids: string[] }>> {
-  const out: Record<string, { head: string; seq: number; cids: string[] }> = {}
+/** Everything observable of a thread in a store: heads, and every record's identity and record block CID per log. */
+async function snapshot(store: EventStore, threadId: ThreadId): Promise<Record<string, { head: string; seq: number; ids: string[]; cids: string[] }>> {
+  const out: Record<string, { head: string; seq: number; ids: string[]; cids: string[] }> = {}
   if (store.logstore.thread(threadId) === undefined) return out
   for (const [logId, head] of store.logstore.heads(threadId)) {
     const records = await store.records(threadId, logId)
-    out[logId] = { head: head.cid.toString(), seq: head.seq, cids: records.map((r) => r.cid.toString()) }
+    out[logId] = { head: head.id.toString(), seq: head.seq, ids: records.map((r) => r.id.toString()), cids: records.map((r) => r.cid.toString()) }
   }
   return out
 }
@@ -118,23 +157,28 @@ async function rejection(p: Promise<unknown>): Promise<ThreadsError> {
 }
 
 describe('thread CAR export', () => {
-  it('writes a valid CAR: the manifest first, then one head per log sorted by log ID, and every block', async () => {
+  it('writes a valid CAR: one root, the version 2 manifest naming each head by identity, sorted by log ID, then every block', async () => {
     const f = await fixture([5, 1, 23])
     const bytes = await exportThreadCarBytes(f.store, f.threadId, { pageSize: 4 })
     const reader = await CarReader.fromBytes(bytes)
     const roots = await reader.getRoots()
     const sorted = [...f.logs].sort((a, b) => (a.key.id < b.key.id ? -1 : 1))
-    expect(roots).toHaveLength(4)
+    expect(roots).toHaveLength(1)
     const manifestBlock = await reader.get(roots[0] as CID)
-    const manifest = dagCbor.decode(manifestBlock?.bytes as Uint8Array) as { thread: string; logs: { id: string; head: CID; seq: number }[] }
+    const manifest = dagCbor.decode(manifestBlock?.bytes as Uint8Array) as Manifest
+    expect(Object.keys(manifest).sort()).toEqual(['logs', 'thread', 'v'])
+    expect(manifest.v).toBe(2)
+    expect(manifest.v).toBe(CAR_MANIFEST_VERSION)
     expect(manifest.thread).toBe(f.threadId.toString())
     expect(manifest.logs.map((l) => l.id)).toEqual(sorted.map((l) => l.key.id))
     expect(manifest.logs.map((l) => l.seq)).toEqual(sorted.map((l) => l.records.length))
     expect(encodeBlock(manifest).cid.equals(roots[0])).toBe(true)
     for (const [i, log] of sorted.entries()) {
       const head = log.records[log.records.length - 1] as LogRecord
-      expect(roots[i + 1]?.equals(head.cid)).toBe(true)
-      expect(manifest.logs[i]?.head.equals(head.cid)).toBe(true)
+      expect(Object.keys(manifest.logs[i]!).sort()).toEqual(['head', 'id', 'seq'])
+      // The head's identity, not its record block CID (which a re-seal changes).
+      expect(manifest.logs[i]?.head.equals(head.id)).toBe(true)
+      expect(manifest.logs[i]?.head.equals(head.cid)).toBe(false)
     }
     // 1 manifest + 4 blocks per record, oldest first per log, in the manifest's log order.
     const cids: string[] = []
@@ -143,6 +187,42 @@ describe('thread CAR export', () => {
     for (const log of sorted) for (const r of log.records) expected.push(...Object.values(r.blocks).map((b) => b.cid.toString()))
     expect(cids).toEqual(expected)
     for await (const block of reader.blocks()) expect(encodeBlock(dagCbor.decode(block.bytes)).cid.equals(block.cid)).toBe(true)
+  })
+
+  it('holds record blocks that open with the service key, whose identities chain from each manifest head back to seq 1', async () => {
+    const f = await fixture([6, 2])
+    const bytes = await exportThreadCarBytes(f.store, f.threadId)
+    const reader = await CarReader.fromBytes(bytes)
+    const { manifest } = await manifestOf(bytes)
+    // Index every block that opens as a record node with the service key, by identity.
+    const byId = new Map<string, { seq: number; prev: CID | undefined }>()
+    let others = 0
+    for await (const block of reader.blocks()) {
+      try {
+        const node = openRecordNode(f.threadKey.service, block.bytes, {})
+        byId.set(recordIdOf({ thread: f.threadId.bytes, seq: node.seq, event: node.block, prev: node.prev }).toString(), { seq: node.seq, prev: node.prev })
+      } catch {
+        others++
+      }
+    }
+    expect(byId.size).toBe(8)
+    expect(others).toBe(1 + 3 * 8) // the manifest, and the event, header and body of each record
+    for (const entry of manifest.logs) {
+      const log = f.logs.find((l) => l.key.id === entry.id)!
+      const walked: string[] = []
+      let id: CID | undefined = entry.head
+      for (let seq = entry.seq; seq >= 1; seq--) {
+        const r = byId.get(id!.toString())
+        expect(r?.seq).toBe(seq)
+        walked.unshift(id!.toString())
+        id = r?.prev
+      }
+      expect(id).toBeUndefined()
+      expect(walked).toEqual(log.records.map((r) => r.id.toString()))
+    }
+    // Another thread's service key opens none of them.
+    const stranger = createThreadKey()
+    for await (const block of reader.blocks()) expect(() => openRecordNode(stranger.service, block.bytes, {})).toThrow()
   })
 
   it('is deterministic and independent of the page size', async () => {
@@ -162,11 +242,17 @@ describe('thread CAR export', () => {
     expect(first.done).toBe(false)
     // Appends after the export started are not part of it.
     const last = log.records[log.records.length - 1] as LogRecord
-    await f.store.append(f.threadId, makeRecords(log.key, f.threadKey, 0, 2, { cid: last.cid, seq: last.seq }))
+    await f.store.append(f.threadId, makeRecords(f.threadId, log.key, f.threadKey, 0, 2, headOf(last)))
     const rest: Uint8Array[] = [first.value as Uint8Array]
     for await (const chunk of stream) rest.push(chunk)
-    const reader = await CarReader.fromBytes(Uint8Array.from(Buffer.concat(rest)))
-    expect((await reader.getRoots())[1]?.equals(last.cid)).toBe(true)
+    const streamed = Uint8Array.from(Buffer.concat(rest))
+    const { manifest } = await manifestOf(streamed)
+    expect(manifest.logs[0]?.head.equals(last.id)).toBe(true)
+    expect(manifest.logs[0]?.seq).toBe(10)
+    // And exactly the blocks of those 10 records.
+    let blocks = 0
+    for await (const _ of (await CarReader.fromBytes(streamed)).cids()) blocks++
+    expect(blocks).toBe(1 + 4 * 10)
     // Early stop.
     const again = exportThreadCar(f.store, f.threadId)
     await again.next()
@@ -179,8 +265,9 @@ describe('thread CAR export', () => {
     const threadKey = createThreadKey()
     await store.logstore.addThread(threadId, threadKey)
     const bytes = await exportThreadCarBytes(store, threadId)
-    const reader = await CarReader.fromBytes(bytes)
-    expect(await reader.getRoots()).toHaveLength(1)
+    const { roots, manifest } = await manifestOf(bytes)
+    expect(roots).toHaveLength(1)
+    expect(manifest).toEqual({ v: 2, thread: threadId.toString(), logs: [] })
     const fresh = await EventStore.open(memoryStorage())
     expect(await importThreadCar(fresh, bytes, { threadKey })).toMatchObject({ logs: 0, records: 0 })
     expect(fresh.logstore.thread(threadId)).toBeDefined()
@@ -202,9 +289,11 @@ describe('thread CAR import', () => {
 
     for (const [i, log] of f.logs.entries()) {
       const restored = await fresh.records(f.threadId, log.key.id)
+      expect(restored.map((r) => r.id.toString())).toEqual(log.records.map((r) => r.id.toString()))
+      // Byte for byte: the record blocks as they were sealed.
       expect(restored.map((r) => r.cid.toString())).toEqual(log.records.map((r) => r.cid.toString()))
       // The restored records verify as a chain and decrypt to the original commands.
-      verifyChain(log.key.id, f.threadKey.service, restored.map(recordBlocks))
+      verifyChain({ thread: f.threadId, logId: log.key.id, serviceKey: f.threadKey.service }, restored.map(recordBlocks))
       restored.forEach((r, j) => {
         expect(decodeCommand(openEvent(f.threadKey.read, r).body)).toEqual(command(i, j + 1))
       })
@@ -285,14 +374,26 @@ describe('thread CAR import', () => {
     expect(await snapshot(partial, f.threadId)).toEqual(before)
     expect(partial.logstore.logs(f.threadId)).toHaveLength(1)
 
-    // A flipped byte in a record block or an event block is a CID mismatch too.
-    for (const which of ['record', 'event', 'header'] as const) {
+    // A flipped byte in an event or header block is a CID mismatch too.
+    for (const which of ['event', 'header'] as const) {
       const block = (log.records[3] as LogRecord).blocks[which].bytes
       const i = Buffer.from(bytes).indexOf(Buffer.from(block))
       const copy = Uint8Array.from(bytes)
       flip(copy, i + block.length - 3, 0x80)
-      expect((await rejection(importThreadCar(fresh, copy, { threadKey: f.threadKey }))).name).toBe(CidMismatchError.NAME)
+      const e = await rejection(importThreadCar(fresh, copy, { threadKey: f.threadKey }))
+      expect(e.name).toBe(CidMismatchError.NAME)
+      expect(e.seq).toBe(4)
     }
+    // A record block is found by opening it with the service key: a damaged one does not open,
+    // so the CAR lacks that record.
+    const recordBlock = (log.records[3] as LogRecord).blocks.record.bytes
+    const i = Buffer.from(bytes).indexOf(Buffer.from(recordBlock))
+    const copy = Uint8Array.from(bytes)
+    flip(copy, i + recordBlock.length - 3, 0x80)
+    const e = await rejection(importThreadCar(fresh, copy, { threadKey: f.threadKey }))
+    expect(e.name).toBe(MalformedRecordError.NAME)
+    expect(e.logId).toBe(log.key.id)
+    expect(e.seq).toBe(4)
     expect(fresh.logstore.thread(f.threadId)).toBeUndefined()
   })
 
@@ -304,7 +405,7 @@ describe('thread CAR import', () => {
     const forgedStore = await EventStore.open(memoryStorage())
     await forgedStore.logstore.addThread(f.threadId, f.threadKey)
     await forgedStore.logstore.addLog(f.threadId, victim.key.id)
-    const forged = makeRecords(forger, f.threadKey, 0, 6, undefined, 'forged').map((r) => ({ ...r, logId: victim.key.id }))
+    const forged = makeRecords(f.threadId, forger, f.threadKey, 0, 6, undefined, 'forged').map((r) => ({ ...r, logId: victim.key.id }))
     await forgedStore.append(f.threadId, forged)
     const bytes = await exportThreadCarBytes(forgedStore, f.threadId)
 
@@ -325,7 +426,7 @@ describe('thread CAR import', () => {
     await ext.logstore.addThread(f.threadId, f.threadKey)
     await ext.logstore.addLog(f.threadId, victim.key.id)
     await ext.append(f.threadId, victim.records)
-    await ext.append(f.threadId, makeRecords(forger, f.threadKey, 0, 2, { cid: tail.cid, seq: tail.seq }).map((r) => ({ ...r, logId: victim.key.id })))
+    await ext.append(f.threadId, makeRecords(f.threadId, forger, f.threadKey, 0, 2, headOf(tail)).map((r) => ({ ...r, logId: victim.key.id })))
     expect(await rejection(importThreadCar(f.store, await exportThreadCarBytes(ext, f.threadId)))).toBeInstanceOf(BadSignatureError)
     expect(await snapshot(f.store, f.threadId)).toEqual(before)
   })
@@ -338,7 +439,7 @@ describe('thread CAR import', () => {
     await other.logstore.addLog(f.threadId, log.key.id)
     await other.append(f.threadId, log.records.slice(0, 1))
     const first = log.records[0] as LogRecord
-    await other.append(f.threadId, makeRecords(log.key, f.threadKey, 0, 4, { cid: first.cid, seq: 1 }, 'fork'))
+    await other.append(f.threadId, makeRecords(f.threadId, log.key, f.threadKey, 0, 4, headOf(first), 'fork'))
     const longer = await exportThreadCarBytes(other, f.threadId)
     const shorter = await exportThreadCarBytes(f.store, f.threadId)
 
@@ -372,22 +473,147 @@ describe('thread CAR import', () => {
     const body = (f.logs[0]?.records[1] as LogRecord).blocks.body.cid
     await expectMalformed(await rewriteCar(bytes, (b) => (b.cid.equals(body) ? undefined : b)))
     // A CAR missing the manifest block.
-    const roots = await (await CarReader.fromBytes(bytes)).getRoots()
+    const { roots, manifest } = await manifestOf(bytes)
     await expectMalformed(await rewriteCar(bytes, (b) => (b.cid.equals(roots[0]) ? undefined : b)))
-    // Roots that are not the manifest's heads in its order.
-    await expectMalformed(await rewriteCar(bytes, (b) => b, [roots[0] as CID, roots[2] as CID, roots[1] as CID]))
+    // More than the one root (the first format listed every head as a root too).
+    const head = f.logs[0]?.records[2] as LogRecord
+    await expectMalformed(await rewriteCar(bytes, (b) => b, [roots[0] as CID, head.cid]))
     // A manifest that lies about a head's seq.
-    const manifest = dagCbor.decode((await (await CarReader.fromBytes(bytes)).get(roots[0] as CID))?.bytes as Uint8Array) as {
-      thread: string
-      logs: { id: string; head: CID; seq: number }[]
+    const withManifest = async (m: unknown): Promise<Uint8Array> => {
+      const block = encodeBlock(m)
+      return rewriteCar(bytes, (b) => (b.cid.equals(roots[0]) ? block : b), [block.cid])
     }
-    const lying = encodeBlock({ ...manifest, logs: manifest.logs.map((l) => ({ ...l, seq: l.seq + 1 })) })
-    await expectMalformed(await rewriteCar(bytes, (b) => (b.cid.equals(roots[0]) ? lying : b), [lying.cid, ...roots.slice(1)]))
+    await expectMalformed(await withManifest({ ...manifest, logs: manifest.logs.map((l) => ({ ...l, seq: l.seq + 1 })) }))
+    // A manifest that names a head by its record block CID (the first format), or names no record.
+    await expectMalformed(await withManifest({ ...manifest, logs: manifest.logs.map((l) => (l.id === head.logId ? { ...l, head: head.cid } : l)) }))
+    const unknown = recordIdOf({ thread: f.threadId.bytes, seq: 1, event: head.eventCid, prev: undefined })
+    await expectMalformed(await withManifest({ ...manifest, logs: manifest.logs.map((l) => (l.id === head.logId ? { ...l, head: unknown } : l)) }))
+    // A head of another log of the CAR: found, but its walk does not reach this log's seq.
+    await expectMalformed(await withManifest({ ...manifest, logs: [manifest.logs[0], { ...manifest.logs[1], head: manifest.logs[0]?.head }] }))
+    // A log listed twice; a manifest that is not a map, or lacks its fields.
+    await expectMalformed(await withManifest({ ...manifest, logs: [manifest.logs[0], manifest.logs[0]] }))
+    await expectMalformed(await withManifest([manifest.v, manifest.thread, manifest.logs]))
+    await expectMalformed(await withManifest({ v: 2, thread: manifest.thread }))
     expect(fresh.logstore.thread(f.threadId)).toBeUndefined()
-    // The thread must be held, or its key given; a wrong key does not open the records.
+    // A manifest of another version is refused as such.
+    const { v: _, ...unversioned } = manifest
+    for (const m of [{ ...manifest, v: 1 }, { ...manifest, v: 3 }, { ...manifest, v: '2' }, unversioned]) {
+      const e = await rejection(importThreadCar(fresh, await withManifest(m), { threadKey: f.threadKey }))
+      expect(e).toBeInstanceOf(UnsupportedFormatError)
+      expect(e.name).toBe(UnsupportedFormatError.NAME)
+    }
+    expect(fresh.logstore.thread(f.threadId)).toBeUndefined()
+    // The thread must be held, or its key given.
     expect((await rejection(importThreadCar(fresh, bytes))).name).toBe(NotFoundError.NAME)
-    expect((await rejection(importThreadCar(fresh, bytes, { threadKey: createThreadKey() }))).name).toBe(DecryptionError.NAME)
     expect(fresh.logstore.thread(f.threadId)).toBeUndefined()
+  })
+
+  it('refuses a CAR opened with a wrong thread key with DecryptionError (no record block opens), as documented', async () => {
+    const f = await fixture([3, 2])
+    const bytes = await exportThreadCarBytes(f.store, f.threadId)
+    const fresh = await EventStore.open(memoryStorage())
+    const e = await rejection(importThreadCar(fresh, bytes, { threadKey: createThreadKey() }))
+    expect(e.name).toBe(DecryptionError.NAME)
+    expect(fresh.logstore.thread(f.threadId)).toBeUndefined()
+  })
+})
+
+describe('thread CAR with re-sealed record blocks', () => {
+  /** The CAR with the record block of `record` replaced by a copy sealed again (new nonce, new CID). */
+  async function resealed(bytes: Uint8Array, records: readonly LogRecord[], serviceKey: Uint8Array): Promise<{ car: Uint8Array; blocks: Map<string, { cid: CID; bytes: Uint8Array }> }> {
+    const blocks = new Map<string, { cid: CID; bytes: Uint8Array }>()
+    for (const r of records) blocks.set(r.cid.toString(), reseal(r.blocks.record.bytes, serviceKey))
+    const car = await rewriteCar(bytes, (b) => blocks.get(b.cid.toString()) ?? b)
+    return { car, blocks }
+  }
+
+  it('imports a CAR whose head record block was sealed again, links it by identity, and the writer\'s next record still ingests', async () => {
+    const f = await fixture([3])
+    const log = f.logs[0] as Fixture['logs'][number]
+    const head = log.records[2] as LogRecord
+    const bytes = await exportThreadCarBytes(f.store, f.threadId)
+    const { car, blocks } = await resealed(bytes, [head], f.threadKey.service)
+    const copy = blocks.get(head.cid.toString())!
+    // Another record block: another CID and other bytes, the same record node inside.
+    expect(copy.cid.equals(head.cid)).toBe(false)
+    expect(Buffer.from(copy.bytes).equals(Buffer.from(head.blocks.record.bytes))).toBe(false)
+    const resealedBlocks: RecordBlocks = { ...recordBlocks(head), record: copy.bytes }
+    const at = { thread: f.threadId, logId: log.key.id, serviceKey: f.threadKey.service }
+    expect(verifyRecord(at, resealedBlocks, { after: headOf(log.records[1]!) }).id.equals(head.id)).toBe(true)
+    // The manifest is the same: it names the head by identity.
+    expect((await manifestOf(car)).roots[0]?.equals((await manifestOf(bytes)).roots[0])).toBe(true)
+
+    const fresh = await EventStore.open(memoryStorage())
+    expect(await importThreadCar(fresh, car, { threadKey: f.threadKey })).toMatchObject({ logs: 1, records: 3 })
+    expect(fresh.logstore.head(f.threadId, log.key.id)).toEqual(headOf(head))
+    const restored = await fresh.records(f.threadId, log.key.id)
+    expect(restored.map((r) => r.id.toString())).toEqual(log.records.map((r) => r.id.toString()))
+    // The store keeps the copy it was given (its nonce), and serves those bytes.
+    expect(restored[2]?.cid.equals(copy.cid)).toBe(true)
+    expect(restored[1]?.cid.equals(log.records[1]!.cid)).toBe(true)
+    verifyChain(at, restored.map(recordBlocks))
+
+    // The same records, however sealed: importing either copy into either store adds nothing
+    // and finds no fork.
+    expect(await importThreadCar(fresh, bytes)).toMatchObject({ records: 0 })
+    expect(await importThreadCar(f.store, car)).toMatchObject({ records: 0 })
+    expect(fresh.logstore.head(f.threadId, log.key.id)).toEqual(headOf(head))
+
+    // The writer's next record names the head by identity: it continues the re-sealed copy.
+    const [next] = makeRecords(f.threadId, log.key, f.threadKey, 0, 1, headOf(head))
+    expect(next!.prev?.equals(head.id)).toBe(true)
+    expect(verifyRecord(at, recordBlocks(next!), { after: fresh.logstore.head(f.threadId, log.key.id)! }).seq).toBe(4)
+    // Through the one ingest path of a peer that holds the re-sealed copy.
+    const engine = await ThreadEngine.open({
+      store: fresh,
+      threadId: f.threadId,
+      projection: { initial: [] as unknown[], fold: (st: unknown[], e) => [...st, e.command.payload] },
+      snapshotEvery: 0
+    })
+    expect(engine.state).toEqual(log.records.map((_, j) => command(0, j + 1).payload))
+    const result = await engine.ingest(log.key.id, [recordBlocks(next!)])
+    expect(result.rejected).toEqual([])
+    expect(result.stored).toBe(1)
+    expect(result.added.map((e) => e.meta.id)).toEqual([next!.id.toString()])
+    expect(engine.state).toEqual([...log.records, next!].map((_, j) => command(0, j + 1).payload))
+    expect(fresh.logstore.head(f.threadId, log.key.id)).toEqual(headOf(next!))
+    // An export of the peer that holds the copy imports back into the writer's store.
+    await engine.flush()
+    expect(await importThreadCar(f.store, await exportThreadCarBytes(fresh, f.threadId))).toMatchObject({ records: 1 })
+    expect(f.store.logstore.head(f.threadId, log.key.id)).toEqual(headOf(next!))
+  })
+
+  it('imports a CAR in which every record block was sealed again, into a store holding a prefix of the log', async () => {
+    const f = await fixture([6])
+    const log = f.logs[0] as Fixture['logs'][number]
+    const bytes = await exportThreadCarBytes(f.store, f.threadId)
+    const { car } = await resealed(bytes, log.records, f.threadKey.service)
+    const partial = await EventStore.open(memoryStorage())
+    await partial.logstore.addThread(f.threadId, followKey(f.threadKey))
+    await partial.logstore.addLog(f.threadId, log.key.id)
+    await partial.append(f.threadId, log.records.slice(0, 2))
+    expect(await importThreadCar(partial, car)).toMatchObject({ records: 4 })
+    const restored = await partial.records(f.threadId, log.key.id)
+    expect(restored.map((r) => r.id.toString())).toEqual(log.records.map((r) => r.id.toString()))
+    // The prefix it had stays as it was sealed; the rest is the copies it was given.
+    expect(restored.map((r, i) => r.cid.equals(log.records[i]!.cid))).toEqual([true, true, false, false, false, false])
+  })
+
+  it('still finds a fork when the conflicting record block is a re-sealed copy of another history', async () => {
+    const f = await fixture([3])
+    const log = f.logs[0] as Fixture['logs'][number]
+    const other = await EventStore.open(memoryStorage())
+    await other.logstore.addThread(f.threadId, f.threadKey)
+    await other.logstore.addLog(f.threadId, log.key.id)
+    await other.append(f.threadId, log.records.slice(0, 1))
+    const fork = makeRecords(f.threadId, log.key, f.threadKey, 0, 3, headOf(log.records[0]!), 'fork')
+    await other.append(f.threadId, fork)
+    const { car } = await resealed(await exportThreadCarBytes(other, f.threadId), fork, f.threadKey.service)
+    const before = await snapshot(f.store, f.threadId)
+    const e = await rejection(importThreadCar(f.store, car))
+    expect(e).toBeInstanceOf(EquivocationError)
+    expect(e.seq).toBe(3)
+    expect(await snapshot(f.store, f.threadId)).toEqual(before)
   })
 })
 
@@ -415,7 +641,7 @@ describe('thread CAR with LevelDB', () => {
     expect(await snapshot(reopened, f.threadId)).toEqual(expected)
     for (const [i, log] of f.logs.entries()) {
       const records = await reopened.records(f.threadId, log.key.id)
-      verifyChain(log.key.id, f.threadKey.service, records.map(recordBlocks))
+      verifyChain({ thread: f.threadId, logId: log.key.id, serviceKey: f.threadKey.service }, records.map(recordBlocks))
       expect(records.map((r) => decodeCommand(openEvent(f.threadKey.read, r).body))).toEqual(log.records.map((_, j) => command(i, j + 1)))
     }
     expect(await importThreadCar(reopened, bytes)).toMatchObject({ records: 0 })
@@ -436,7 +662,7 @@ describe('thread keys held by the logstore', () => {
     const logKey = generateLogKey()
     await store.logstore.addThread(threadId, followKey(threadKey))
     await store.logstore.addLog(threadId, logKey.id)
-    await store.append(threadId, makeRecords(logKey, threadKey, 0, 2))
+    await store.append(threadId, makeRecords(threadId, logKey, threadKey, 0, 2))
     const wrong = createThreadKey()
     await expect(store.logstore.addThread(threadId, wrong)).rejects.toThrow(/service key/)
     expect(await store.records(threadId, logKey.id)).toHaveLength(2)

@@ -11,6 +11,7 @@ import { BrokenChainError, CorruptStoreError, NotFoundError, UnsupportedFormatEr
 import { createThreadKey, generateLogKey, type LogKey, type ThreadKey } from '../../../src/core/keys.js'
 import { createRecord, openEventBoxes, recordBlocks, signatureHolds, verifyRecord, type LogRecord } from '../../../src/core/record.js'
 import { recordIdOfDigest } from '../../../src/core/recordId.js'
+import { encodeStoredRecord } from '../../../src/core/storedRecord.js'
 import { ThreadId } from '../../../src/core/threadId.js'
 import { EventStore, type StoredEvent } from '../../../src/store/eventStore.js'
 import type { StorageAdapter, StorageOp } from '../../../src/store/storageAdapter.js'
@@ -582,6 +583,94 @@ describe('EventStore damaged storage', () => {
     expectName(error, 'CorruptStoreError')
     expect((error as CorruptStoreError).seq).toBe(2)
     expectName(await caught(() => s.store.records(s.threadId, s.own.id)), 'CorruptStoreError')
+  })
+})
+
+describe('EventStore orphans and setHead', () => {
+  let s: Setup
+  let rs: LogRecord[]
+  let recordKey: (seq: number) => string[]
+
+  beforeEach(async () => {
+    s = await setup()
+    rs = makeRecords(s.threadId, s.own, s.threadKey, 8)
+    await s.store.append(s.threadId, rs.slice(0, 4))
+    const th = s.store.logstore.getThread(s.threadId)
+    const log = s.store.logstore.log(s.threadId, s.own.id)!
+    recordKey = (seq) => keys.record(th.n, log.n, seq)
+  })
+
+  /** Records written without their head: what a crash between a batch's records and its head leaves. */
+  async function writeWithoutHead(records: LogRecord[]): Promise<void> {
+    await s.storage.inner.batch(records.map((r) => ({ type: 'put' as const, key: recordKey(r.seq), value: encodeStoredRecord(r) })))
+  }
+
+  it('has no orphans when storage holds nothing beyond the head', async () => {
+    expect(await s.store.orphans(s.threadId, s.own.id)).toEqual([])
+    expect(await s.store.orphans(s.threadId, s.peer.id)).toEqual([])
+  })
+
+  it('lists records stored beyond the head, oldest first, up to the first gap, and up to the limit', async () => {
+    await writeWithoutHead([rs[4]!, rs[5]!, rs[7]!])
+    const orphans = await s.store.orphans(s.threadId, s.own.id)
+    expect(orphans.map((o) => o.seq)).toEqual([5, 6])
+    for (const o of orphans) {
+      if (!('stored' in o)) throw new Error('expected a stored record')
+      expect(o.stored.idDigest).toEqual(rs[o.seq - 1]!.id.multihash.digest)
+      expect(o.stored.sig).toEqual(rs[o.seq - 1]!.sig)
+    }
+    expect((await s.store.orphans(s.threadId, s.own.id, 1)).map((o) => o.seq)).toEqual([5])
+    // They are not part of the log: reads stop at the head.
+    expect((await s.store.records(s.threadId, s.own.id)).map((r) => r.seq)).toEqual([1, 2, 3, 4])
+    expect(await s.store.idAt(s.threadId, s.own.id, 5)).toBeUndefined()
+  })
+
+  it('lists an orphan that cannot be decoded with its error, and none past a gap at the head', async () => {
+    await writeWithoutHead([rs[4]!])
+    await s.storage.inner.batch([{ type: 'put', key: recordKey(6), value: Uint8Array.of(2, 1) }])
+    const orphans = await s.store.orphans(s.threadId, s.own.id)
+    expect(orphans.map((o) => o.seq)).toEqual([5, 6])
+    const bad = orphans[1]!
+    expect('error' in bad && bad.error.name).toBe('CorruptStoreError')
+    // Nothing at head + 1: nothing beyond can continue the head.
+    await s.storage.inner.batch([{ type: 'del', key: recordKey(5) }])
+    expect(await s.store.orphans(s.threadId, s.own.id)).toEqual([])
+  })
+
+  it('moves a head up onto orphans durably, after which they read as the log', async () => {
+    await writeWithoutHead([rs[4]!, rs[5]!])
+    await s.store.setHead(s.threadId, s.own.id, headOf(rs[5]!))
+    expect(s.store.logstore.head(s.threadId, s.own.id)).toEqual(headOf(rs[5]!))
+    ;(await s.store.records(s.threadId, s.own.id)).forEach((r, i) => expectSameRecord(r, rs[i]!))
+    const again = await EventStore.open(s.storage.inner)
+    expect(again.logstore.head(s.threadId, s.own.id)).toEqual(headOf(rs[5]!))
+    expect(await again.orphans(s.threadId, s.own.id)).toEqual([])
+    await again.append(s.threadId, rs.slice(6))
+    expect(again.logstore.head(s.threadId, s.own.id)?.seq).toBe(8)
+  })
+
+  it('lowers a head durably (repair): the records above stay stored, as orphans, until an append replaces them', async () => {
+    await s.store.setHead(s.threadId, s.own.id, headOf(rs[1]!))
+    expect(s.store.logstore.head(s.threadId, s.own.id)).toEqual(headOf(rs[1]!))
+    expect((await s.store.records(s.threadId, s.own.id)).map((r) => r.seq)).toEqual([1, 2])
+    expect((await s.store.orphans(s.threadId, s.own.id)).map((o) => o.seq)).toEqual([3, 4])
+    const again = await EventStore.open(s.storage.inner)
+    expect(again.logstore.head(s.threadId, s.own.id)).toEqual(headOf(rs[1]!))
+    // A record that continues the lowered head replaces the one stored above it; no memory of the
+    // old record at seq 3 is served.
+    const [other] = makeRecords(s.threadId, s.own, s.threadKey, 1, headOf(rs[1]!), (seq) => ({ type: 'todos/other', payload: seq }))
+    await s.store.append(s.threadId, [other!])
+    expectSameRecord(await s.store.record(s.threadId, s.own.id, 3), other!)
+    expect((await s.store.idAt(s.threadId, s.own.id, 3))?.equals(other!.id)).toBe(true)
+    expect((await s.store.records(s.threadId, s.own.id)).map((r) => r.id.toString())).toEqual([rs[0]!.id, rs[1]!.id, other!.id].map(String))
+  })
+
+  it('forgets a head set to undefined', async () => {
+    await s.store.setHead(s.threadId, s.own.id, undefined)
+    expect(s.store.logstore.head(s.threadId, s.own.id)).toBeUndefined()
+    expect(await s.store.records(s.threadId, s.own.id)).toEqual([])
+    expect((await s.store.orphans(s.threadId, s.own.id)).map((o) => o.seq)).toEqual([1, 2, 3, 4])
+    expect((await EventStore.open(s.storage.inner)).logstore.head(s.threadId, s.own.id)).toBeUndefined()
   })
 })
 

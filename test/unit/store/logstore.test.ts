@@ -318,6 +318,8 @@ describe('Logstore heads', () => {
     expect(reopened.head(id, own.id)).toBeUndefined()
     expect(reopened.getThread(id).damage?.map((e) => e.name)).toEqual(['CorruptStoreError'])
     expect(reopened.getThread(id).damage?.[0]?.logId).toBe(own.id)
+    // A damaged head is not damage of the key: the thread still reads and writes.
+    expect(reopened.getThread(id).keyDamaged).toBeUndefined()
     // The thread is still listed, its log too; the other thread is untouched.
     expect(reopened.log(id, own.id)?.n).toBe(log.n)
     expect(reopened.getThread(other).damage).toBeUndefined()
@@ -375,7 +377,9 @@ describe('Logstore damage found at open', () => {
     expect(damage?.map((e) => e.name)).toEqual(['CorruptStoreError'])
     expect(damage?.[0]?.threadId).toBe(id.toString())
     expect(damage?.[0]?.message).toMatch(/check value/)
+    expect(reopened.getThread(id).keyDamaged).toBe(true)
     expect(reopened.getThread(other).damage).toBeUndefined()
+    expect(reopened.getThread(other).keyDamaged).toBeUndefined()
   })
 
   it('reads a thread entry without a check value (nothing to compare) as undamaged', async () => {
@@ -393,6 +397,7 @@ describe('Logstore damage found at open', () => {
     const damage = reopened.getThread(id).damage ?? []
     expect(damage.length).toBeGreaterThanOrEqual(1)
     expect(damage.every((e) => e.name === 'CorruptStoreError')).toBe(true)
+    expect(reopened.getThread(id).keyDamaged).toBe(true)
     expect(reopened.getThread(id).key.read).toBeUndefined()
   })
 
@@ -425,6 +430,7 @@ describe('Logstore damage found at open', () => {
     const damage = reopened.getThread(id).damage ?? []
     expect(damage.map((e) => e.name)).toEqual(['CorruptStoreError', 'CorruptStoreError'])
     expect(damage.map((e) => e.logId).sort()).toEqual([broken.id, own.id].sort())
+    expect(reopened.getThread(id).keyDamaged).toBeUndefined()
     // The damaged seed is never used to sign: the log is known, without its key.
     expect(reopened.log(id, broken.id)).toBeUndefined()
     expect(reopened.log(id, own.id)).toEqual({ id: own.id, n: log.n })

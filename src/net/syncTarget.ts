@@ -1,0 +1,122 @@
+/**
+ * The narrow view of a thread that the sync protocol needs, and the other things it is given.
+ * `ThreadEngine` satisfies {@link SyncTarget} structurally; the net layer never imports the engine's
+ * class, so it can be tested against any implementation and the engine can change behind it.
+ *
+ * @packageDocumentation
+ */
+import type { CID } from 'multiformats/cid'
+import type { ThreadsError } from '../core/errors.js'
+import type { ForkProof } from '../core/forkProof.js'
+import type { LogHead, LogRecord, RecordBlocks } from '../core/record.js'
+import type { ThreadId } from '../core/threadId.js'
+
+/** A log found forked: records from `seq` on are ignored by every peer. */
+export interface TargetFork {
+  readonly logId: string
+  readonly seq: number
+  readonly proof: ForkProof
+}
+
+/** A missing range of a log, below records held beyond it. */
+export interface TargetGap {
+  readonly logId: string
+  readonly from: number
+  readonly to: number
+}
+
+/** What an ingest did, as far as the network cares. */
+export interface TargetIngestResult {
+  /**
+   * Records refused, each with a typed error. `EquivocationError` is the writer's doing, never the
+   * sender's; `TooLargeError` means held records are at their bound.
+   */
+  readonly rejected: readonly ThreadsError[]
+  /** Records verified and stored. */
+  readonly stored: number
+  /** Records held beyond gaps, after this ingest. */
+  readonly held: number
+  /** Logs this ingest found forked. */
+  readonly forks: readonly TargetFork[]
+}
+
+/** The events of a thread the network listens to. */
+export interface TargetEvents {
+  /** This peer wrote records to its own log: push them. */
+  on(name: 'recorded', listener: (e: { readonly records: readonly LogRecord[] }) => void): () => void
+  /** A log was newly found forked: its proof must reach every peer of the thread. */
+  on(name: 'fork', listener: (e: TargetFork) => void): () => void
+}
+
+/**
+ * One thread as the sync protocol sees it (DESIGN.md section 6).
+ *
+ * @example
+ * ```ts
+ * const target: SyncTarget = engine // a ThreadEngine is one
+ * sync.addThread(target)
+ * ```
+ */
+export interface SyncTarget {
+  /** The thread ID string. */
+  readonly id: string
+  /** The thread: binary ID, service key, and the interned number its address book entries use. */
+  readonly thread: { readonly id: ThreadId; readonly key: { readonly service: Uint8Array }; readonly n: string }
+  /** This peer's log in the thread; undefined for readers and followers. */
+  readonly logKey: { readonly id: string } | undefined
+  /** While set, this peer's own log is pulled from peers like any other (its storage was damaged). */
+  readonly ownLogRecovery: number | undefined
+  readonly events: TargetEvents
+  /** Every log's head, by identity. */
+  heads(): ReadonlyMap<string, LogHead>
+  /** The identity of the record at `seq` of a log, if this peer has it. */
+  idAt(logId: string, seq: number): Promise<CID | undefined>
+  /** Take records of one log from a peer (any order, duplicates allowed); never throws for bad input. */
+  ingest(logId: string, blocks: readonly RecordBlocks[]): Promise<TargetIngestResult>
+  /** Ranges missing below held records. */
+  gaps(): readonly TargetGap[]
+  /** Every forked log of the thread, with its proof. */
+  forks(): readonly TargetFork[]
+  /** The first disputed seq of a forked log, or undefined. */
+  forkOf(logId: string): number | undefined
+  /**
+   * Take a fork proof from a peer.
+   *
+   * @throws a `ThreadsError` (`BadSignatureError`, `MalformedRecordError`, `InvalidKeyError`) for a
+   * proof that does not check out: the sender's fault.
+   */
+  addForkProof(proof: ForkProof): Promise<unknown>
+  /** Records of a log to serve, checked (never a damaged one), oldest first. */
+  records(logId: string, from: number, limit: number): Promise<readonly LogRecord[]>
+}
+
+/** The threads a sync service serves. */
+export interface SyncHost {
+  target(threadId: string): SyncTarget | undefined
+  targets(): readonly SyncTarget[]
+}
+
+/** The address book the sync service learns addresses into (the logstore's `AddrBook` is one). */
+export interface SyncAddressBook {
+  /** Unexpired addresses of a peer in a thread (`t`: the thread's interned number). */
+  addrs(t: string, peerId: string): Promise<ReadonlyArray<{ readonly addr: string }>>
+  /**
+   * Add addresses for `ttl` ms, keeping at most `maxAddrs` per peer and `maxPeers` peers per thread.
+   *
+   * @returns false when the peer is new and the thread already has `maxPeers` peers (nothing stored).
+   */
+  addAddrs(t: string, peerId: string, addrs: readonly string[], ttl: number, limits?: { maxAddrs?: number; maxPeers?: number }): Promise<boolean>
+  /** Forget a peer's addresses in a thread. */
+  clearAddrs(t: string, peerId: string): Promise<void>
+  /** Peers with addresses in a thread. */
+  peers(t: string): Promise<readonly string[]>
+}
+
+/** A component logger (debug output and reports of failures that are not a peer's fault). */
+export interface SyncLogger {
+  debug(message: string, ...args: unknown[]): void
+  error(message: string, ...args: unknown[]): void
+}
+
+/** A logger that says nothing (the default). */
+export const silentLogger: SyncLogger = { debug: () => undefined, error: () => undefined }
