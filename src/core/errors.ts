@@ -182,3 +182,19 @@ const ERROR_CLASSES: ReadonlyArray<{ readonly NAME: string }> = [
   MalformedMessageError, UnauthorizedError, NotWriterError, InvalidInviteError, UnsupportedFormatError,
   ForkedLogError, ReducerError, StorageFailedError, SnapshotError, ThreadDeletedError, StorageLockedError
 ]
+
+/**
+ * A peer went past a bound on what it may make this peer do: too many queued pulls, too many
+ * unproven messages or unmatched auth tags, or pages asked faster than they are served.
+ */
+export class RateLimitedError extends ThreadsError {
+  static override readonly NAME = 'RateLimitedError'
+}
+
+/**
+ * A peer that does not take what is sent to it: the bytes waiting for it passed their bound, so it
+ * was hung up (a slow or stalled reader must not make this peer hold unbounded memory).
+ */
+export class SlowPeerError extends ThreadsError {
+  static override readonly NAME = 'SlowPeerError'
+}

@@ -65,6 +65,8 @@ export interface EventHeader {
   readonly clock: number
   /** The author's wall clock at creation, milliseconds since the epoch. Informational only. */
   readonly time: number
+  /** The first seq of the transaction the record belongs to, when it is part of one. */
+  readonly txn?: number
 }
 
 /** The head of a log: its newest record, by identity. */
@@ -93,6 +95,8 @@ export interface NewRecord {
   readonly time: number
   /** The log's current head, absent for its first record. */
   readonly prev?: LogHead
+  /** Mark the record as part of the transaction that starts at this seq (see `TxnGate`). */
+  readonly txn?: number
 }
 
 /**
@@ -123,7 +127,8 @@ export function createRecord(input: NewRecord): LogRecord {
   const contentKey = rnd.subarray(0, KEY_BYTES)
   const nonce = (i: number): Uint8Array => rnd.subarray(KEY_BYTES + i * NONCE_BYTES, KEY_BYTES + (i + 1) * NONCE_BYTES)
   const bodyBlock = encryptBlock(contentKey, pad(body), nonce(0))
-  const headerBlock = encryptBlock(threadKey.read, dagCbor.encode({ key: contentKey, clock, time }), nonce(1))
+  const header = input.txn === undefined ? { key: contentKey, clock, time } : { key: contentKey, clock, time, txn: input.txn }
+  const headerBlock = encryptBlock(threadKey.read, dagCbor.encode(header), nonce(1))
   const eventBlock = blockOf(encodeEventNode(headerBlock.cid, bodyBlock.cid))
   const seq = prev === undefined ? 1 : prev.seq + 1
   const statement = statementBytes({ thread: thread.bytes, seq, event: eventBlock.cid, prev: prev?.id })
@@ -293,13 +298,14 @@ export function openEventBoxes(readKey: Uint8Array, headerBox: Uint8Array, bodyB
     throw new MalformedRecordError('header is not valid dag-cbor', ctx, { cause })
   }
   if (!isPlainObject(node)) throw new MalformedRecordError('header is not a map', ctx)
-  const { key, clock, time } = node
+  const { key, clock, time, txn } = node
   if (!(key instanceof Uint8Array) || key.length !== KEY_BYTES) throw new MalformedRecordError('header `key` is not a 32-byte key', ctx)
   if (typeof clock !== 'number' || !Number.isSafeInteger(clock) || clock < 0) throw new MalformedRecordError('header `clock` is not a non-negative integer', ctx)
   if (typeof time !== 'number' || !Number.isSafeInteger(time)) throw new MalformedRecordError('header `time` is not an integer', ctx)
+  if (txn !== undefined && (typeof txn !== 'number' || !Number.isSafeInteger(txn) || txn < 1)) throw new MalformedRecordError('header `txn` is not a positive integer', ctx)
   const body = openBox(key, bodyBox)
   if (body === undefined) throw new DecryptionError('body does not open with the content key of its header', ctx)
-  return { header: { key, clock, time }, body: unpad(body, ctx) }
+  return { header: txn === undefined ? { key, clock, time } : { key, clock, time, txn }, body: unpad(body, ctx) }
 }
 
 /** The four blocks of a record, for the wire or a CAR file. */

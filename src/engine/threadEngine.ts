@@ -1,123 +1,34 @@
 import type { CID } from 'multiformats/cid'
-import { decodeCommand, encodeCommand, type Command } from '../core/command.js'
-import { BadSignatureError, BrokenChainError, CorruptStoreError, ForkedLogError, NotWriterError, ReducerError, SnapshotError, StorageFailedError, ThreadsError, TooLargeError } from '../core/errors.js'
-import { forkProofOf, signedStatementOf, type ForkProof } from '../core/forkProof.js'
+import { encodeCommand, decodeCommand, type Command } from '../core/command.js'
+import { CorruptStoreError, ForkedLogError, NotWriterError, ReducerError, StorageFailedError, ThreadsError, TooLargeError } from '../core/errors.js'
+import type { ForkProof } from '../core/forkProof.js'
 import { publicKeyFromLogId, type LogKey } from '../core/keys.js'
-import {
-  createRecord,
-  linksHead,
-  openEvent,
-  openEventBoxes,
-  signatureHolds,
-  verifyRecord,
-  type LogHead,
-  type LogRecord,
-  type RecordBlocks
-} from '../core/record.js'
-import { sameId } from '../core/recordId.js'
-import { checkStored } from '../core/storedRecord.js'
-import type { ThreadId } from '../core/threadId.js'
-import type { EventStore } from '../store/eventStore.js'
+import { createRecord, signatureHolds, type LogHead, type LogRecord, type RecordBlocks } from '../core/record.js'
 import type { ThreadInfo } from '../store/logstore/logstore.js'
-import type { CheckpointPolicy } from './checkpointPolicy.js'
+import type { EventStore } from '../store/eventStore.js'
 import { Emitter } from '../core/emitter.js'
+import type { CommandResult, EngineEvents, IngestResult, Progress, Projection, ThreadEngineOptions } from './engineTypes.js'
 import { Forks, type ForkedLog } from './forks.js'
 import { HeldRecords, type Gap } from './heldRecords.js'
+import { adoptOrphans } from './integrity.js'
+import { RecordIntake } from './intake.js'
+import { readThread } from './load.js'
+import { makeEvent, openRecords, sealedOf } from './openEvents.js'
 import { SeenRecords } from './seenRecords.js'
-import { deleteSnapshot, readSnapshot, writeSnapshot, type Snapshot } from './snapshot.js'
-import { compareOrder, effectiveClock, type EventMeta, type OrderKey, type ThreadEvent } from './threadEvent.js'
+import { Snapshotter, type SnapshotContent } from './snapshotter.js'
+import { compareOrder, effectiveClock, type ThreadEvent } from './threadEvent.js'
 import { BehindBaseError, Timeline, type Fold } from './timeline.js'
+import { MAX_TXN_BYTES, MAX_TXN_RECORDS, TXN_COMMIT, TxnGate, type Settled } from './transactions.js'
 
-/** A thread's projection: the state every peer folds from the thread's events. */
-export interface Projection<S> {
-  readonly initial: S
-  readonly fold: Fold<S>
-}
-
-/** Progress of long work (loading, replay, import). */
-export interface Progress {
-  readonly phase: 'load' | 'replay' | 'import' | 'sync'
-  readonly done: number
-  readonly total: number
-}
-
-export interface ThreadEngineOptions<S> {
-  readonly store: EventStore
-  readonly threadId: ThreadId | string
-  readonly projection: Projection<S>
-  readonly checkpoints?: CheckpointPolicy
-  /** Write a snapshot every this many applied events (default 1,000; 0 turns snapshots off). */
-  readonly snapshotEvery?: number
-  /** Compact the timeline after every snapshot (default false): memory stays bounded by the unstable suffix. */
-  readonly compactOnSnapshot?: boolean
-  /**
-   * The version of the projection (its reducers and state shape). A snapshot written by another
-   * version is not used: the state is folded again from the events, so a restart never yields a
-   * state that a fresh peer running this code would not compute.
-   */
-  readonly version?: string
-  /** Out-of-order records held per log while a gap is open (default 4,096). */
-  readonly maxHeldPerLog?: number
-  /** Bytes of out-of-order records held for the whole thread (default 16 MiB). */
-  readonly maxHeldBytes?: number
-  readonly now?: () => number
-  readonly onProgress?: (p: Progress) => void
-}
-
-/** What a local command produced. */
-export interface CommandResult<S> {
-  readonly event: ThreadEvent
-  readonly record: LogRecord
-  readonly state: S
-  /** Resolves when the event is durable (rejects if storage failed). */
-  readonly durable: Promise<void>
-}
-
-/** What an ingest of peer records did. */
-export interface IngestResult<S> {
-  /** Events newly applied, in their total order. */
-  readonly added: readonly ThreadEvent[]
-  readonly state: S
-  /** True when a late event rolled the state back and replayed the suffix. */
-  readonly replayed: boolean
-  /** Reducer calls spent. */
-  readonly folds: number
-  /**
-   * Records refused, each with the typed error that names the problem. `EquivocationError` is
-   * the writer's doing (a fork found), never the sender's.
-   */
-  readonly rejected: readonly ThreadsError[]
-  /** Records waiting for a gap in their log to close. */
-  readonly held: number
-  /** Records verified and stored by this ingest (a follower stores without applying). */
-  readonly stored: number
-  /** Logs found forked by this ingest (their proofs go to every peer of the thread). */
-  readonly forks: readonly ForkedLog[]
-  readonly durable: Promise<void>
-}
-
-/** What the engine tells its observers. */
-export interface EngineEvents<S> {
-  /** Events applied, in order, with the state after them. */
-  applied: { events: readonly ThreadEvent[]; state: S; replayed: boolean }
-  /** A record refused (bad signature, broken chain, equivocation, damaged storage, …). */
-  rejected: ThreadsError
-  progress: Progress
-  /** Durable writes changed (pending count). */
-  durability: { pending: number }
-  /** This peer wrote records to its own log (the network pushes them). */
-  recorded: { records: readonly LogRecord[] }
-  /** Records held beyond gaps changed. */
-  held: { count: number; bytes: number }
-  /** A log was found forked: its proof should reach every peer of the thread. */
-  fork: ForkedLog
-}
+export type { CommandResult, EngineEvents, IngestResult, Progress, Projection, ThreadEngineOptions } from './engineTypes.js'
 
 interface Transaction {
   readonly records: LogRecord[]
   readonly head: LogHead | undefined
   readonly clock: number
   readonly ownClock: number | undefined
+  readonly ownSettled: Settled | undefined
+  bytes: number
   /** Settles with the transaction: its commands are durable when it is, and never if it aborts. */
   readonly durable: Promise<void>
   readonly settle: { resolve: () => void; reject: (e: unknown) => void }
@@ -127,14 +38,14 @@ function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)))
 }
 
-/** Orphans looked at past a head when a thread opens (one crashed batch is far fewer). */
-const MAX_ORPHANS = 10_000
-
 /**
  * The event-sourcing engine of one thread (paper section 4): the dispatcher that turns commands
  * into signed, encrypted, stored events; the single ingest path of peer records; one total order
- * with checkpoints; snapshots; forks found and frozen; storage checked where it is read.
- * Independent of Redux: a projection is any pure fold.
+ * with checkpoints; snapshots; transactions applied whole; forks found and frozen; storage checked
+ * where it is read. Independent of Redux: a projection is any pure fold.
+ *
+ * It is a facade over named parts: {@link RecordIntake} (verify, deduplicate, order, find forks),
+ * `HeldRecords`, `Forks`, `TxnGate`, `readThread` (load), `Snapshotter`, the `Timeline`.
  *
  * @example
  * ```ts
@@ -152,31 +63,32 @@ export class ThreadEngine<S> {
   readonly #projection: Projection<S>
   readonly #options: ThreadEngineOptions<S>
   readonly #forks: Forks
+  readonly #held: HeldRecords
+  readonly #seen = new SeenRecords()
+  readonly #intake: RecordIntake
+  readonly #snapshots: Snapshotter<S>
+  #gate = new TxnGate()
   #timeline: Timeline<S>
   /** Highest effective clock applied: a new local event gets one more (DESIGN.md section 4 rule 4). */
   #clock = 0
-  /** Effective clock of each log's head: clocks of a log only grow, whatever a writer claims. */
+  /** Per log, the effective clock of its last record opened: the next one's clock starts there. */
   readonly #logClocks = new Map<string, number>()
-  readonly #held: HeldRecords
-  /** Per log, the last record the projection has taken in (folded, or skipped as unreadable). */
-  readonly #folded = new Map<string, LogHead>()
+  /** Per log, the last record the projection has taken in (applied, or skipped for good). */
+  readonly #folded = new Map<string, Settled>()
   #ownHead: LogHead | undefined
-  /** Why this peer may not write now (damaged keys, its own log forked or being recovered). */
+  /** Why this peer may not write now (damaged keys, its own log forked or being recovered, storage). */
   #writeBlocked: ThreadsError | undefined
   /** While this peer's own log is being filled again from peers: the seq it must reach. */
   #ownRecovery: number | undefined
   #txn: Transaction | undefined
   #pending = 0
-  #sinceSnapshot = 0
-  #snapshotting: Promise<void> | undefined
-  #snapshotKey: OrderKey | undefined
   #ingesting: Promise<void> = Promise.resolve()
   #lastExpiry = 0
   #failing: Promise<void> | undefined
   #retrying = false
   #lastRetry = 0
-  /** Record block digests stored lately, so exact duplicates cost two hashes. */
-  readonly #seen = new SeenRecords()
+  readonly #damage: ThreadsError[] = []
+  readonly #reducerFailures = new Set<string>()
 
   private constructor(options: ThreadEngineOptions<S>, thread: ThreadInfo, logKey: LogKey | undefined, forks: Forks) {
     this.#options = options
@@ -189,14 +101,26 @@ export class ThreadEngine<S> {
       ...(options.maxHeldPerLog === undefined ? {} : { maxPerLog: options.maxHeldPerLog }),
       ...(options.maxHeldBytes === undefined ? {} : { maxBytes: options.maxHeldBytes })
     })
+    this.#intake = new RecordIntake({ thread, store: this.store, forks, held: this.#held, seen: this.#seen })
+    this.#snapshots = new Snapshotter<S>({
+      store: this.store,
+      thread,
+      every: options.snapshotEvery ?? 1000,
+      ...(options.version === undefined ? {} : { version: options.version }),
+      capture: () => this.#capture(),
+      report: (e) => this.events.emit('rejected', e),
+      afterWrite: () => {
+        if (options.compactOnSnapshot === true) this.compact()
+      }
+    })
     this.#timeline = this.#newTimeline(options.projection.initial, undefined)
     this.#ownHead = logKey === undefined ? undefined : this.store.logstore.head(thread.id, logKey.id)
   }
 
   /**
    * Open a thread's engine: check what storage holds (keys, heads, records beyond them), load the
-   * newest snapshot and fold the events after it. Damage found is reported on `events`
-   * (`rejected`, as {@link CorruptStoreError}) once a listener can hear it: see {@link damage}.
+   * newest snapshot and fold the events after it. Damage found is kept in {@link damage} and
+   * emitted as `rejected` by {@link reportDamage}, once a listener can hear it.
    */
   static async open<S>(options: ThreadEngineOptions<S>): Promise<ThreadEngine<S>> {
     const thread = options.store.logstore.getThread(options.threadId)
@@ -210,23 +134,23 @@ export class ThreadEngine<S> {
       return engine
     }
     for (const fork of forks.all()) if (fork.logId === own?.id) engine.#writeBlocked = engine.#forkedOwnLog(fork)
-    await engine.#adoptOrphans()
+    for (const report of await adoptOrphans(engine.store, thread)) {
+      if (report.error === undefined) continue
+      engine.#damage.push(report.error)
+      // Writing at a seq this peer may already have sent would fork its log.
+      if (report.logId === own?.id) engine.#blockOwnLog(report.highest, report.error)
+    }
+    if (own !== undefined) engine.#ownHead = engine.store.logstore.head(thread.id, own.id)
     await engine.#load(true)
     return engine
   }
 
-  readonly #damage: ThreadsError[] = []
-
-  /**
-   * Damage found when the thread was opened (keys, heads, records, snapshot), each a
-   * {@link CorruptStoreError} or {@link UnsupportedFormatError}. Also emitted as `rejected` by
-   * {@link reportDamage}, which the peer calls once its status stream listens.
-   */
+  /** Damage found when the thread was opened (keys, heads, records, snapshot), not yet reported. */
   get damage(): readonly ThreadsError[] {
     return this.#damage
   }
 
-  /** Emit the damage found at open on `events` (once), for the status stream. */
+  /** Emit the damage found at open on `events` as `rejected` (once), for the status stream. */
   reportDamage(): void {
     for (const e of this.#damage.splice(0)) this.events.emit('rejected', e)
   }
@@ -239,30 +163,26 @@ export class ThreadEngine<S> {
   /**
    * The projection's fold, made total: a reducer that throws on an event leaves the state as it
    * was, on every peer alike (the same code throws on the same event everywhere), and the event
-   * is reported once as a {@link ReducerError} with its context. The timeline never holds an
-   * event whose fold did not complete.
+   * is reported once as a {@link ReducerError} with its context. Commit records change nothing.
    */
   readonly #fold: Fold<S> = (state, event) => {
+    if (event.command.type === TXN_COMMIT) return state
     try {
       return this.#projection.fold(state, event)
     } catch (cause) {
-      const key = `${event.meta.logId}\u0000${event.meta.seq}`
+      const m = event.meta
+      const key = `${m.logId}\u0000${m.seq}`
       if (!this.#reducerFailures.has(key)) {
         if (this.#reducerFailures.size >= 1024) this.#reducerFailures.clear()
         this.#reducerFailures.add(key)
-        const m = event.meta
-        this.events.emit(
-          'rejected',
-          new ReducerError(`a reducer threw on \`${event.command.type}\`: the event is skipped on every peer (${cause instanceof Error ? cause.message : String(cause)})`, { threadId: m.threadId, logId: m.logId, seq: m.seq, cid: m.id }, { cause })
-        )
+        const why = cause instanceof Error ? cause.message : String(cause)
+        this.events.emit('rejected', new ReducerError(`a reducer threw on \`${event.command.type}\`: the event is skipped on every peer (${why})`, { threadId: m.threadId, logId: m.logId, seq: m.seq, cid: m.id }, { cause }))
       }
       return state
     }
   }
 
-  readonly #reducerFailures = new Set<string>()
-
-  #newTimeline(base: S, baseKey: OrderKey | undefined): Timeline<S> {
+  #newTimeline(base: S, baseKey: Parameters<typeof compareOrder>[0] | undefined): Timeline<S> {
     return new Timeline(this.#fold, base, {
       ...(this.#options.checkpoints === undefined ? {} : { policy: this.#options.checkpoints }),
       ...(baseKey === undefined ? {} : { baseKey })
@@ -314,6 +234,14 @@ export class ThreadEngine<S> {
     return this.#writeBlocked
   }
 
+  /**
+   * While this peer's own log is being filled again from peers (its storage was damaged): the
+   * seq it must reach before commands are taken again. The network pulls the log meanwhile.
+   */
+  get ownLogRecovery(): number | undefined {
+    return this.#ownRecovery
+  }
+
   #progress(p: Progress): void {
     this.#options.onProgress?.(p)
     this.events.emit('progress', p)
@@ -325,52 +253,6 @@ export class ThreadEngine<S> {
       logId: fork.logId,
       seq: fork.seq
     })
-  }
-
-  /**
-   * Records stored beyond a head: a crash between a batch's records and its head (backends
-   * without transactions), or a head lowered outside this library. Those that continue the head,
-   * chain by identity and are signed are adopted (the head moves up); they are never overwritten.
-   * What cannot be adopted below the highest stored seq of this peer's own log blocks writing until
-   * peers give that log back (writing there would fork it).
-   */
-  async #adoptOrphans(): Promise<void> {
-    for (const log of this.store.logstore.logs(this.thread.id)) {
-      const orphans = await this.store.orphans(this.thread.id, log.id, MAX_ORPHANS)
-      if (orphans.length === 0) continue
-      const head = this.store.logstore.head(this.thread.id, log.id)
-      let prev = head?.id
-      const good: Array<{ id: CID; seq: number; stored: { sig: Uint8Array }; eventCid: CID; prev: CID | undefined }> = []
-      let bad: ThreadsError | undefined
-      for (const o of orphans) {
-        if ('error' in o) {
-          bad = o.error
-          break
-        }
-        try {
-          const { id, eventCid } = checkStored(o.stored, { thread: this.thread.id, logId: log.id, seq: o.seq, prev })
-          good.push({ id, seq: o.seq, stored: o.stored, eventCid, prev })
-          prev = id
-        } catch (e) {
-          bad = e instanceof ThreadsError ? e : new CorruptStoreError(String(e))
-          break
-        }
-      }
-      // The newest signature authenticates the chain below it; without one, adopt nothing above.
-      while (good.length > 0) {
-        const last = good[good.length - 1] as (typeof good)[number]
-        if (signatureHolds(this.thread.id, { logId: log.id, seq: last.seq, eventCid: last.eventCid, prev: last.prev, sig: last.stored.sig })) break
-        good.pop()
-        bad ??= new CorruptStoreError('a record stored beyond the head is not signed by its log key', { threadId: this.id, logId: log.id, seq: last.seq })
-      }
-      const top = good.at(-1)
-      if (top !== undefined) await this.store.setHead(this.thread.id, log.id, { id: top.id, seq: top.seq })
-      if (bad !== undefined) {
-        this.#report(bad)
-        if (log.id === this.logKey?.id) this.#blockOwnLog((orphans.at(-1) as { seq: number }).seq, bad)
-      }
-    }
-    if (this.logKey !== undefined) this.#ownHead = this.store.logstore.head(this.thread.id, this.logKey.id)
   }
 
   /** Refuse commands until this peer's own log is back to `target` (from peers). */
@@ -399,127 +281,54 @@ export class ThreadEngine<S> {
   }
 
   async #load(useSnapshot: boolean): Promise<void> {
-    const readKey = this.thread.key.read
-    let snap: Snapshot<S> | undefined
-    if (useSnapshot && readKey !== undefined) {
-      try {
-        snap = await readSnapshot<S>(this.store.logstore.storage, this.thread.n, readKey)
-      } catch (e) {
-        // A damaged snapshot is only a cache: fold from the events, and write a new one.
-        this.#report(e instanceof ThreadsError ? e : new CorruptStoreError(String(e)))
-        await deleteSnapshot(this.store.logstore.storage, this.thread.n)
-        snap = undefined
-      }
-      // A snapshot of another version of the projection (reducers changed) is not what this
-      // code computes from the events: fold them again.
-      if (snap !== undefined && snap.version !== this.#options.version) {
-        snap = undefined
-        this.#sinceSnapshot = Number.POSITIVE_INFINITY
-      }
-      // A snapshot that folded records a fork proof now disputes does not describe what every
-      // peer computes any more.
-      if (snap !== undefined && this.#forks.all().some((f) => (snap?.heads[f.logId] ?? 0) >= f.seq)) snap = undefined
-    }
-    // Everything is read into locals and swapped in at the end, in one synchronous step: a
-    // rebuild (a late event behind the snapshot) reads storage while commands keep coming, and
-    // they must go on seeing the engine's clocks and timeline whole, never half rebuilt.
-    const logClocks = new Map<string, number>()
-    const folded = new Map<string, LogHead>()
-    let maxClock = 0
-    if (snap !== undefined) {
-      for (const [log, c] of Object.entries(snap.clocks)) logClocks.set(log, c)
-      for (const [log, seq] of Object.entries(snap.heads)) folded.set(log, { seq, id: snap.ids[log] as CID })
-      maxClock = snap.lastKey?.clock ?? 0
-      for (const c of logClocks.values()) maxClock = Math.max(maxClock, c)
-    }
-    const events: ThreadEvent[] = []
-    const damaged: Array<{ logId: string; seq: number; error: ThreadsError }> = []
-    let total = 0
-    if (readKey !== undefined) {
-      const logs = this.store.logstore.logs(this.thread.id)
-      const last = (logId: string): number => {
-        const head = this.store.logstore.head(this.thread.id, logId)?.seq ?? 0
-        const fork = this.#forks.seqOf(logId)
-        return fork === undefined ? head : Math.min(head, fork - 1)
-      }
-      for (const log of logs) total += last(log.id) - (snap?.heads[log.id] ?? 0)
-      const own = this.logKey?.id
-      for (const log of logs) {
-        let prevClock = snap?.clocks[log.id] ?? -1
-        const after = folded.get(log.id)
-        try {
-          for await (const stored of this.store.events(this.thread.id, log.id, { from: (after?.seq ?? 0) + 1, to: last(log.id), ...(after === undefined ? {} : { after }) })) {
-            const ctx = { threadId: this.id, logId: log.id, seq: stored.seq, cid: stored.id.toString() }
-            folded.set(log.id, { id: stored.id, seq: stored.seq })
-            let opened: ReturnType<typeof openEventBoxes>
-            let command: Command
-            try {
-              opened = openEventBoxes(readKey, stored.headerBox, stored.bodyBox, ctx)
-              command = decodeCommand(opened.body)
-            } catch (e) {
-              // Stored because the writer signed it, skipped because nobody can read it: as on ingest.
-              if (e instanceof ThreadsError) this.events.emit('rejected', e)
-              continue
-            }
-            const clock = effectiveClock(opened.header.clock, prevClock)
-            prevClock = clock
-            events.push(this.#event(command, log.id, stored.seq, clock, opened.header.time, stored.id.toString(), log.id === own))
-            if (events.length % 1000 === 0) this.#progress({ phase: 'load', done: events.length, total })
-          }
-        } catch (e) {
-          if (!(e instanceof ThreadsError)) throw e
-          // Damaged in storage: fold the log up to the record before, and fill it again from peers.
-          damaged.push({ logId: log.id, seq: e.seq ?? (folded.get(log.id)?.seq ?? 0) + 1, error: e })
-        }
-        if (prevClock >= 0) logClocks.set(log.id, prevClock)
-        maxClock = Math.max(maxClock, prevClock)
-      }
-    }
-    // From here to the end nothing awaits (but the fallback, which starts over).
-    const timeline = this.#newTimeline(snap?.state ?? this.#projection.initial, snap?.lastKey)
+    const loaded = await readThread<S>({
+      store: this.store,
+      thread: this.thread,
+      forks: this.#forks,
+      ownLogId: this.logKey?.id,
+      version: this.#options.version,
+      useSnapshot,
+      report: (e) => (e.name === 'DecryptionError' || e.name === 'MalformedRecordError' ? this.events.emit('rejected', e) : this.#report(e)),
+      progress: (p) => this.#progress(p)
+    })
+    // From here to the end nothing awaits (but the fallback, which starts over): commands made
+    // while storage was being read see the engine whole, never half rebuilt.
+    const timeline = this.#newTimeline(loaded.snap?.state ?? this.#projection.initial, loaded.snap?.lastKey)
     try {
-      timeline.insert(events)
+      timeline.insert(loaded.events)
     } catch (e) {
       // An event sorts before the snapshot (it arrived late, after the snapshot was written):
       // the snapshot no longer describes a prefix of the order, so fold everything.
       if (e instanceof BehindBaseError && useSnapshot) {
         await this.#load(false)
-        this.#sinceSnapshot = Number.POSITIVE_INFINITY // the stored snapshot is stale: replace it
+        this.#snapshots.stale()
         return
       }
       throw e
     }
-    // Events applied while storage was being read (local commands) that the reads missed.
-    // (Only those storage still holds or will: after a failed write the event store's heads went
-    // back, and events past them are gone.)
-    const meanwhile = this.#timeline.events.filter(
-      (e) => !timeline.has(e.meta) && (folded.get(e.meta.logId)?.seq ?? 0) < e.meta.seq && e.meta.seq <= (this.store.logstore.head(this.thread.id, e.meta.logId)?.seq ?? 0)
-    )
+    // Local commands applied while storage was being read that the reads missed (only those
+    // storage holds or will: after a failed write the event store's heads went back).
+    const settledSeq = (log: string): number => loaded.settled.get(log)?.seq ?? 0
+    const headSeq = (log: string): number => this.store.logstore.head(this.thread.id, log)?.seq ?? 0
+    const meanwhile = this.#timeline.events.filter((e) => !timeline.has(e.meta) && settledSeq(e.meta.logId) < e.meta.seq && e.meta.seq <= headSeq(e.meta.logId))
+    let maxClock = loaded.maxClock
     if (meanwhile.length > 0) timeline.insert(meanwhile)
     for (const e of meanwhile) {
-      logClocks.set(e.meta.logId, Math.max(logClocks.get(e.meta.logId) ?? -1, e.meta.clock))
-      const f = folded.get(e.meta.logId)
-      if ((f?.seq ?? 0) < e.meta.seq) {
-        const head = this.store.logstore.head(this.thread.id, e.meta.logId)
-        if (head !== undefined && head.seq === e.meta.seq) folded.set(e.meta.logId, head)
-      }
-      maxClock = Math.max(maxClock, e.meta.clock)
+      const m = e.meta
+      loaded.logClocks.set(m.logId, Math.max(loaded.logClocks.get(m.logId) ?? -1, m.clock))
+      loaded.settled.set(m.logId, { seq: m.seq, id: (this.store.logstore.head(this.thread.id, m.logId) as LogHead).id, clock: m.clock })
+      maxClock = Math.max(maxClock, m.clock)
     }
     this.#timeline = timeline
-    this.#snapshotKey = snap?.lastKey
+    this.#gate = loaded.gate
+    this.#snapshots.loaded(loaded.snap?.lastKey, loaded.snapshotStale)
     this.#logClocks.clear()
-    for (const [log, c] of logClocks) this.#logClocks.set(log, c)
+    for (const [log, c] of loaded.logClocks) this.#logClocks.set(log, c)
     this.#folded.clear()
-    for (const [log, h] of folded) this.#folded.set(log, h)
+    for (const [log, s] of loaded.settled) this.#folded.set(log, s)
     // Clocks only grow: the events only ever grow too.
     this.#clock = Math.max(this.#clock, maxClock)
-    if (readKey !== undefined) this.#progress({ phase: 'load', done: events.length, total })
-    for (const d of damaged) await this.repair(d.logId, d.seq, d.error)
-  }
-
-  #event(command: Command, logId: string, seq: number, clock: number, time: number, id: string, local: boolean): ThreadEvent {
-    const meta: EventMeta = { threadId: this.id, author: logId, logId, seq, clock, time, id, local }
-    return { command, meta }
+    for (const d of loaded.damaged) await this.repair(d.logId, d.seq, d.error)
   }
 
   /**
@@ -528,62 +337,88 @@ export class ThreadEngine<S> {
    * event itself (Redux runs its reducers) and hand back the state after it.
    *
    * @throws {@link NotWriterError} on a thread where this peer has no log; the error in
-   * {@link writeBlocked} while writing would fork or corrupt the log.
+   * {@link writeBlocked} while writing would fork or corrupt the log; {@link TooLargeError} past
+   * a transaction's limits.
    */
   command(command: Command, apply?: (event: ThreadEvent) => S): CommandResult<S> {
+    const logKey = this.#writer()
+    const body = encodeCommand(command)
+    const txn = this.#txn
+    if (txn !== undefined && (txn.records.length + 1 >= MAX_TXN_RECORDS || txn.bytes + body.length > MAX_TXN_BYTES)) {
+      throw new TooLargeError(`a transaction holds at most ${MAX_TXN_RECORDS - 1} commands and ${MAX_TXN_BYTES} bytes of them`, { threadId: this.id })
+    }
+    const record = this.#createRecord(logKey, body, txn === undefined ? undefined : (txn.head?.seq ?? 0) + 1)
+    // Fold what every other peer will decode, not the object dispatched: dag-cbor normalises a
+    // few values (-0, lone surrogates), and the author must not see a different action.
+    const event = makeEvent(decodeCommand(body), this.#metaOf(record.record, record.clock))
+    // At the tip (always, but after a clock attack) reducers run before anything is committed:
+    // if one throws, the command leaves no trace. Below the tip, the engine folds it in order, as
+    // every other peer will, and the store hears of it as a replay.
+    const atTip = this.#timeline.lastKey === undefined || compareOrder(event.meta, this.#timeline.lastKey) > 0
+    const stateAfter = atTip ? apply?.(event) : undefined
+    this.#advanceOwn(record.record, record.clock, txn === undefined)
+    const inserted = atTip ? undefined : this.#timeline.insert([event])
+    const state = inserted === undefined ? this.#timeline.append(event, stateAfter) : inserted.state
+    let durable: Promise<void>
+    if (txn !== undefined) {
+      txn.records.push(record.record)
+      txn.bytes += body.length
+      durable = txn.durable
+    } else {
+      durable = this.#append([record.record])
+      // Sent only once stored: a record peers hold must never be one this peer could lose.
+      durable.then(() => this.events.emit('recorded', { records: [record.record] }), () => undefined)
+    }
+    this.events.emit('applied', { events: [event], state, replayed: inserted !== undefined })
+    this.#snapshots.applied(1, this.#txn !== undefined)
+    return { event, record: record.record, state, durable }
+  }
+
+  #writer(): LogKey {
     const logKey = this.logKey
     if (logKey === undefined) throw new NotWriterError('this peer has no log in the thread (it was invited to read or follow): it cannot write', { threadId: this.id })
     if (this.#writeBlocked !== undefined) {
       if (this.#writeBlocked instanceof StorageFailedError) this.#retryStorage()
       throw this.#writeBlocked
     }
-    const body = encodeCommand(command)
-    // The clock rule is applied to this peer's own records as to everyone's: after an attack
-    // that pushed the thread's clocks far ahead, a new event may sort before the tip (see below).
+    return logKey
+  }
+
+  /** Sign the next record of this peer's log; its clock follows the same rule as everyone's. */
+  #createRecord(logKey: LogKey, body: Uint8Array, txn: number | undefined): { record: LogRecord; clock: number } {
     const ownClock = this.#logClocks.get(logKey.id) ?? -1
     const clock = effectiveClock(Math.min(this.#clock + 1, Number.MAX_SAFE_INTEGER), ownClock)
-    const time = (this.#options.now ?? Date.now)()
     const record = createRecord({
       logKey,
       threadKey: this.thread.key,
       thread: this.thread.id,
       body,
       clock,
-      time,
-      ...(this.#ownHead === undefined ? {} : { prev: this.#ownHead })
+      time: (this.#options.now ?? Date.now)(),
+      ...(this.#ownHead === undefined ? {} : { prev: this.#ownHead }),
+      ...(txn === undefined ? {} : { txn })
     })
-    // Fold what every other peer will decode, not the object dispatched: dag-cbor normalises a
-    // few values (-0, lone surrogates), and the author must not see a different action.
-    const event = this.#event(decodeCommand(body), logKey.id, record.seq, clock, time, record.id.toString(), true)
-    // At the tip (always, but after a clock attack), reducers run before anything is committed:
-    // if one throws, the command leaves no trace. Below the tip, the engine folds it in order,
-    // as every other peer will, and the store hears of it as a replay.
-    const atTip = this.#timeline.lastKey === undefined || compareOrder(event.meta, this.#timeline.lastKey) > 0
-    const stateAfter = atTip ? apply?.(event) : undefined
+    return { record, clock }
+  }
+
+  #metaOf(record: LogRecord, clock: number): ThreadEvent['meta'] {
+    return { threadId: this.id, author: record.logId, logId: record.logId, seq: record.seq, clock, time: (this.#options.now ?? Date.now)(), id: record.id.toString(), local: true }
+  }
+
+  #advanceOwn(record: LogRecord, clock: number, settles: boolean): void {
     this.#ownHead = { id: record.id, seq: record.seq }
     this.#clock = Math.max(this.#clock, clock)
-    this.#logClocks.set(logKey.id, clock)
-    this.#folded.set(logKey.id, this.#ownHead)
-    const inserted = atTip ? undefined : this.#timeline.insert([event])
-    const state = inserted === undefined ? this.#timeline.append(event, stateAfter) : inserted.state
-    let durable: Promise<void>
-    if (this.#txn !== undefined) {
-      this.#txn.records.push(record)
-      durable = this.#txn.durable
-    } else {
-      durable = this.#append([record])
-      // Sent only once stored: a record peers hold must never be one this peer could lose.
-      durable.then(() => this.events.emit('recorded', { records: [record] }), () => undefined)
-    }
-    this.events.emit('applied', { events: [event], state, replayed: inserted !== undefined })
-    this.#afterApply(1)
-    return { event, record, state, durable }
+    this.#logClocks.set(record.logId, clock)
+    if (settles) this.#folded.set(record.logId, { id: record.id, seq: record.seq, clock })
   }
 
   /**
    * Run `fn` as one transaction (paper section 4.1.3): the commands it makes are applied as
-   * they are made, and stored all or nothing. If `fn` throws, none is stored, the state returns
-   * to what it was, and the error is rethrown after `rollback` has been told the state.
+   * they are made, stored all or nothing with a commit record after them, and applied whole on
+   * every other peer, however they travel. If `fn` throws, none is stored, the state returns to
+   * what it was, and the error is rethrown after `rollback` has been told the state.
+   *
+   * @throws {@link TooLargeError} past {@link MAX_TXN_RECORDS} commands or {@link MAX_TXN_BYTES}.
    */
   transaction<T>(fn: () => T, rollback?: (state: S) => void): { result: T; durable: Promise<void> } {
     if (this.#txn !== undefined) return { result: fn(), durable: this.#txn.durable }
@@ -591,11 +426,14 @@ export class ThreadEngine<S> {
     const txnDurable = new Promise<void>((resolve, reject) => (settle = { resolve, reject }))
     // Nobody need wait on it: an abort must not surface as an unhandled rejection.
     txnDurable.catch(() => undefined)
+    const ownId = this.logKey?.id
     const txn: Transaction = {
       records: [],
       head: this.#ownHead,
       clock: this.#clock,
-      ownClock: this.logKey === undefined ? undefined : this.#logClocks.get(this.logKey.id),
+      ownClock: ownId === undefined ? undefined : this.#logClocks.get(ownId),
+      ownSettled: ownId === undefined ? undefined : this.#folded.get(ownId),
+      bytes: 0,
       durable: txnDurable,
       settle
     }
@@ -609,11 +447,11 @@ export class ThreadEngine<S> {
       const state = this.#timeline.dropNewest(txn.records.length)
       this.#ownHead = txn.head
       this.#clock = txn.clock
-      if (this.logKey !== undefined) {
-        if (txn.ownClock === undefined) this.#logClocks.delete(this.logKey.id)
-        else this.#logClocks.set(this.logKey.id, txn.ownClock)
-        if (txn.head === undefined) this.#folded.delete(this.logKey.id)
-        else this.#folded.set(this.logKey.id, txn.head)
+      if (ownId !== undefined) {
+        if (txn.ownClock === undefined) this.#logClocks.delete(ownId)
+        else this.#logClocks.set(ownId, txn.ownClock)
+        if (txn.ownSettled === undefined) this.#folded.delete(ownId)
+        else this.#folded.set(ownId, txn.ownSettled)
       }
       txn.settle.reject(e)
       rollback?.(state)
@@ -624,9 +462,17 @@ export class ThreadEngine<S> {
       txn.settle.resolve()
       return { result, durable: txn.durable }
     }
-    const durable = this.#append(txn.records)
+    // The commit record: peers apply the transaction when it is there, all at once.
+    const from = (txn.head?.seq ?? 0) + 1
+    const commit = this.#createRecord(this.logKey as LogKey, encodeCommand({ type: TXN_COMMIT, payload: { from } }), from)
+    const commitEvent = makeEvent({ type: TXN_COMMIT, payload: { from } }, this.#metaOf(commit.record, commit.clock))
+    this.#advanceOwn(commit.record, commit.clock, true)
+    this.#timeline.append(commitEvent, this.state)
+    const records = [...txn.records, commit.record]
+    const durable = this.#append(records)
     durable.then(txn.settle.resolve, txn.settle.reject)
-    durable.then(() => this.events.emit('recorded', { records: txn.records }), () => undefined)
+    durable.then(() => this.events.emit('recorded', { records }), () => undefined)
+    this.#snapshots.applied(0, false)
     return { result, durable }
   }
 
@@ -693,13 +539,14 @@ export class ThreadEngine<S> {
    * The one path for records from other peers (push, pull, gossip, files): any records of one
    * log, in any order, with duplicates. Each is checked (CIDs, shape, signature, chain by
    * identity); records beyond a gap are held (bounded) until it closes; two signed histories of
-   * one log freeze it (a fork proof); the rest are stored and applied in the total order. Bad
-   * records are refused with a typed error in `rejected` (and on `events`), never thrown.
+   * one log freeze it (a fork proof); transactions apply whole; the rest are stored and applied
+   * in the total order. Bad records are refused with a typed error in `rejected` (and on
+   * `events`), never thrown.
    */
   ingest(logId: string, blocks: readonly RecordBlocks[]): Promise<IngestResult<S>> {
-    // One ingest at a time per thread: each reads the heads the previous one moved.
-    // …and a turn of the event loop between two: a long sync must not starve timers and sockets
-    // (libp2p drops connections whose pings go unanswered).
+    // One ingest at a time per thread, each reading the heads the previous one moved, and a turn
+    // of the event loop between two: a long sync must not starve timers and sockets (libp2p
+    // drops connections whose pings go unanswered).
     const run = this.#ingesting.then(yieldToEventLoop).then(() => this.#ingest(logId, blocks))
     this.#ingesting = run.then(
       () => undefined,
@@ -711,21 +558,19 @@ export class ThreadEngine<S> {
   async #ingest(logId: string, blocks: readonly RecordBlocks[]): Promise<IngestResult<S>> {
     const rejected: ThreadsError[] = []
     const forks: ForkedLog[] = []
-    const reject = (e: unknown): void => {
-      const err = e instanceof ThreadsError ? e : new ThreadsError(`unexpected failure: ${String(e)}`, { threadId: this.id, logId })
-      rejected.push(err)
-      this.events.emit('rejected', err)
+    const reject = (e: ThreadsError): void => {
+      rejected.push(e)
+      this.events.emit('rejected', e)
     }
-    const heldBefore = this.#held.count
     const nothing = (): IngestResult<S> => ({ added: [], state: this.state, replayed: false, folds: 0, rejected, held: this.held, stored: 0, forks, durable: Promise.resolve() })
     try {
       publicKeyFromLogId(logId)
     } catch (e) {
-      reject(e)
+      reject(e as ThreadsError)
       return nothing()
     }
     if (logId === this.logKey?.id && this.#ownRecovery === undefined) {
-      reject(new BrokenChainError('a peer writes its own log; it does not take it from others', { threadId: this.id, logId }))
+      reject(new ThreadsError('a peer writes its own log; it does not take it from others', { threadId: this.id, logId }))
       return nothing()
     }
     const now = (this.#options.now ?? Date.now)()
@@ -733,116 +578,29 @@ export class ThreadEngine<S> {
       this.#lastExpiry = now
       this.#held.expire(now)
     }
-    const at = { thread: this.thread.id, logId, serviceKey: this.thread.key.service }
-    // Shape and CIDs first, signatures later: one per contiguous run.
-    const fresh = new Map<number, LogRecord>()
-    for (const b of blocks) {
-      // The same four blocks as a record stored lately (a duplicate push, gossip or pull): two
-      // hashes, no decryption.
-      const seen = this.#seen.check(b)
-      if (seen.duplicate) continue
-      let r: LogRecord
-      try {
-        r = verifyRecord(at, b, { skipSignature: true, ...(seen.recordDigest === undefined ? {} : { recordDigest: seen.recordDigest }) })
-      } catch (e) {
-        reject(e)
-        continue
-      }
-      const other = fresh.get(r.seq)
-      if (other !== undefined && !sameId(other.id, r.id)) await this.#conflict(logId, other, r, reject, forks)
-      else fresh.set(r.seq, r)
-    }
-    const frozen = (): number => this.#forks.seqOf(logId) ?? Number.POSITIVE_INFINITY
-    const head = (): LogHead | undefined => this.store.logstore.head(this.thread.id, logId)
-    // Records at seqs this peer has: the same identity is a duplicate (however it was sealed);
-    // another one, if its writer signed it, proves a fork.
-    for (const [seq, r] of [...fresh]) {
-      if (seq >= frozen()) {
-        fresh.delete(seq)
-        continue
-      }
-      const h = head()
-      if (h === undefined || seq > h.seq) continue
-      fresh.delete(seq)
-      const keptId = seq === h.seq ? h.id : await this.store.idAt(this.thread.id, logId, seq)
-      if (keptId === undefined || sameId(keptId, r.id)) continue
-      await this.#conflictWithStored(logId, seq, r, reject, forks)
-    }
-    // The run that continues the head: this batch's records first, then those held from before.
-    const run: LogRecord[] = []
-    let tip = head()
-    for (;;) {
-      const seq = (tip?.seq ?? 0) + 1
-      if (seq >= frozen()) break
-      const held = this.#held.take(logId, seq)
-      const arrived = fresh.get(seq)
-      if (held !== undefined && arrived !== undefined && !sameId(held.id, arrived.id)) {
-        // One version held from before, another just arrived: if both are signed, a fork.
-        await this.#conflict(logId, held, arrived, reject, forks)
-        break
-      }
-      const next = arrived ?? held
-      if (next === undefined) break
-      fresh.delete(seq)
-      if (!linksHead(next, tip)) {
-        // Signed by its writer, a record that does not link the one before proves a fork at the
-        // seq before it (two identities claimed for it).
-        const before = run.at(-1)
-        if (tip !== undefined && before === undefined) await this.#conflictWithStored(logId, tip.seq, next, reject, forks, true)
-        else if (before !== undefined && signatureHolds(this.thread.id, before) && signatureHolds(this.thread.id, next)) {
-          await this.#addFork({ logId, a: signedStatementOf(before), b: signedStatementOf(next) }, reject, forks)
-        } else reject(new BrokenChainError('record does not link the record before it: an equivocation or a forgery', { threadId: this.id, logId, seq, cid: next.id.toString() }))
-        break
-      }
-      run.push(next)
-      tip = { id: next.id, seq: next.seq }
-    }
-    // What is left lies beyond a gap: hold it, if its own signature holds (bounded room, and only
-    // records a writer signed may take it).
-    for (const r of fresh.values()) {
-      if (r.seq >= frozen()) continue
-      if (!signatureHolds(this.thread.id, r)) {
-        reject(verifyFailure(this.thread.id, r))
-        continue
-      }
-      const held = this.#held.get(logId, r.seq)
-      if (held !== undefined && !sameId(held.id, r.id)) {
-        await this.#addFork(forkProofOf(logId, signedStatementOf(held), signedStatementOf(r)), reject, forks)
-        continue
-      }
-      if (!this.#held.hold(r, now)) reject(new TooLargeError('too many out-of-order records held for this thread', { threadId: this.id, logId, seq: r.seq }))
-    }
+    const heldBefore = this.#held.count
+    const verified = await this.#intake.take(logId, blocks, now, {
+      reject,
+      fork: (proof) => this.#addFork(proof, reject, forks, reject),
+      damaged: (log, seq, e) => this.repair(log, seq, e)
+    })
     if (this.#held.count !== heldBefore) this.events.emit('held', { count: this.#held.count, bytes: this.#held.bytes })
-    // A fork found on the way freezes the log: nothing from the disputed seq on is stored.
-    const verified = this.#verifyRun(run.filter((r) => r.seq < frozen()), reject)
     if (verified.length === 0) return nothing()
     if (this.store.logstore.log(this.thread.id, logId) === undefined) await this.store.logstore.addLog(this.thread.id, logId)
-    const readKey = this.thread.key.read
-    const events: ThreadEvent[] = []
-    let prevClock = this.#logClocks.get(logId) ?? -1
-    if (readKey !== undefined) {
-      for (const r of verified) {
-        let opened: ReturnType<typeof openEvent>
-        let command: Command
-        try {
-          opened = openEvent(readKey, r)
-          command = decodeCommand(opened.body)
-        } catch (e) {
-          // Signed by the writer but unreadable: store it (the log stays whole) and apply nothing.
-          reject(e)
-          continue
-        }
-        const clock = effectiveClock(opened.header.clock, prevClock)
-        prevClock = clock
-        events.push(this.#event(command, logId, r.seq, clock, opened.header.time, r.id.toString(), logId === this.logKey?.id))
-      }
-    }
     const durable = this.#append(verified)
     const newest = verified[verified.length - 1] as LogRecord
-    if (prevClock >= 0) this.#logClocks.set(logId, prevClock)
-    this.#folded.set(logId, { id: newest.id, seq: newest.seq })
     if (logId === this.logKey?.id) this.#recovered(newest)
-    return { ...(await this.#apply(events, rejected, durable)), stored: verified.length, forks }
+    const readKey = this.thread.key.read
+    if (readKey === undefined) {
+      // A follower stores and serves; it folds nothing.
+      this.#folded.set(logId, { id: newest.id, seq: newest.seq, clock: -1 })
+      return { ...nothing(), stored: verified.length, durable }
+    }
+    const { opened, clock } = openRecords(readKey, this.id, verified.map(sealedOf), this.#logClocks.get(logId) ?? -1, logId === this.logKey?.id, reject)
+    this.#logClocks.set(logId, clock)
+    const { apply, settled } = this.#gate.pass(logId, opened)
+    if (settled !== undefined) this.#folded.set(logId, settled)
+    return { ...(await this.#apply(apply, rejected, durable)), stored: verified.length, forks }
   }
 
   /** This peer's own log came back from peers up to `newest`: write again once it reached its target. */
@@ -854,40 +612,14 @@ export class ThreadEngine<S> {
     }
   }
 
-  /** Two records of this batch claim one seq: if both are signed, the writer forked its log. */
-  async #conflict(logId: string, a: LogRecord, b: LogRecord, reject: (e: unknown) => void, forks: ForkedLog[]): Promise<void> {
-    for (const r of [a, b]) {
-      if (!signatureHolds(this.thread.id, r)) return reject(verifyFailure(this.thread.id, r))
-    }
-    await this.#addFork(forkProofOf(logId, signedStatementOf(a), signedStatementOf(b)), reject, forks)
-  }
-
-  /**
-   * A record disagrees with the record this peer stored at `seq` (a different identity there, or,
-   * with `next`, a `prev` that names another identity). Signed by the writer, it proves a fork;
-   * not signed, it is a forgery by whoever sent it.
-   */
-  async #conflictWithStored(logId: string, seq: number, r: LogRecord, reject: (e: unknown) => void, forks: ForkedLog[], next = false): Promise<void> {
-    if (!signatureHolds(this.thread.id, r)) return reject(verifyFailure(this.thread.id, r))
-    let kept: LogRecord | undefined
-    try {
-      kept = await this.store.record(this.thread.id, logId, seq)
-    } catch (e) {
-      // This peer's own copy is damaged: the record that arrived may well be the right one.
-      if (e instanceof ThreadsError) await this.repair(logId, e.seq ?? seq, e)
-      return
-    }
-    if (kept === undefined) return
-    const statement = signedStatementOf(r)
-    await this.#addFork(next ? { logId, a: signedStatementOf(kept), b: statement } : forkProofOf(logId, signedStatementOf(kept), statement), reject, forks)
-  }
-
   /**
    * Take a fork proof (found here, or sent by a peer): if it disputes a lower seq of its log than
    * any proof held, freeze the log before it on this peer, as on every other, and roll back what
    * was applied from the disputed seq on.
    *
    * @returns the fork when it changed what this peer holds.
+   * @throws {@link BadSignatureError} or {@link MalformedRecordError} for a proof that does not
+   * check out: the fault of whoever sent it.
    */
   async addForkProof(proof: ForkProof): Promise<ForkedLog | undefined> {
     const forks: ForkedLog[] = []
@@ -906,19 +638,18 @@ export class ThreadEngine<S> {
    * `reject` takes a proof that does not check out (its sender's fault); `report` the fork's
    * EquivocationError (its writer's doing), which an ingest lists in its result.
    */
-  async #addFork(proof: ForkProof, reject: (e: unknown) => void, forks: ForkedLog[], report: (e: ThreadsError) => void = reject): Promise<void> {
+  async #addFork(proof: ForkProof, reject: (e: ThreadsError) => void, forks: ForkedLog[], report: (e: ThreadsError) => void): Promise<void> {
     let fork: ForkedLog | undefined
     try {
       fork = await this.#forks.add(proof)
     } catch (e) {
-      return reject(e)
+      return reject(e instanceof ThreadsError ? e : new ThreadsError(String(e)))
     }
     if (fork === undefined) return
     forks.push(fork)
     this.#held.dropFrom(fork.logId, fork.seq)
-    const error = this.#forks.errorOf(fork)
     if (fork.logId === this.logKey?.id) this.#writeBlocked = this.#forkedOwnLog(fork)
-    report(error)
+    report(this.#forks.errorOf(fork))
     this.events.emit('fork', fork)
     await this.#unapply(fork)
   }
@@ -926,40 +657,24 @@ export class ThreadEngine<S> {
   /** Roll back the events of a forked log from its disputed seq on (every peer ignores them). */
   async #unapply(fork: ForkedLog): Promise<void> {
     const folded = this.#folded.get(fork.logId)
-    if (folded === undefined || folded.seq < fork.seq) return
-    const inBase = this.#timeline.baseKey !== undefined
-    if (inBase) {
-      // Some of them may be folded into the snapshot or compacted base: fold from storage.
+    const open = this.#gate.pending(fork.logId) > 0
+    if ((folded === undefined || folded.seq < fork.seq) && !open) return
+    if (this.#timeline.baseKey !== undefined || open) {
+      // Some of them may be folded into the snapshot or compacted base, or wait in a
+      // transaction: fold from storage.
       await this.store.flush()
       await this.#load(false)
-      this.#sinceSnapshot = Number.POSITIVE_INFINITY
     } else {
       this.#timeline.remove((e) => e.meta.logId === fork.logId && e.meta.seq >= fork.seq)
+      const kept = this.#timeline.events.filter((e) => e.meta.logId === fork.logId).at(-1)
       const below = fork.seq > 1 ? await this.store.idAt(this.thread.id, fork.logId, fork.seq - 1) : undefined
       if (below === undefined) this.#folded.delete(fork.logId)
-      else this.#folded.set(fork.logId, { id: below, seq: fork.seq - 1 })
-      const kept = this.#timeline.events.filter((e) => e.meta.logId === fork.logId).at(-1)
+      else this.#folded.set(fork.logId, { id: below, seq: fork.seq - 1, clock: kept?.meta.clock ?? -1 })
       if (kept === undefined) this.#logClocks.delete(fork.logId)
       else this.#logClocks.set(fork.logId, kept.meta.clock)
-      this.#sinceSnapshot = Number.POSITIVE_INFINITY
     }
+    this.#snapshots.stale()
     this.events.emit('applied', { events: [], state: this.state, replayed: true })
-  }
-
-  /** Check signatures of an identity-linked run: the newest signs for all; on failure, find the valid prefix. */
-  #verifyRun(run: LogRecord[], reject: (e: unknown) => void): LogRecord[] {
-    if (run.length === 0) return run
-    const newest = run[run.length - 1] as LogRecord
-    if (signatureHolds(this.thread.id, newest)) return run
-    const ok: LogRecord[] = []
-    for (const r of run) {
-      if (!signatureHolds(this.thread.id, r)) {
-        reject(verifyFailure(this.thread.id, r))
-        break
-      }
-      ok.push(r)
-    }
-    return ok
   }
 
   async #apply(events: ThreadEvent[], rejected: ThreadsError[], durable: Promise<void>): Promise<Omit<IngestResult<S>, 'stored' | 'forks'>> {
@@ -975,43 +690,30 @@ export class ThreadEngine<S> {
       await this.#load(false)
       const added = events.filter((ev) => this.#timeline.has(ev.meta))
       this.events.emit('applied', { events: added, state: this.state, replayed: true })
-      // The stored snapshot no longer describes a prefix of the order: write a fresh one, or
-      // every restart folds the whole thread again.
-      this.#sinceSnapshot = Number.POSITIVE_INFINITY
-      this.#afterApply(added.length)
+      // The stored snapshot no longer describes a prefix of the order: write a fresh one.
+      this.#snapshots.stale()
+      this.#snapshots.applied(added.length, false)
       return { added, state: this.state, replayed: true, folds: this.#timeline.length, rejected, held: this.held, durable }
     }
-    if (result.replayed && this.#snapshotKey !== undefined && result.added.some((e) => compareOrder(e.meta, this.#snapshotKey as OrderKey) <= 0)) {
-      this.#sinceSnapshot = Number.POSITIVE_INFINITY // the stored snapshot is now stale
+    if (result.replayed) this.#snapshots.replayedFrom(result.added)
+    const visible = result.added.filter((e) => e.command.type !== TXN_COMMIT)
+    if (visible.length > 0 || result.replayed) this.events.emit('applied', { events: visible, state: result.state, replayed: result.replayed })
+    this.#snapshots.applied(result.added.length, this.#txn !== undefined)
+    return { added: visible, state: result.state, replayed: result.replayed, folds: result.folds, rejected, held: this.held, durable }
+  }
+
+  /** What a snapshot of now holds (only settled records: open transactions stay out). */
+  #capture(): SnapshotContent<S> {
+    const heads: Record<string, number> = {}
+    const ids: Record<string, CID> = {}
+    const clocks: Record<string, number> = {}
+    for (const [log, s] of this.#folded) {
+      heads[log] = s.seq
+      ids[log] = s.id
+      clocks[log] = s.clock
     }
-    if (result.added.length > 0) this.events.emit('applied', { events: result.added, state: result.state, replayed: result.replayed })
-    this.#afterApply(result.added.length)
-    return { added: result.added, state: result.state, replayed: result.replayed, folds: result.folds, rejected, held: this.held, durable }
+    return { state: this.state, count: this.#timeline.length, lastKey: this.#timeline.lastKey, heads, ids, clocks }
   }
-
-  #afterApply(count: number): void {
-    const every = this.#options.snapshotEvery ?? 1000
-    if (every <= 0 || this.thread.key.read === undefined) return
-    this.#sinceSnapshot += count
-    if (this.#sinceSnapshot >= every && this.#snapshotting === undefined && this.#txn === undefined) {
-      // A snapshot is a cache: one that cannot be written is reported, never thrown at nobody.
-      this.#snapshotting = this.snapshot()
-        .catch((e: unknown) => this.#snapshotFailed(e))
-        .finally(() => {
-          this.#snapshotting = undefined
-        })
-    }
-  }
-
-  #snapshotFailed(e: unknown): void {
-    const error = e instanceof ThreadsError ? e : new SnapshotError(`the snapshot could not be written: ${String(e)}`, { threadId: this.id }, { cause: e })
-    // Once per cause: a state that cannot be encoded would otherwise report at every interval.
-    if (this.#lastSnapshotError === error.message) return
-    this.#lastSnapshotError = error.message
-    this.events.emit('rejected', error)
-  }
-
-  #lastSnapshotError: string | undefined
 
   /**
    * Write a snapshot of the current state, after the events in it are durable (a snapshot must
@@ -1020,43 +722,23 @@ export class ThreadEngine<S> {
    * @throws {@link SnapshotError} naming the path of a value dag-cbor cannot hold (`undefined`,
    * `NaN`, a `Date`, a class instance) in the state; {@link StorageFailedError} when storage refuses.
    */
-  async snapshot(): Promise<void> {
-    const readKey = this.thread.key.read
-    if (readKey === undefined) return
-    const heads: Record<string, number> = {}
-    const ids: Record<string, CID> = {}
-    for (const [log, h] of this.#folded) {
-      heads[log] = h.seq
-      ids[log] = h.id
-    }
-    const snap: Snapshot<S> = {
-      state: this.state,
-      count: this.#timeline.length,
-      lastKey: this.#timeline.lastKey,
-      heads,
-      ids,
-      clocks: Object.fromEntries(this.#logClocks)
-    }
-    this.#sinceSnapshot = 0
-    await this.store.flush()
-    await writeSnapshot(this.store.logstore.storage, this.thread.n, readKey, snap, this.#options.version)
-    this.#snapshotKey = snap.lastKey
-    if (this.#options.compactOnSnapshot === true) this.compact()
+  snapshot(): Promise<void> {
+    return this.#snapshots.write()
   }
 
   /**
    * Compact the timeline (paper section 5.5.1), locally: fold the events no future event of a
    * known log can sort before into the base, and drop them from memory. Every known log's next
-   * event has a clock above that log's current effective clock, so everything below the smallest
-   * of those clocks is stable. Records stay in storage: they are what peers pull, and what the
+   * event has a clock above that log's last settled clock, so everything below the smallest of
+   * those clocks is stable. Records stay in storage: they are what peers pull, and what the
    * engine folds again should an event from a log it has never seen sort earlier after all.
    *
    * @returns the number of events compacted.
    */
   compact(): number {
-    if (this.#logClocks.size === 0) return 0
+    if (this.#folded.size === 0) return 0
     let frontier = Number.POSITIVE_INFINITY
-    for (const c of this.#logClocks.values()) frontier = Math.min(frontier, c)
+    for (const s of this.#folded.values()) frontier = Math.min(frontier, s.clock)
     const position = this.#timeline.positionOf({ clock: frontier, logId: '', seq: 0 })
     return this.#timeline.rebase(position)
   }
@@ -1069,7 +751,7 @@ export class ThreadEngine<S> {
   /** Resolves when every event so far is durable. */
   async flush(): Promise<void> {
     await this.store.flush()
-    await this.#snapshotting
+    await this.#snapshots.idle()
   }
 
   /** The log heads of the thread as this peer has them (by identity). */
@@ -1077,12 +759,9 @@ export class ThreadEngine<S> {
     return this.store.logstore.heads(this.thread.id)
   }
 
-  /**
-   * While this peer's own log is being filled again from peers (its storage was damaged): the
-   * seq it must reach before commands are taken again. The network pulls the log meanwhile.
-   */
-  get ownLogRecovery(): number | undefined {
-    return this.#ownRecovery
+  /** The identity of the record at `seq` of a log, if this peer has it. */
+  idAt(logId: string, seq: number): Promise<CID | undefined> {
+    return this.store.idAt(this.thread.id, logId, seq)
   }
 
   /**
@@ -1101,20 +780,10 @@ export class ThreadEngine<S> {
       page = e.seq !== undefined && e.seq > from ? await this.store.records(this.thread.id, logId, { from, to: e.seq - 1 }).catch(() => []) : []
     }
     // A stored signature is checked only where a receiver relies on it: the newest of the page.
-    while (page.length > 0 && !signatureHolds(this.thread.id, page[page.length - 1] as LogRecord)) {
+    for (let tries = 0; page.length > 0 && tries < 8 && !signatureHolds(this.thread.id, page[page.length - 1] as LogRecord); tries++) {
       const bad = page.pop() as LogRecord
       this.#report(new CorruptStoreError('a stored record signature does not verify (damaged in storage, or stored unchecked inside a run)', { threadId: this.id, logId, seq: bad.seq }))
     }
-    return page
+    return page.length > 0 && signatureHolds(this.thread.id, page[page.length - 1] as LogRecord) ? page : []
   }
-
-  /** The identity of the record at `seq` of a log, if this peer has it. */
-  idAt(logId: string, seq: number): Promise<CID | undefined> {
-    return this.store.idAt(this.thread.id, logId, seq)
-  }
-}
-
-/** The error for a record whose signature does not hold: whoever sent it forged it. */
-function verifyFailure(thread: ThreadId, r: LogRecord): ThreadsError {
-  return new BadSignatureError('record signature does not verify with the log key (forged writer?)', { threadId: thread.toString(), logId: r.logId, seq: r.seq, cid: r.id.toString() })
 }

@@ -60,7 +60,12 @@ async function run({ peers: n, forkAt, branchA, branchB, writes, seed }: Scenari
           for (let k = 0; k < mixed.length; k += 1 + Math.floor(random() * 3)) queue.push({ kind: 'records', to: j, logId: w.id, blocks: mixed.slice(k, k + 3) })
         }
         let written = 0
-        while (queue.length > 0 || written < writes * n) {
+        // Records are sent once stored: settle the writers' appends before deciding the queue is empty.
+        const settle = async (): Promise<boolean> => {
+          await Promise.all(honest.map((t) => t.engine.flush()))
+          return queue.length > 0
+        }
+        while (queue.length > 0 || written < writes * n || (await settle())) {
           if (written < writes * n && (queue.length === 0 || random() < 0.3)) {
             const who = written % n
             const payload = `h${who}-${written}`

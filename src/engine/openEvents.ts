@@ -1,0 +1,70 @@
+import { decodeCommand, type Command } from '../core/command.js'
+import { ThreadsError, type ErrorContext } from '../core/errors.js'
+import { boxOf, type Block } from '../core/block.js'
+import { openEventBoxes, type EventHeader } from '../core/record.js'
+import type { CID } from 'multiformats/cid'
+import { effectiveClock, type EventMeta, type ThreadEvent } from './threadEvent.js'
+import type { Opened } from './transactions.js'
+
+/** What opening a record needs of it: its place, identity and encrypted boxes. */
+export interface Sealed {
+  readonly logId: string
+  readonly seq: number
+  readonly id: CID
+  readonly headerBox: Uint8Array
+  readonly bodyBox: Uint8Array
+}
+
+/** The boxes of a record's header and body blocks, as {@link openRecords} takes them. */
+export function sealedOf(r: { logId: string; seq: number; id: CID; blocks: { header: Block; body: Block } }): Sealed {
+  const ctx: ErrorContext = { logId: r.logId, seq: r.seq }
+  return { logId: r.logId, seq: r.seq, id: r.id, headerBox: boxOf(r.blocks.header.bytes, ctx), bodyBox: boxOf(r.blocks.body.bytes, ctx) }
+}
+
+/** An event from its parts (the one place `EventMeta` is made). */
+export function makeEvent(command: Command, meta: EventMeta): ThreadEvent {
+  return { command, meta }
+}
+
+/**
+ * Open consecutive records of one log with the read key: decrypt header and body, decode the
+ * command, and give each its effective clock (the clock rule of {@link effectiveClock}, from the
+ * log's previous effective clock). A record that does not open is kept as unreadable (`event`
+ * undefined, the error reported through `onError`): the log stays whole, and every peer skips it
+ * alike. This is the one place records become events, for load and for ingest.
+ */
+export function openRecords(
+  readKey: Uint8Array,
+  threadId: string,
+  records: readonly Sealed[],
+  prevClock: number,
+  local: boolean,
+  onError: (e: ThreadsError) => void
+): { opened: Opened[]; clock: number } {
+  const opened: Opened[] = []
+  let clock = prevClock
+  for (const r of records) {
+    const ctx = { threadId, logId: r.logId, seq: r.seq, cid: r.id.toString() }
+    let header: EventHeader
+    let command: Command
+    let bytes: number
+    try {
+      const o = openEventBoxes(readKey, r.headerBox, r.bodyBox, ctx)
+      header = o.header
+      bytes = o.body.length
+      command = decodeCommand(o.body)
+    } catch (e) {
+      if (!(e instanceof ThreadsError)) throw e
+      onError(e)
+      // Unreadable, so its claimed clock is unknown: the log's clock moves by one, as the rule
+      // would for any claim below it.
+      clock = effectiveClock(0, clock)
+      opened.push({ seq: r.seq, id: r.id, clock, event: undefined, txn: undefined, bytes: 0 })
+      continue
+    }
+    clock = effectiveClock(header.clock, clock)
+    const meta: EventMeta = { threadId, author: r.logId, logId: r.logId, seq: r.seq, clock, time: header.time, id: r.id.toString(), local }
+    opened.push({ seq: r.seq, id: r.id, clock, event: makeEvent(command, meta), txn: header.txn, bytes })
+  }
+  return { opened, clock }
+}
