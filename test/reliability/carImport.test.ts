@@ -64,7 +64,7 @@ describe('CAR import through the ingest path (issue 8 §14)', () => {
     const headCid = blockOf(head.record).cid
     const tampered = await withBlock(car, (cid) => (cid.equals(headCid) ? blockOf(resealed) : undefined))
     expect(tampered).not.toEqual(car)
-    expect((await CarReader.fromBytes(tampered)).has(headCid)).toBe(false)
+    expect(await (await CarReader.fromBytes(tampered)).has(headCid)).toBe(false)
     const peer = await openEngine(thread)
     const imported = await peer.engine.importCar(tampered)
     expect(imported.rejected).toEqual([])
