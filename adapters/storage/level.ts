@@ -15,6 +15,7 @@ import type {
   StorageOp
 } from '../../src/store/storageAdapter.js'
 import { decodeKey, encodeKey, encodeRange, normaliseLimit } from './keyCodec.js'
+import { StorageLockedError } from '../../src/core/errors.js'
 
 /** Options passed through to `level`; the encodings are fixed by the adapter. */
 export type LevelStorageOptions = Omit<
@@ -104,6 +105,17 @@ export function levelStorage(location: string, options: LevelStorageOptions = {}
     },
 
     range,
+
+    async acquire(): Promise<void> {
+      try {
+        await opened
+      } catch (e) {
+        // LevelDB locks its directory: another process, or another handle in this one, has it.
+        const code = (e as { cause?: { code?: unknown } }).cause?.code
+        if (code === 'LEVEL_LOCKED') throw new StorageLockedError(`another peer holds the LevelDB store at ${location} (one peer per storage)`, {}, { cause: e })
+        throw e
+      }
+    },
 
     close(): Promise<void> {
       // Close even when opening failed, so a half-open handle never lingers.

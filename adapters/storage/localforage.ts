@@ -14,6 +14,7 @@ import type {
   StorageOp
 } from '../../src/store/storageAdapter.js'
 import { decodeKey, encodeKey, encodeRange, normaliseLimit } from './keyCodec.js'
+import { StorageLockedError } from '../../src/core/errors.js'
 import { SortedKeySet } from './sortedKeySet.js'
 
 export interface LocalforageStorageOptions {
@@ -79,6 +80,36 @@ function toUint8Array(value: unknown): Uint8Array {
  * await storage.close()
  * ```
  */
+/** Names claimed in this JavaScript realm, where Web Locks are missing (Node with fake-indexeddb). */
+const claimed = new Set<string>()
+
+interface LockManagerLike {
+  request(name: string, options: { ifAvailable: boolean }, callback: (lock: unknown) => Promise<void>): Promise<unknown>
+}
+
+/**
+ * Hold the Web Lock `name` until the returned function is called; refuse at once if another
+ * tab or worker holds it. Without Web Locks, a claim in this realm only.
+ */
+async function claim(name: string): Promise<() => void> {
+  const locks = (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks
+  if (locks === undefined) {
+    if (claimed.has(name)) throw new StorageLockedError(`another peer holds the IndexedDB store ${name} (one peer per storage)`)
+    claimed.add(name)
+    return () => claimed.delete(name)
+  }
+  return new Promise((resolve, reject) => {
+    void locks.request(name, { ifAvailable: true }, (lock) => {
+      if (lock === null) {
+        reject(new StorageLockedError(`another tab or worker holds the IndexedDB store ${name} (one peer per storage)`))
+        return Promise.resolve()
+      }
+      // Held until close() calls back.
+      return new Promise<void>((done) => resolve(done))
+    })
+  })
+}
+
 export function localforageStorage(options: LocalforageStorageOptions = {}): StorageAdapter {
   const store =
     options.instance ??
@@ -91,6 +122,7 @@ export function localforageStorage(options: LocalforageStorageOptions = {}): Sto
   /** Counts completed writes, to tell whether a `keys()` read raced with one. */
   let writes = 0
   let closed = false
+  let release: (() => void) | undefined
 
   function assertOpen(): void {
     if (closed) throw new Error('localforageStorage: closed')
@@ -157,10 +189,17 @@ export function localforageStorage(options: LocalforageStorageOptions = {}): Sto
 
     range,
 
+    async acquire(): Promise<void> {
+      const name = `redux-threads:${options.name ?? 'redux-threads'}/${options.storeName ?? 'storage'}`
+      release = await claim(name)
+    },
+
     async close(): Promise<void> {
       // localforage exposes no way to close its connection; drop what this adapter holds.
       closed = true
       keyCache = undefined
+      release?.()
+      release = undefined
     }
   }
 }

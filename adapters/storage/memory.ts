@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 
+import { StorageLockedError } from '../../src/core/errors.js'
 import type {
   RangeOptions,
   StorageAdapter,
@@ -37,6 +38,8 @@ export function memoryStorage(): StorageAdapter {
   let values = new Map<string, Uint8Array>()
   let keys = new SortedKeySet()
   let closed = false
+  /** A peer claimed it (see StorageAdapter.acquire). */
+  let held = false
 
   function assertOpen(): void {
     // After close the maps are released; failing loudly beats answering from an empty store.
@@ -85,7 +88,13 @@ export function memoryStorage(): StorageAdapter {
 
     range,
 
+    async acquire(): Promise<void> {
+      if (held) throw new StorageLockedError('another peer holds this memory storage (one peer per storage)')
+      held = true
+    },
+
     async close(): Promise<void> {
+      held = false
       closed = true
       values = new Map()
       keys = new SortedKeySet()

@@ -218,6 +218,8 @@ interface Binding {
  */
 export async function createPeer(options: PeerOptions = {}): Promise<Peer> {
   const storage = options.storage ?? memoryStorage()
+  // One peer per storage: a second one would take the same identity and fork its logs.
+  await storage.acquire?.()
   const eventStore = await EventStore.open(storage, options.now === undefined ? {} : { now: options.now })
   let identity = options.identity
   if (identity === undefined) {
@@ -246,11 +248,12 @@ export async function createPeer(options: PeerOptions = {}): Promise<Peer> {
       ? undefined
       : new SyncService({
           network,
-          eventStore,
+          // Engines are sync targets as they are (structurally): the net layer never sees the class.
           host: {
-            engine: (tid) => bindings.get(tid)?.engine as ThreadEngine<unknown> | undefined,
-            engines: () => [...bindings.values()].map((b) => b.engine as ThreadEngine<unknown>)
+            target: (tid) => bindings.get(tid)?.engine,
+            targets: () => [...bindings.values()].map((b) => b.engine)
           },
+          addrBook: eventStore.logstore.addrs,
           ...(options.syncIntervalMs === undefined ? {} : { intervalMs: options.syncIntervalMs })
         })
   /** Errors an engine refused and reported itself: the sync service's strike must not count them again. */
@@ -434,7 +437,7 @@ export async function createPeer(options: PeerOptions = {}): Promise<Peer> {
       if (!local) dispatchApplied(binding, replayed ? 'replay' : 'remote', events, state, replayed ? engine.timeline.length : 0)
     })
     dispatchApplied(binding, 'open', [], engine.state, 0)
-    sync?.addThread(engine as ThreadEngine<unknown>)
+    sync?.addThread(engine)
     return thread
   }
 

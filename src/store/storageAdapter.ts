@@ -69,6 +69,14 @@ export interface StorageAdapter {
   range(prefix: StorageKey, options?: RangeOptions): AsyncIterable<StorageEntry>
   /** True when {@link StorageAdapter.batch} is all-or-nothing. */
   readonly atomic: boolean
+  /**
+   * Claim the backend for one peer until `close()`: two peers writing one log from one storage
+   * (two tabs, two processes on one directory, two instances on one object) would each take the
+   * same identity and fork its log. LevelDB's own lock, Web Locks in browsers, a flag in memory.
+   *
+   * @throws {@link StorageLockedError} when another peer holds it.
+   */
+  acquire?(): Promise<void>
   /** Release the backend. Idempotent. */
   close(): Promise<void>
 }
