@@ -68,9 +68,10 @@ export async function readThread<S>(input: LoadInput): Promise<Loaded<S>> {
       snap = undefined
       snapshotStale = true
     }
-    // Another version of the projection (reducers changed), or records a fork proof now
-    // disputes: not what this code computes from the events.
-    if (snap !== undefined && (snap.version !== input.version || forks.all().some((f) => (snap?.heads[f.logId] ?? 0) >= f.seq))) {
+    // Another version of the projection (reducers changed), records a fork proof now disputes,
+    // or records storage does not hold (it lost them after the snapshot was taken): not what
+    // this code computes from the events.
+    if (snap !== undefined && (snap.version !== input.version || forks.all().some((f) => (snap?.heads[f.logId] ?? 0) >= f.seq) || !(await holds(store, thread, snap)))) {
       snap = undefined
       snapshotStale = true
     }
@@ -128,4 +129,14 @@ export async function readThread<S>(input: LoadInput): Promise<Loaded<S>> {
   }
   input.progress({ phase: 'load', done, total })
   return { snap, snapshotStale, events, logClocks, settled, gate, damaged, maxClock }
+}
+
+/** True when storage holds every record a snapshot folded, by identity. */
+async function holds<S>(store: EventStore, thread: ThreadInfo, snap: Snapshot<S>): Promise<boolean> {
+  for (const [log, seq] of Object.entries(snap.heads)) {
+    const id = await store.idAt(thread.id, log, seq).catch(() => undefined)
+    const want = snap.ids[log]
+    if (id === undefined || want === undefined || !id.equals(want)) return false
+  }
+  return true
 }

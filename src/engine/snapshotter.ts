@@ -80,6 +80,14 @@ export class Snapshotter<S> {
     const snap = this.#o.capture()
     this.#since = 0
     await this.#o.store.flush()
+    // Only what storage holds: if a write failed meanwhile, the captured state holds events that
+    // are gone, and a restart from it would compute a state no peer computes.
+    const { logstore } = this.#o.store
+    const held = Object.entries(snap.heads).every(([log, seq]) => {
+      const head = logstore.head(this.#o.thread.id, log)
+      return head !== undefined && head.seq >= seq
+    })
+    if (!held || this.#o.store.failed !== undefined) return
     await writeSnapshot(this.#o.store.logstore.storage, this.#o.thread.n, readKey, snap, this.#o.version)
     this.#lastKey = snap.lastKey
     this.#o.afterWrite()

@@ -279,8 +279,13 @@ export class ThreadEngine<S> {
     const head = this.store.logstore.head(this.thread.id, logId)
     if (head === undefined || seq > head.seq) return
     if (logId === this.logKey?.id) this.#blockOwnLog(head.seq, error)
-    const below = seq > 1 ? await this.store.idAt(this.thread.id, logId, seq - 1) : undefined
-    await this.store.setHead(this.thread.id, logId, below === undefined ? undefined : { id: below, seq: seq - 1 })
+    try {
+      const below = seq > 1 ? await this.store.idAt(this.thread.id, logId, seq - 1) : undefined
+      await this.store.setHead(this.thread.id, logId, below === undefined ? undefined : { id: below, seq: seq - 1 })
+    } catch (e) {
+      // Storage refuses even the repair: report it; the damage is found again at the next read.
+      this.#report(e instanceof ThreadsError ? e : new StorageFailedError(`storage refused a write: ${e instanceof Error ? e.message : String(e)}`, { threadId: this.id, logId }, { cause: e }))
+    }
     if (logId === this.logKey?.id) this.#ownHead = this.store.logstore.head(this.thread.id, logId)
   }
 
@@ -590,7 +595,16 @@ export class ThreadEngine<S> {
     })
     if (this.#held.count !== heldBefore) this.events.emit('held', { count: this.#held.count, bytes: this.#held.bytes })
     if (verified.length === 0) return nothing()
-    if (this.store.logstore.log(this.thread.id, logId) === undefined) await this.store.logstore.addLog(this.thread.id, logId)
+    if (this.store.logstore.log(this.thread.id, logId) === undefined) {
+      try {
+        await this.store.logstore.addLog(this.thread.id, logId)
+      } catch (e) {
+        // Storage refused: nobody's fault but the disk's. The records come again from peers.
+        const error = new StorageFailedError(`storage refused a write: ${e instanceof Error ? e.message : String(e)}`, { threadId: this.id, logId }, { cause: e })
+        void this.#storageFailed(error)
+        return nothing()
+      }
+    }
     const durable = this.#append(verified)
     const newest = verified[verified.length - 1] as LogRecord
     if (logId === this.logKey?.id) this.#recovered(newest)
@@ -647,7 +661,9 @@ export class ThreadEngine<S> {
     try {
       fork = await this.#forks.add(proof)
     } catch (e) {
-      return reject(e instanceof ThreadsError ? e : new ThreadsError(String(e)))
+      // A proof that does not check out is its sender's fault; a failed write is storage's.
+      if (e instanceof ThreadsError) return reject(e)
+      return void this.#storageFailed(new StorageFailedError(`storage refused a write: ${e instanceof Error ? e.message : String(e)}`, { threadId: this.id }, { cause: e }))
     }
     if (fork === undefined) return
     forks.push(fork)
@@ -690,7 +706,8 @@ export class ThreadEngine<S> {
       if (!(e instanceof BehindBaseError)) throw e
       // Later than the snapshot the timeline starts from: fold the whole thread again.
       this.#progress({ phase: 'replay', done: 0, total: events.length })
-      await durable
+      // (A failed write is handled by #storageFailed; the reload reads what storage holds.)
+      await durable.catch(() => undefined)
       await this.#load(false)
       const added = events.filter((ev) => this.#timeline.has(ev.meta))
       this.events.emit('applied', { events: added, state: this.state, replayed: true })

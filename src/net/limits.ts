@@ -49,8 +49,6 @@ export const TOPIC_TAG_BYTES = 16
 
 /** `auth` tags that match no thread this peer holds, per connection and minute; past it the peer is hung up. */
 export const MAX_UNMATCHED_TAGS_PER_MINUTE = 256
-/** `auth` messages held while the sender's `hello` has not arrived (reordering); more are dropped. */
-export const MAX_EARLY_AUTH = 64
 /**
  * Thread messages naming a thread the sender has not proved, per connection and minute. They are
  * dropped without a strike (they may have been reordered before the proof); past this the peer is
@@ -121,9 +119,11 @@ export const MAX_NEW_PEERS_PER_HEADS = 32
 export const MAX_CONCURRENT_DIALS = 4
 /** Dials started per sync round (the budget refills each round, and each default interval without one). */
 export const MAX_DIALS_PER_ROUND = 16
-/** Wait after a failed dial before the peer is dialed again; doubles per failure. */
-export const DIAL_BACKOFF_MIN_MS = 10_000
-/** Longest wait between dials of a peer that keeps failing. */
+/**
+ * Longest wait between dials of a peer that keeps failing. The wait is counted in rounds: after a
+ * failed dial the peer is dialed again in the next round at the earliest, then every 2nd, 4th, …
+ * round, up to this much time's worth of rounds (an hour: 360 rounds of 10 s).
+ */
 export const DIAL_BACKOFF_MAX_MS = 60 * 60_000
 /** A dial that has not connected after this long is abandoned (counts as a failure). */
 export const DIAL_TIMEOUT_MS = 10_000

@@ -17,11 +17,29 @@ export interface NetworkEvents {
   'peer:disconnect': { readonly peerId: string }
   /** A direct message from `from`, in the order it was sent on its connection. */
   message: { readonly from: string; readonly bytes: Uint8Array }
-  /** A pubsub message on a subscribed topic. `from` is the peer that relayed it, if known. */
+  /**
+   * A pubsub message on a subscribed topic. `from` is the peer that relayed it (the propagation
+   * source), if known. On a topic with a validator, only messages the validator accepted.
+   */
   pubsub: { readonly topic: string; readonly from: string | undefined; readonly bytes: Uint8Array }
 }
 
 export type NetworkListener<K extends keyof NetworkEvents> = (event: NetworkEvents[K]) => void
+
+/**
+ * A validator's verdict on a pubsub message (gossipsub's `TopicValidatorResult`):
+ * - `accept`: valid; deliver it and forward it to other subscribers;
+ * - `ignore`: neither delivered nor forwarded, and nobody is penalised (a duplicate, say);
+ * - `reject`: invalid; neither delivered nor forwarded, and the propagation source is penalised.
+ */
+export type TopicValidatorResult = 'accept' | 'ignore' | 'reject'
+
+/**
+ * Decides about one pubsub message before the adapter delivers or forwards it. `from` is the
+ * propagation source (the peer it came from), which is the peer to blame for a `reject`: honest
+ * peers forward only what they accepted.
+ */
+export type TopicValidator = (from: string | undefined, bytes: Uint8Array) => TopicValidatorResult | Promise<TopicValidatorResult>
 
 /**
  * A transport for the sync protocol.
@@ -47,7 +65,11 @@ export interface NetworkAdapter {
   hangUp(peerId: string): Promise<void>
   /** Peers with an open connection. */
   connectedPeers(): string[]
-  /** Send one message to a connected peer. Resolves when handed to the transport. */
+  /**
+   * Send one message to a connected peer. Resolves when the transport took it: an adapter with
+   * backpressure resolves only once the peer's connection accepts more, so the bytes of sends not
+   * yet resolved are what a slow reader is holding up.
+   */
   send(peerId: string, bytes: Uint8Array): Promise<void>
   subscribe(topic: string): void
   unsubscribe(topic: string): void
@@ -55,6 +77,13 @@ export interface NetworkAdapter {
   publish(topic: string, bytes: Uint8Array): Promise<void>
   /** Peers known to be subscribed to `topic`. */
   topicPeers(topic: string): string[]
+  /**
+   * Set (or, with `undefined`, remove) the validator of a topic: the adapter calls it for every
+   * message on the topic from another peer before it delivers it (`pubsub`) or forwards it, and
+   * does either only on `accept` (gossipsub's topic validators). Optional for adapters that never
+   * forward; the sync service then validates on delivery instead.
+   */
+  setTopicValidator?(topic: string, validator: TopicValidator | undefined): void
   on<K extends keyof NetworkEvents>(event: K, listener: NetworkListener<K>): () => void
 }
 

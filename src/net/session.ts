@@ -84,8 +84,8 @@ export class PeerSession {
   readonly nonce: Uint8Array = getCrypto().randomBytes(NONCE_BYTES)
   /** The nonce of the peer's `hello`, once it arrived. */
   theirNonce: Uint8Array | undefined
-  /** `auth` tags that arrived before the peer's `hello` (bounded). */
-  readonly earlyAuth: Uint8Array[] = []
+  /** The peer's `hello` itself arrived (its nonce may have come first in an `auth`). */
+  helloSeen = false
   /** The tags the peer may send on this connection (tag key → thread ID), once both nonces are known. */
   readonly expected = new Map<string, string>()
   readonly links = new Map<string, ThreadLink>()

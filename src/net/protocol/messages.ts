@@ -42,9 +42,11 @@ export type SyncMessage =
   /**
    * A claim of membership: an HMAC under one thread's service key over both hello nonces, both
    * peer IDs and the thread ID (see `auth.ts`). It names no thread; the recipient tries the threads
-   * it holds, and a tag that matches none is ignored without a word.
+   * it holds, and a tag that matches none is ignored without a word. `nonce` repeats the sender's
+   * hello nonce (not a secret), so an auth that overtakes its hello, or whose hello was lost, can
+   * be checked at once.
    */
-  | { readonly t: 'auth'; readonly tag: Uint8Array }
+  | { readonly t: 'auth'; readonly tag: Uint8Array; readonly nonce: Uint8Array }
   /**
    * Every log head of the thread as the sender has it, the addresses it knows of the thread's
    * peers (its own first; in rounds and after authentication only), and whether it asks for the
@@ -224,7 +226,7 @@ export function decodeMessage(bytes: Uint8Array): SyncMessage {
     case 'hello':
       return { t: 'hello', nonce: bytesField(m, 'nonce', NONCE_BYTES, NONCE_BYTES) }
     case 'auth':
-      return { t: 'auth', tag: bytesField(m, 'tag', TAG_BYTES, TAG_BYTES) }
+      return { t: 'auth', tag: bytesField(m, 'tag', TAG_BYTES, TAG_BYTES), nonce: bytesField(m, 'nonce', NONCE_BYTES, NONCE_BYTES) }
     case 'heads':
     case 'pull':
     case 'records':

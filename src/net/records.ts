@@ -1,0 +1,121 @@
+/**
+ * What arrives as records, by pull answer, push or gossip (DESIGN.md sections 3 and 6): ingest,
+ * blame the sender only for what can be its doing, announce new heads, and pull what is still
+ * missing (the next page, the gaps below held records).
+ *
+ * Blame: an `EquivocationError` or a fork is the writer's doing; a record the writer signed but
+ * nobody can open is stored and is the writer's doing too; damage in this peer's storage is its
+ * own. `TooLargeError` (held records at their bound) is a strike only past
+ * {@link MAX_TOO_LARGE_PER_MINUTE} a minute from one peer. Anything else in a message is the
+ * sender's, and costs it one strike per message.
+ *
+ * @packageDocumentation
+ */
+import type { ThreadsError } from '../core/errors.js'
+import type { GossipVerdict } from './gossip.js'
+import type { SyncMessage } from './protocol/messages.js'
+import type { PullScheduler } from './pull.js'
+import type { PeerSession } from './session.js'
+import type { SyncTarget } from './syncTarget.js'
+import { RateLimitedError } from '../core/errors.js'
+import { MAX_EMPTY_ANSWERS_PER_MINUTE } from './limits.js'
+
+type RecordsMessage = Extract<SyncMessage, { t: 'records' }>
+
+/** What the records handler needs of the sync service. */
+export interface RecordsHost {
+  readonly pulls: PullScheduler
+  session(peerId: string): PeerSession | undefined
+  /** Sessions that proved the thread. */
+  provedSessions(threadId: string): readonly PeerSession[]
+  want(session: PeerSession, target: SyncTarget, log: string, from: number, limit?: number): void
+  strike(peerId: string, error: ThreadsError): void
+  /** Tell the thread's peers this peer's heads moved (once per turn). */
+  announce(target: SyncTarget): void
+}
+
+/** Errors that are never the sender's doing. */
+const NOT_THE_SENDERS = new Set(['EquivocationError', 'ForkedLogError', 'CorruptStoreError'])
+/** Errors that, on a record this peer stored, are the writer's doing (it signed what nobody can open). */
+const WRITERS_IF_STORED = new Set(['DecryptionError', 'MalformedRecordError', 'UnsupportedFormatError'])
+
+/**
+ * @example
+ * ```ts
+ * const records = new RecordsHandler(host)
+ * await records.onRecords(session, target, m)           // a direct message
+ * const verdict = await records.onGossip(from, target, m) // gossip, before it is forwarded
+ * ```
+ */
+export class RecordsHandler {
+  readonly #host: RecordsHost
+
+  constructor(host: RecordsHost) {
+    this.#host = host
+  }
+
+  /** A pull's answer or a push from an authorised peer. */
+  async onRecords(session: PeerSession, target: SyncTarget, m: RecordsMessage): Promise<void> {
+    const { log } = m
+    if (log === target.logKey?.id && target.ownLogRecovery === undefined) return
+    const host = this.#host
+    // A push is never taken for the answer to a pull that may be under way for the same log.
+    const asked = m.push ? undefined : host.pulls.answered(session, target.id, log)
+    // Ask for the next page before ingesting this one: transfer and ingest overlap. Not after a
+    // one-record pull: that was a fork check, not a transfer.
+    const pipelined = m.more && asked !== undefined && asked.limit > 1 && m.records.length > 0
+    if (pipelined) host.want(session, target, log, asked.from + m.records.length)
+    if (m.records.length === 0) {
+      // An empty answer ends the exchange with this peer for this log (asking again at once would
+      // ping-pong). Empty answers for logs the peer itself advertised are a budget, not a right.
+      const advertised = session.links.get(target.id)?.advertised.get(log) ?? 0
+      if (asked !== undefined && advertised >= asked.from && !session.emptyAnswers.take()) {
+        host.strike(session.peerId, new RateLimitedError(`more than ${MAX_EMPTY_ANSWERS_PER_MINUTE} empty answers a minute to pulls of logs the peer advertised`, { threadId: target.id, logId: log }))
+      }
+      host.pulls.pump()
+      return
+    }
+    const result = await target.ingest(log, m.records)
+    const bad = await this.#sendersFault(target, log, result.rejected, session)
+    if (bad !== undefined) host.strike(session.peerId, bad)
+    if (result.stored > 0) host.announce(target)
+    const head = target.heads().get(log)?.seq ?? 0
+    if (m.more && !pipelined && asked !== undefined && asked.limit > 1) host.want(session, target, log, head + 1)
+    else if (!m.more) for (const gap of target.gaps()) if (gap.logId === log) host.want(session, target, log, gap.from)
+    host.pulls.pump()
+  }
+
+  /**
+   * Records that arrived as gossip, before they are forwarded: `reject` (and blame) what the
+   * propagation source cannot have had from an honest peer, `accept` what was new, `ignore` the rest.
+   */
+  async onGossip(from: string | undefined, target: SyncTarget, m: RecordsMessage): Promise<GossipVerdict> {
+    if (m.log === target.logKey?.id && target.ownLogRecovery === undefined) return { result: 'ignore' }
+    const result = await target.ingest(m.log, m.records)
+    const source = from === undefined ? undefined : this.#host.session(from)
+    const bad = await this.#sendersFault(target, m.log, result.rejected, source)
+    if (bad !== undefined) return { result: 'reject', error: bad }
+    if (result.stored > 0) this.#host.announce(target)
+    const gaps = target.gaps().filter((g) => g.logId === m.log)
+    if (gaps.length > 0) {
+      // Records beyond a gap were held: pull the gap, from the relay if it proved the thread.
+      const peer = source?.proved(target.id) === true ? source : this.#host.provedSessions(target.id)[0]
+      if (peer !== undefined) for (const g of gaps) this.#host.want(peer, target, g.logId, g.from)
+    }
+    return { result: result.stored > 0 || gaps.length > 0 ? 'accept' : 'ignore' }
+  }
+
+  /** The first refusal that is the sender's doing, if any (one strike per message, however many). */
+  async #sendersFault(target: SyncTarget, log: string, rejected: readonly ThreadsError[], session: PeerSession | undefined): Promise<ThreadsError | undefined> {
+    for (const e of rejected) {
+      if (NOT_THE_SENDERS.has(e.name)) continue
+      if (e.name === 'TooLargeError') {
+        if (session !== undefined && !session.tooLarge.take()) return e
+        continue
+      }
+      if (WRITERS_IF_STORED.has(e.name) && e.seq !== undefined && (e.logId ?? log) === log && (await target.idAt(log, e.seq)) !== undefined) continue
+      return e
+    }
+    return undefined
+  }
+}
