@@ -40,8 +40,9 @@ export function unencodablePath(value: unknown, path = 'state'): string | undefi
     }
     return undefined
   }
+  if (CID.asCID(value) !== null) return undefined
   const proto = Object.getPrototypeOf(value) as unknown
-  if (proto !== Object.prototype && proto !== null && CID.asCID(value) === null) return `${path} is a ${(value as object).constructor?.name ?? 'class instance'}`
+  if (proto !== Object.prototype && proto !== null) return `${path} is a ${(value as object).constructor?.name ?? 'class instance'}`
   for (const [k, v] of Object.entries(value)) {
     const bad = unencodablePath(v, `${path}.${k}`)
     if (bad !== undefined) return bad

@@ -27,6 +27,7 @@ import { equals } from 'uint8arrays/equals'
 import { checkCid, encodeBlock, isRecordLink } from '../core/block.js'
 import { decodeEventNode } from '../core/nodeCodec.js'
 import {
+  DecryptionError,
   InvalidKeyError,
   MalformedRecordError,
   NotFoundError,
@@ -296,6 +297,9 @@ export async function parseThreadCar(input: Uint8Array | AsyncIterable<Uint8Arra
     byId.set(cidKey(id), { bytes, seq: node.seq, prev: node.prev, event: node.block })
   }
   const tid = threadId.toString()
+  if (byId.size === 0 && manifest.logs.length > 0) {
+    throw new DecryptionError("no record block of the CAR opens with the thread service key (a wrong thread key, or another thread's CAR)", { threadId: tid })
+  }
   return {
     threadId,
     manifest,

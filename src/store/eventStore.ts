@@ -284,7 +284,8 @@ export class EventStore {
 
   async #rebuild(thread: ThreadInfo, log: LogInfo, range: SeqRange & { from: number }, after: LogHead | undefined): Promise<LogRecord[]> {
     const out: LogRecord[] = []
-    let prev = after?.id
+    // The identity before the range: from the caller, else stored (a reopen or a cache miss).
+    let prev = after?.id ?? (range.from > 1 ? await this.#storedIdAt(thread, log, range.from - 1) : undefined)
     for await (const ev of this.events(thread.id, log.id, after === undefined ? range : { ...range, after })) {
       const r = rebuildRecord(ev, { thread: thread.id, logId: log.id, seq: ev.seq, prev, serviceKey: thread.key.service })
       out.push(r)

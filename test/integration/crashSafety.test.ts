@@ -25,8 +25,8 @@ const writer = join(here, 'fixtures', 'crashWriter.ts')
 
 /** Kill-and-check rounds. Each costs one child start (~0.5 s with tsx). */
 const ROUNDS = 25
-/** Assertions made per round (see `checkRound`); the test asserts the total. */
-const ASSERTIONS_PER_ROUND = 10
+/** Assertions made per round (see the loop body); the test asserts the total. */
+const ASSERTIONS_PER_ROUND = 12
 
 const rng = seededRandom
 
@@ -130,14 +130,21 @@ describe('crash safety (LevelDB, SIGKILL)', () => {
         // Exactly seq 1..head, no gap.
         const records = await store.records(threadId, logKey.id)
         expect(records.map((r) => r.seq)).toEqual(Array.from({ length: head.seq }, (_, i) => i + 1))
-        // The whole log re-verifies as one chain: CIDs, links, seq, one signature.
-        const chain = verifyChain(logKey.id, threadKey.service, records.map(recordBlocks), { threadId: threadId.toString() })
-        expect(chain.map((r) => r.cid.toString())).toEqual(records.map((r) => r.cid.toString()))
-        expect(records[records.length - 1]?.cid.equals(head.cid)).toBe(true)
-        // No head points at a missing block.
+        // The whole log re-verifies as one chain: CIDs, identities linked by prev, seq, one signature.
+        const chain = verifyChain({ thread: threadId, logId: logKey.id, serviceKey: threadKey.service }, records.map(recordBlocks))
+        expect(chain.map((r) => `${r.id.toString()} ${r.cid.toString()}`)).toEqual(records.map((r) => `${r.id.toString()} ${r.cid.toString()}`))
+        // The head names the newest record by identity.
+        expect(records[records.length - 1]?.id.equals(head.id)).toBe(true)
+        // Every stored record checks against its stored identity and the chain (what replay reads).
+        const events: string[] = []
+        for await (const e of store.events(threadId, logKey.id)) events.push(`${e.seq} ${e.id.toString()}`)
+        expect(events).toEqual(chain.map((r) => `${r.seq} ${r.id.toString()}`))
+        // A batch lands whole on LevelDB: nothing is stored beyond the head.
+        expect(await store.orphans(threadId, logKey.id)).toEqual([])
+        // No head points at a missing record.
         const missing: string[] = []
         for (const [logId, h] of store.logstore.heads(threadId)) {
-          if ((await store.getRecord(h.cid)) === undefined) missing.push(logId)
+          if ((await store.getRecord(h.id)) === undefined) missing.push(logId)
         }
         expect(missing).toEqual([])
         // And the newest event still decrypts to the command that was written.

@@ -144,7 +144,7 @@ describe('restart over LevelDB', () => {
     await t2.flush()
     const records = await p2.eventStore.records(threadId, id1, { from: 2_500 })
     expect(records.map((r) => r.seq)).toEqual([2_500, 2_501])
-    expect(records[1]?.prev?.equals(records[0]?.cid as never)).toBe(true)
+    expect(records[1]?.prev?.equals(records[0]?.id as never)).toBe(true)
 
     // A late event that sorts before the snapshot: the whole thread is folded again.
     issued.push(issue(remoteStore, 'withdraw', 2))
@@ -249,7 +249,7 @@ describe('restart over LevelDB', () => {
     // Rule 4: a new local event sorts after everything the peer had applied.
     const maxBefore = Math.max(...issued.filter((e) => e !== during).map((e) => e.meta.clock))
     expect(during?.meta.clock).toBeGreaterThan(maxBefore)
-    expect(t2.engine.timeline.events.at(-1)?.meta.cid).toBe(during?.meta.cid)
+    expect(t2.engine.timeline.events.at(-1)?.meta.id).toBe(during?.meta.id)
     expect(s2.getState()).toEqual(t2.engine.state)
     expect(s2.getState().tally.n).toBe(issued.filter((e) => e.kind === 'add').length)
 

@@ -20,6 +20,10 @@ export function faultyStorage(inner: StorageAdapter): FaultyStorage {
   let refused = 0
   const quota = (): Error => Object.assign(new Error('The quota has been exceeded.'), { name: 'QuotaExceededError' })
   return {
+    // As atomic as the storage it wraps: a refused batch writes nothing either way.
+    get atomic() {
+      return inner.atomic
+    },
     get: (key: StorageKey) => inner.get(key),
     range: (prefix: StorageKey, options?: RangeOptions): AsyncIterable<StorageEntry> => inner.range(prefix, options),
     async batch(ops: readonly StorageOp[]): Promise<void> {

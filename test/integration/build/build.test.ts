@@ -28,9 +28,13 @@ describe('the rollup build', () => {
     const lib = require(join(dist, 'index.cjs')) as typeof import('../../../src/index.js')
     const key = lib.generateLogKey()
     const threadKey = lib.createThreadKey()
-    const record = lib.createRecord({ logKey: key, threadKey, body: lib.encodeCommand({ type: 't/x', payload: 1 }), clock: 1, time: 0 })
-    const again = lib.verifyRecord(key.id, threadKey.service, lib.recordBlocks(record))
+    const thread = lib.ThreadId.create()
+    const record = lib.createRecord({ logKey: key, threadKey, thread, body: lib.encodeCommand({ type: 't/x', payload: 1 }), clock: 1, time: 0 })
+    const again = lib.verifyRecord({ thread, logId: key.id, serviceKey: threadKey.service }, lib.recordBlocks(record))
+    expect(again.id.toString()).toBe(record.id.toString())
     expect(again.cid.toString()).toBe(record.cid.toString())
+    // Signed into its thread: another thread's context does not verify it.
+    expect(() => lib.verifyRecord({ thread: lib.ThreadId.create(), logId: key.id, serviceKey: threadKey.service }, lib.recordBlocks(record))).toThrow(/signature/)
     expect(typeof (require(join(dist, 'level.cjs')) as { levelStorage: unknown }).levelStorage).toBe('function')
   })
 

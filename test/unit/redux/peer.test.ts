@@ -8,7 +8,9 @@ import { configureStore, type Middleware, type UnknownAction } from '@reduxjs/to
 import { applyMiddleware, combineReducers, legacy_createStore } from 'redux'
 import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest'
 import { memoryStorage } from '../../../adapters/storage/memory.js'
-import type { RecordBlocks } from '../../../src/core/record.js'
+import { decodeCommand, encodeCommand } from '../../../src/core/command.js'
+import { createRecord, openEvent, recordBlocks, type RecordBlocks } from '../../../src/core/record.js'
+import { TXN_COMMIT } from '../../../src/engine/transactions.js'
 import type { EventMeta } from '../../../src/engine/threadEvent.js'
 import type { AppliedPayload } from '../../../src/redux/appliedAction.js'
 import { createPeer, durable, type AppliedEvent, type Peer } from '../../../src/redux/createPeer.js'
@@ -337,7 +339,7 @@ describe('durability', () => {
 })
 
 describe('transactions', () => {
-  it('a committed transaction stores every command: the head advances by n', async () => {
+  it('a committed transaction stores every command and its commit record: the head advances by n + 1', async () => {
     const [p] = (await makeGroup(1)) as [TestPeer]
     try {
       p.store.dispatch(list.actions.pushed('before'))
@@ -352,12 +354,16 @@ describe('transactions', () => {
       })
       sub.unsubscribe()
       expect(result).toBe('ok')
-      expect(p.thread.heads().get(p.peer.id)?.seq).toBe(seq0 + 3)
+      // Three commands, then the record that commits them (applied whole on every peer).
+      expect(p.thread.heads().get(p.peer.id)?.seq).toBe(seq0 + 4)
       const stored = await p.peer.eventStore.records(p.thread.id, p.peer.id)
-      expect(stored).toHaveLength(seq0 + 3)
+      expect(stored).toHaveLength(seq0 + 4)
+      expect(decodeCommand(openEvent(p.thread.key.read, stored.at(-1)!).body).type).toBe(TXN_COMMIT)
       expect(p.store.getState().list).toEqual(['before', 't1', 't2'])
       expect(p.store.getState().bank.balance).toBe(3)
+      // The commit record changes no state and reaches no listener.
       expect(events).toHaveLength(3)
+      expect(events.map((e) => e.meta.seq)).toEqual([seq0 + 1, seq0 + 2, seq0 + 3])
     } finally {
       await p.peer.close()
     }
@@ -534,6 +540,51 @@ describe('events$ and status$', () => {
       let current: ThreadStatus | undefined
       p.thread.status$.subscribe((s) => (current ??= s)).unsubscribe()
       expect(current).toEqual(last())
+      sub.unsubscribe()
+    } finally {
+      await p.peer.close()
+      await r.peer.close()
+    }
+  })
+
+  it('status$ reports records held beyond a gap with their bytes, and a log its writer forked', async () => {
+    const [p, r] = (await makeGroup(2)) as [TestPeer, TestPeer]
+    try {
+      const statuses: ThreadStatus[] = []
+      const sub = p.thread.status$.subscribe((s) => statuses.push(s))
+      const last = (): ThreadStatus => statuses[statuses.length - 1] as ThreadStatus
+      expect(last()).toMatchObject({ held: 0, heldBytes: 0, forks: [] })
+      r.store.dispatch(list.actions.pushed('r1'))
+      r.store.dispatch(list.actions.pushed('r2'))
+      const [one, two] = (await ownBlocks(r)) as [RecordBlocks, RecordBlocks]
+      // Seq 2 alone waits for seq 1.
+      const held = await p.thread.ingest(r.peer.id, [two])
+      expect(held.held).toBe(1)
+      expect(last().held).toBe(1)
+      expect(last().heldBytes).toBe(two.record.length + two.event.length + two.header.length + two.body.length)
+      expect(p.thread.heads().get(r.peer.id)).toBeUndefined()
+      await p.thread.ingest(r.peer.id, [one])
+      expect(last()).toMatchObject({ held: 0, heldBytes: 0, forks: [] })
+      expect(p.store.getState().list).toEqual(['r1', 'r2'])
+      expect(last().logs.find((l) => l.logId === r.peer.id)).toEqual({ logId: r.peer.id, seq: 2, id: p.thread.heads().get(r.peer.id)?.id.toString() })
+
+      // r's writer signs another record for seq 2: its log is frozen at seq 1 on every peer.
+      const first = await r.peer.eventStore.idAt(r.thread.id, r.peer.id, 1)
+      const other = createRecord({
+        logKey: r.peer.identity,
+        threadKey: r.thread.key,
+        thread: r.thread.id,
+        body: encodeCommand({ type: 'list/pushed', payload: 'other r2' }),
+        clock: 2,
+        time: 0,
+        prev: { id: first!, seq: 1 }
+      })
+      const forked = await p.thread.ingest(r.peer.id, [recordBlocks(other)])
+      expect(forked.forks.map((f) => [f.logId, f.seq])).toEqual([[r.peer.id, 2]])
+      expect(forked.rejected.map((e) => e.name)).toContain('EquivocationError')
+      expect(last().forks).toEqual([{ logId: r.peer.id, seq: 2 }])
+      expect(last().lastError?.name).toBe('EquivocationError')
+      expect(p.store.getState().list).toEqual(['r1'])
       sub.unsubscribe()
     } finally {
       await p.peer.close()

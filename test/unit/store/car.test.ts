@@ -494,6 +494,9 @@ describe('thread CAR import', () => {
     await expectMalformed(await withManifest({ ...manifest, logs: [manifest.logs[0], manifest.logs[0]] }))
     await expectMalformed(await withManifest([manifest.v, manifest.thread, manifest.logs]))
     await expectMalformed(await withManifest({ v: 2, thread: manifest.thread }))
+    // A thread that is not a thread ID: refused with a typed error.
+    const notThread = await rejection(importThreadCar(fresh, await withManifest({ ...manifest, thread: 'nonsense' }), { threadKey: f.threadKey }))
+    expect([MalformedRecordError.NAME, 'InvalidThreadIdError']).toContain(notThread.name)
     expect(fresh.logstore.thread(f.threadId)).toBeUndefined()
     // A manifest of another version is refused as such.
     const { v: _, ...unversioned } = manifest

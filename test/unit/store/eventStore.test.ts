@@ -7,7 +7,7 @@ import { memoryStorage } from '../../../adapters/storage/memory.js'
 import { boxOf } from '../../../src/core/block.js'
 import { decodeCommand, encodeCommand, type Command } from '../../../src/core/command.js'
 import { getCrypto } from '../../../src/core/crypto/index.js'
-import { BrokenChainError, CorruptStoreError, NotFoundError, UnsupportedFormatError } from '../../../src/core/errors.js'
+import { BrokenChainError, CorruptStoreError, NotFoundError, StorageFailedError, UnsupportedFormatError } from '../../../src/core/errors.js'
 import { createThreadKey, generateLogKey, type LogKey, type ThreadKey } from '../../../src/core/keys.js'
 import { createRecord, openEventBoxes, recordBlocks, signatureHolds, verifyRecord, type LogRecord } from '../../../src/core/record.js'
 import { recordIdOfDigest } from '../../../src/core/recordId.js'
@@ -411,10 +411,11 @@ describe('EventStore group commit', () => {
 })
 
 describe('EventStore storage failure', () => {
-  it('rejects the appends of a failed batch with CorruptStoreError and refuses every later append', async () => {
+  it('rejects the appends of a failed batch with StorageFailedError, goes back to the durable heads, and refuses appends until retry()', async () => {
     const s = await setup()
     const rs = makeRecords(s.threadId, s.own, s.threadKey, 6)
     await s.store.append(s.threadId, rs.slice(0, 2))
+    expect(s.store.failed).toBeUndefined()
     const durable = s.storage.batches.length
     s.storage.failOnBatch = durable + 1
     const gate = deferred()
@@ -423,20 +424,25 @@ describe('EventStore storage failure', () => {
     await s.storage.called(durable + 1)
     // Made while the failing batch is in flight: queued for the next one.
     const queued = s.store.append(s.threadId, [rs[4]!])
+    // Memory heads run ahead of storage meanwhile.
+    expect(s.store.logstore.head(s.threadId, s.own.id)).toEqual(headOf(rs[4]!))
     s.storage.hold = undefined
     gate.resolve()
     for (const p of [...failing, queued]) {
       const e = await caught(() => p)
-      expect(e).toBeInstanceOf(CorruptStoreError)
-      expectName(e, 'CorruptStoreError')
+      expect(e).toBeInstanceOf(StorageFailedError)
+      expectName(e, 'StorageFailedError')
       expect((e as Error).cause).toBeInstanceOf(Error)
+      expect(e).toBe(s.store.failed)
     }
-    // Every later append is refused, even one that continues what storage holds.
-    const [alt] = makeRecords(s.threadId, s.own, s.threadKey, 1, headOf(rs[1]!))
-    expectName(await caught(() => s.store.append(s.threadId, [alt!])), 'CorruptStoreError')
-    expectName(await caught(() => s.store.append(s.threadId, [rs[5]!])), 'CorruptStoreError')
+    // The heads in memory went back to what storage holds, and nothing unstored is served.
+    expect(s.store.logstore.head(s.threadId, s.own.id)).toEqual(headOf(rs[1]!))
+    expect((await s.store.records(s.threadId, s.own.id)).map((r) => r.seq)).toEqual([1, 2])
+    expect(await s.store.idAt(s.threadId, s.own.id, 3)).toBeUndefined()
+    // Every later append is refused until storage works again, even one that continues the head.
+    expectName(await caught(() => s.store.append(s.threadId, [rs[2]!])), 'StorageFailedError')
     const [theirs] = makeRecords(s.threadId, s.peer, s.threadKey, 1)
-    expectName(await caught(() => s.store.append(s.threadId, [theirs!])), 'CorruptStoreError')
+    expectName(await caught(() => s.store.append(s.threadId, [theirs!])), 'StorageFailedError')
     await s.store.flush()
     // No batch after the failed one: memory is never written over what is on disk.
     expect(s.storage.batches.length).toBe(durable + 1)
@@ -446,8 +452,48 @@ describe('EventStore storage failure', () => {
     expect(again.logstore.head(s.threadId, s.peer.id)).toBeUndefined()
     expect((await again.records(s.threadId, s.own.id)).map((r) => r.seq)).toEqual([1, 2])
     expect(await again.getRecord(rs[2]!.id)).toBeUndefined()
-    await again.append(s.threadId, rs.slice(2))
-    expect(again.logstore.head(s.threadId, s.own.id)?.seq).toBe(6)
+
+    // A retry while storage still fails keeps refusing; one that lands lets appends go on.
+    s.storage.failOnBatch = durable + 2
+    expect(await s.store.retry()).toBe(false)
+    expectName(s.store.failed, 'StorageFailedError')
+    expectName(await caught(() => s.store.append(s.threadId, [rs[2]!])), 'StorageFailedError')
+    expect(await s.store.retry()).toBe(true)
+    expect(s.store.failed).toBeUndefined()
+    await s.store.append(s.threadId, rs.slice(2))
+    await s.store.append(s.threadId, [theirs!])
+    expect(s.store.logstore.head(s.threadId, s.own.id)).toEqual(headOf(rs[5]!))
+    ;(await s.store.records(s.threadId, s.own.id)).forEach((r, i) => expectSameRecord(r, rs[i]!))
+    const third = await EventStore.open(s.storage.inner)
+    expect(third.logstore.head(s.threadId, s.own.id)?.seq).toBe(6)
+    expect(third.logstore.head(s.threadId, s.peer.id)?.seq).toBe(1)
+  })
+
+  it('retry() with nothing failed writes nothing', async () => {
+    const s = await setup()
+    const before = s.storage.batches.length
+    expect(await s.store.retry()).toBe(true)
+    expect(s.storage.batches.length).toBe(before)
+  })
+
+  it('goes back to the head of the last batch that landed, for a log appended to while a batch was in flight', async () => {
+    const s = await setup()
+    const rs = makeRecords(s.threadId, s.own, s.threadKey, 5)
+    await s.store.append(s.threadId, rs.slice(0, 1))
+    const durable = s.storage.batches.length
+    const gate = deferred()
+    s.storage.hold = gate.promise
+    const landing = s.store.append(s.threadId, [rs[1]!])
+    await s.storage.called(durable + 1)
+    // Queued behind the batch that will land; its own batch fails.
+    const failing = s.store.append(s.threadId, rs.slice(2, 4))
+    s.storage.failOnBatch = durable + 2
+    s.storage.hold = undefined
+    gate.resolve()
+    await landing
+    expectName(await caught(() => failing), 'StorageFailedError')
+    expect(s.store.logstore.head(s.threadId, s.own.id)).toEqual(headOf(rs[1]!))
+    expect((await EventStore.open(s.storage.inner)).logstore.head(s.threadId, s.own.id)).toEqual(headOf(rs[1]!))
   })
 })
 
