@@ -35,6 +35,11 @@ export interface ThreadEngineOptions<S> {
   readonly maxHeldPerLog?: number
   /** Bytes of out-of-order records held for the whole thread (default 16 MiB). */
   readonly maxHeldBytes?: number
+  /**
+   * After a replay, keep what did not change as the objects it was (structural sharing): given
+   * the state before and the state after, return an equal state. Default: none.
+   */
+  readonly share?: (prev: S, next: S) => S
   readonly now?: () => number
   readonly onProgress?: (p: Progress) => void
 }

@@ -364,7 +364,9 @@ export class ThreadEngine<S> {
     // if one throws, the command leaves no trace. Below the tip, the engine folds it in order, as
     // every other peer will, and the store hears of it as a replay.
     const atTip = this.#timeline.lastKey === undefined || compareOrder(event.meta, this.#timeline.lastKey) > 0
-    const stateAfter = atTip ? apply?.(event) : undefined
+    // The author's own reducers may refuse the command by throwing: no trace then (unlike a
+    // remote event, which every peer skips alike).
+    const stateAfter = atTip ? (apply === undefined ? this.#projection.fold(this.state, event) : apply(event)) : undefined
     this.#advanceOwn(record.record, record.clock, txn === undefined)
     const inserted = atTip ? undefined : this.#timeline.insert([event])
     const state = inserted === undefined ? this.#timeline.append(event, stateAfter) : inserted.state
@@ -699,9 +701,16 @@ export class ThreadEngine<S> {
 
   async #apply(events: ThreadEvent[], rejected: ThreadsError[], durable: Promise<void>): Promise<Omit<IngestResult<S>, 'stored' | 'forks'>> {
     for (const e of events) this.#clock = Math.max(this.#clock, e.meta.clock)
+    const before = this.#timeline.state
     let result
     try {
       result = this.#timeline.insert(events)
+      const share = this.#options.share
+      if (result.replayed && share !== undefined) {
+        const shared = share(before, result.state)
+        this.#timeline.replaceTip(shared)
+        result = { ...result, state: shared }
+      }
     } catch (e) {
       if (!(e instanceof BehindBaseError)) throw e
       // Later than the snapshot the timeline starts from: fold the whole thread again.

@@ -202,6 +202,17 @@ export class Timeline<S> {
   }
 
   /**
+   * Replace the state after the newest event with an equal one (the same values, objects shared
+   * with an older state): later folds build on it, so what did not change keeps its identity.
+   * The caller guarantees equality; nothing is folded.
+   */
+  replaceTip(state: S): void {
+    this.#state = state
+    const at = this.#entries.length + this.#offset
+    if (this.#checkpoints.has(at)) this.#checkpoints.set(at, state)
+  }
+
+  /**
    * Remove every event `drop` selects (a forked log's records from the disputed seq on) and
    * replay from the earliest removed position: the cost depends on how far back it is, not on
    * the history's length. Only events after the base can be removed; the caller folds from

@@ -1,6 +1,6 @@
 import { isAction, type Middleware, type MiddlewareAPI, type UnknownAction } from '@reduxjs/toolkit'
 import { Subject, type Observable } from 'rxjs'
-import { memoryStorage } from '../../adapters/storage/memory.js'
+import { memoryStorage } from '../store/memory/memoryStorage.js'
 import type { Command } from '../core/command.js'
 import { NotFoundError } from '../core/errors.js'
 import { createThreadKey, generateLogKey, logKeyFromSeed, type LogKey, type ThreadKey } from '../core/keys.js'

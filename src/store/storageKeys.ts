@@ -7,6 +7,8 @@ import { base64url } from 'multiformats/bases/base64'
  * `['l', <thread n>, <log id>]` map them).
  */
 export const keys = {
+  /** This peer's identity: the seed of its log key (one per storage). */
+  identity: (): string[] => ['i'],
   /** Counters for interned numbers. */
   counters: (): string[] => ['n'],
   /** Thread entry: number, keys and variant. */

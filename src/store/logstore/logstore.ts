@@ -178,6 +178,26 @@ export class Logstore {
     return this.#damaged
   }
 
+  /**
+   * This peer's identity (its log key in every thread): the one this storage holds, or a new one
+   * stored now. A stored seed that does not make a log key is reported as damage, never replaced.
+   *
+   * @throws {@link CorruptStoreError} when the stored seed is damaged.
+   */
+  async identity(create: () => LogKey): Promise<{ key: LogKey; created: boolean }> {
+    const seed = await this.storage.get(keys.identity())
+    if (seed !== undefined) {
+      try {
+        return { key: logKeyFromSeed(seed), created: false }
+      } catch (cause) {
+        throw new CorruptStoreError('the stored identity seed is damaged: this storage cannot speak for its peer', {}, { cause })
+      }
+    }
+    const key = create()
+    await this.storage.batch([{ type: 'put', key: keys.identity(), value: key.seed }])
+    return { key, created: true }
+  }
+
   /** Add a thread, or add keys to one already held (a follower that is given the read key). */
   async addThread(id: ThreadId, key: ThreadKey): Promise<ThreadInfo> {
     const existing = this.#threads.get(id.toString())

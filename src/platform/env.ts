@@ -1,0 +1,19 @@
+/**
+ * Environment checks that work on every platform: no bare `process` in library code (a browser
+ * has none), and bundlers still replace `process.env.NODE_ENV` where it is written out.
+ *
+ * @packageDocumentation
+ */
+
+/**
+ * True outside production: development-only checks (misuse messages, Redux's own checks) run.
+ * Bundlers replace `process.env.NODE_ENV` statically; where `process` does not exist, this is a
+ * development build.
+ */
+export function isDev(): boolean {
+  try {
+    return process.env.NODE_ENV !== 'production'
+  } catch {
+    return true
+  }
+}
