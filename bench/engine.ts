@@ -484,7 +484,7 @@ async function craftLate(s: Session, depth: number): Promise<Late> {
       if (clock === undefined || clock < 0) continue
       const key: OrderKey = { clock, logId: logKey.id, seq: 1 }
       if (timeline.positionOf(key) !== at) continue
-      const record = createRecord({ logKey, threadKey: s.thread.key, body: COMMAND_BODY, clock, time: Date.now() })
+      const record = createRecord({ logKey, threadKey: s.thread.key, thread: s.thread.id, body: COMMAND_BODY, clock, time: Date.now() })
       await s.peer.eventStore.logstore.addLog(s.thread.id, logKey.id)
       return { logId: logKey.id, blocks: recordBlocks(record), key }
     }

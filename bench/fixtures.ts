@@ -6,6 +6,7 @@
 import { encodeCommand, type Command } from '../src/core/command.js'
 import { createThreadKey, generateLogKey, type LogKey, type ThreadKey } from '../src/core/keys.js'
 import { createRecord, type LogHead, type LogRecord } from '../src/core/record.js'
+import { ThreadId } from '../src/core/threadId.js'
 
 /** Encoded size of the benchmark action. */
 export const ACTION_BYTES = 50
@@ -22,16 +23,19 @@ export function action50(): Command {
 export const ACTION = action50()
 export const BODY = encodeCommand(ACTION)
 
-/** A log key and thread key, and the chain of records written so far under them. */
+/** A thread, a log key and thread key, and the chain of records written so far under them. */
 export class ChainWriter {
   readonly logKey: LogKey
   readonly threadKey: Required<ThreadKey>
+  /** The thread the records are signed into (format 2 binds it into every signature). */
+  readonly thread: ThreadId
   #head: LogHead | undefined
   #clock = 0
 
-  constructor(logKey: LogKey = generateLogKey(), threadKey: Required<ThreadKey> = createThreadKey()) {
+  constructor(logKey: LogKey = generateLogKey(), threadKey: Required<ThreadKey> = createThreadKey(), thread: ThreadId = ThreadId.create()) {
     this.logKey = logKey
     this.threadKey = threadKey
+    this.thread = thread
   }
 
   get head(): LogHead | undefined {
@@ -43,12 +47,13 @@ export class ChainWriter {
     const record = createRecord({
       logKey: this.logKey,
       threadKey: this.threadKey,
+      thread: this.thread,
       body,
       clock: ++this.#clock,
       time: 1_700_000_000_000 + this.#clock,
       ...(this.#head === undefined ? {} : { prev: this.#head })
     })
-    this.#head = { cid: record.cid, seq: record.seq }
+    this.#head = { id: record.id, seq: record.seq }
     return record
   }
 

@@ -25,8 +25,9 @@ import { libp2pNetwork } from '../adapters/network/libp2p.js'
 import { levelStorage } from '../adapters/storage/level.js'
 import { memoryStorage } from '../adapters/storage/memory.js'
 import type { NetworkAdapter, NetworkFactory } from '../src/net/networkAdapter.js'
-import { DEFAULT_PULL_LIMIT, decodeMessage, encodeMessage } from '../src/net/messages.js'
+import { DEFAULT_PULL_LIMIT, decodeMessage, encodeMessage, NONCE_BYTES, TAG_BYTES } from '../src/net/messages.js'
 import { generateLogKey } from '../src/core/keys.js'
+import { ThreadId } from '../src/core/threadId.js'
 import type { EventMeta } from '../src/engine/threadEvent.js'
 import { createPeer, type Peer, type Thread } from '../src/redux/createPeer.js'
 import { createThreadSlice } from '../src/redux/createThreadSlice.js'
@@ -160,8 +161,8 @@ function messageType(bytes: Uint8Array): string {
 
 // The sniffing above must agree with the codec; checked once at load.
 for (const m of [
-  { t: 'pull', thread: new Uint8Array(34), log: 'x', from: 1, limit: 500 },
-  { t: 'auth-reply', thread: new Uint8Array(34), mac: new Uint8Array(32), nonce: new Uint8Array(16) }
+  { t: 'pull', thread: ThreadId.create().bytes, log: generateLogKey().id, from: 1, limit: 500 },
+  { t: 'auth', tag: new Uint8Array(TAG_BYTES), nonce: new Uint8Array(NONCE_BYTES) }
 ] as const) {
   const bytes = encodeMessage(m)
   if (messageType(bytes) !== decodeMessage(bytes).t) throw new Error(`message type sniffing disagrees with the codec for ${m.t}`)

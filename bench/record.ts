@@ -6,7 +6,7 @@
 import { equals } from 'uint8arrays/equals'
 import { encodeCommand } from '../src/core/command.js'
 import { getCrypto } from '../src/core/crypto/index.js'
-import { openEvent, recordBlocks, verifyChain, verifyRecord, type LogHead, type LogRecord, type RecordBlocks } from '../src/core/record.js'
+import { openEvent, recordBlocks, verifyChain, verifyRecord, type LogHead, type LogRecord, type RecordBlocks, type RecordContext } from '../src/core/record.js'
 import { ACTION, ACTION_BYTES, BODY, ChainWriter } from './fixtures.js'
 import { once, sig, target, time, type Bench, type Limit } from './harness.js'
 import { rawCreateLimit, rawVerifyLimit, rawWorkLimit } from './raw.js'
@@ -17,8 +17,8 @@ const CHAIN = 10_000
 const RUN = 1_000
 
 interface Fixture {
-  readonly logId: string
-  readonly service: Uint8Array
+  /** Thread, log and service key: what verifying a record of the chain needs. */
+  readonly at: RecordContext
   readonly read: Uint8Array
   readonly records: readonly LogRecord[]
   readonly blocks: readonly RecordBlocks[]
@@ -32,13 +32,13 @@ const fixture = once(async (): Promise<Fixture> => {
   const writer = new ChainWriter()
   const records = writer.take(CHAIN)
   const blocks = records.map(recordBlocks)
-  const before = records.map((r, i) => (i === 0 ? undefined : { cid: (records[i - 1] as LogRecord).cid, seq: r.seq - 1 }))
+  const before = records.map((r, i) => (i === 0 ? undefined : { id: (records[i - 1] as LogRecord).id, seq: r.seq - 1 }))
   const runs: RecordBlocks[][] = []
   for (let i = 0; i < CHAIN; i += RUN) runs.push(blocks.slice(i, i + RUN))
   // Sanity: the fixture opens to the bench action.
   const opened = openEvent(writer.threadKey.read, records[CHAIN - 1] as LogRecord)
   if (!equals(opened.body, BODY)) throw new Error('bench fixture does not open to its command')
-  return { logId: writer.logKey.id, service: writer.threadKey.service, read: writer.threadKey.read, records, blocks, before, runs }
+  return { at: { thread: writer.thread, logId: writer.logKey.id, serviceKey: writer.threadKey.service }, read: writer.threadKey.read, records, blocks, before, runs }
 })
 
 function workLimitFields(limit: Limit, opsPerSec: number): Record<string, unknown> {
@@ -49,9 +49,9 @@ function workLimitFields(limit: Limit, opsPerSec: number): Record<string, unknow
 function verifyOneByOne(f: Fixture, start: number, n: number, open: boolean): void {
   let after = f.before[start]
   for (let i = start; i < start + n; i++) {
-    const record = verifyRecord(f.logId, f.service, f.blocks[i] as RecordBlocks, after === undefined ? {} : { after })
+    const record = verifyRecord(f.at, f.blocks[i] as RecordBlocks, after === undefined ? {} : { after })
     if (open) openEvent(f.read, record)
-    after = { cid: record.cid, seq: record.seq }
+    after = { id: record.id, seq: record.seq }
   }
 }
 
@@ -103,9 +103,9 @@ export const recordBenches: Bench[] = [
       const timing = await time({ n: CHAIN }, () => {
         let after: LogHead | undefined
         for (const run of f.runs) {
-          const out = verifyChain(f.logId, f.service, run, after === undefined ? {} : { after })
+          const out = verifyChain(f.at, run, after === undefined ? {} : { after })
           const last = out[out.length - 1] as LogRecord
-          after = { cid: last.cid, seq: last.seq }
+          after = { id: last.id, seq: last.seq }
         }
       })
       r.rate('record.verify_chain.1000', 'records/s', timing, {
@@ -120,7 +120,7 @@ export const recordBenches: Bench[] = [
     name: 'record.verify_chain.10000',
     async run(r) {
       const f = await fixture()
-      const timing = await time({ n: CHAIN }, () => verifyChain(f.logId, f.service, f.blocks))
+      const timing = await time({ n: CHAIN }, () => verifyChain(f.at, f.blocks))
       r.rate('record.verify_chain.10000', 'records/s', timing, {
         limit: await rawVerifyLimit(),
         ...workLimitFields(await rawWorkLimit(1 / CHAIN), timing.opsPerSec),

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { Level } from 'level'
 import { levelStorage } from '../adapters/storage/level.js'
 import { memoryStorage } from '../adapters/storage/memory.js'
-import { ThreadId } from '../src/core/threadId.js'
+import type { ThreadId } from '../src/core/threadId.js'
 import type { LogRecord } from '../src/core/record.js'
 import { EventStore } from '../src/store/eventStore.js'
 import type { StorageAdapter, StorageOp } from '../src/store/storageAdapter.js'
@@ -35,7 +35,8 @@ const level = once(async (): Promise<Opened> => {
   const dir = await mkdtemp(join(tmpdir(), 'redux-threads-bench-'))
   const store = await EventStore.open(levelStorage(dir))
   const writer = new ChainWriter()
-  const threadId = ThreadId.create()
+  // The records are signed into the writer's thread: store them under it.
+  const threadId = writer.thread
   await store.logstore.addThread(threadId, writer.threadKey)
   await store.logstore.addLog(threadId, writer.logKey.id, writer.logKey)
   return { dir, store, threadId, writer, appended: 0 }
@@ -117,14 +118,14 @@ function counting(inner: StorageAdapter): { adapter: StorageAdapter; byKind: Map
   return { adapter, byKind, reset: () => byKind.clear() }
 }
 
-const KIND_NAMES: Record<string, string> = { r: 'record', c: 'cid_index', h: 'head' }
+const KIND_NAMES: Record<string, string> = { r: 'record', c: 'id_index', h: 'head' }
 
 /** Bytes written per event when `records` are appended `perCall` at a time. */
 async function logicalBytes(perCall: number, events: number): Promise<{ perEvent: number; breakdown: Record<string, unknown>; records: LogRecord[] }> {
   const counter = counting(memoryStorage())
   const store = await EventStore.open(counter.adapter)
   const writer = new ChainWriter()
-  const threadId = ThreadId.create()
+  const threadId = writer.thread
   await store.logstore.addThread(threadId, writer.threadKey)
   await store.logstore.addLog(threadId, writer.logKey.id, writer.logKey)
   const records = writer.take(events)

@@ -134,10 +134,10 @@ async function main(): Promise<void> {
   for (const [logId] of thread.heads()) {
     const logRecords = await peer.eventStore.records(threadId, logId)
     const blocks = logRecords.map((r) => ({ record: r.blocks.record.bytes, event: r.blocks.event.bytes, header: r.blocks.header.bytes, body: r.blocks.body.bytes }))
-    verifyChain(logId, thread.key.service, blocks, { threadId: threadId.toString() })
+    verifyChain({ thread: threadId, logId, serviceKey: thread.key.service }, blocks)
     records += logRecords.length
   }
-  say(`  re-verified ${records} records in ${thread.heads().size} logs: every CID, every link, one signature per log`)
+  say(`  re-verified ${records} records in ${thread.heads().size} logs: every CID, every identity link, one signature per log`)
   await peer.close()
   const files = await readdir(alice.dir)
   let plaintext = false

@@ -163,6 +163,19 @@ export class StorageLockedError extends ThreadsError {
   static override readonly NAME = 'StorageLockedError'
 }
 
+/**
+ * The library used in a way that cannot work (a command before its thread is open, a slice bound
+ * twice, a store given two peers). The message names the option or call, and the fix.
+ */
+export class MisuseError extends ThreadsError {
+  static override readonly NAME = 'MisuseError'
+}
+
+/** The peer (or a thread on it) is closed: nothing more is taken. */
+export class ClosedError extends ThreadsError {
+  static override readonly NAME = 'ClosedError'
+}
+
 const NAMES = new Set<string>()
 
 /**
@@ -180,7 +193,7 @@ const ERROR_CLASSES: ReadonlyArray<{ readonly NAME: string }> = [
   ThreadsError, InvalidThreadIdError, InvalidKeyError, MalformedRecordError, CidMismatchError, BadSignatureError,
   BrokenChainError, EquivocationError, DecryptionError, TooLargeError, NotFoundError, CorruptStoreError,
   MalformedMessageError, UnauthorizedError, NotWriterError, InvalidInviteError, UnsupportedFormatError,
-  ForkedLogError, ReducerError, StorageFailedError, SnapshotError, ThreadDeletedError, StorageLockedError
+  ForkedLogError, ReducerError, StorageFailedError, SnapshotError, ThreadDeletedError, StorageLockedError, MisuseError, ClosedError
 ]
 
 /**

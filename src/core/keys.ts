@@ -67,6 +67,16 @@ export function publicKeyFromLogId(logId: string): Uint8Array {
     throw new InvalidKeyError(`not a peer ID: ${JSON.stringify(logId.slice(0, 80))}`, {}, { cause })
   }
   if (raw === undefined) throw new InvalidKeyError('log IDs are Ed25519 peer IDs', { logId })
+  // A key with a small-order part signs nothing an honest writer would, and is where signature
+  // checks of different libraries disagree: no such key is a log.
+  let weak: boolean
+  try {
+    const point = ed25519.Point.fromBytes(raw)
+    weak = point.isSmallOrder() || !point.isTorsionFree()
+  } catch (cause) {
+    throw new InvalidKeyError('the log ID is not a point of Ed25519', { logId }, { cause })
+  }
+  if (weak) throw new InvalidKeyError('the log ID is a weak Ed25519 key (it has a small-order part)', { logId })
   return raw
 }
 

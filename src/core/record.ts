@@ -15,7 +15,7 @@ import {
 import { KEY_BYTES, NONCE_BYTES, verifierForLog, type LogKey, type ThreadKey } from './keys.js'
 import { MAX_COMMAND_BYTES } from './command.js'
 import { pad, unpad } from './padding.js'
-import { recordIdOfDigest, sameId, statementBytes } from './recordId.js'
+import { isRecordId, recordIdOfDigest, sameId, statementBytes } from './recordId.js'
 import type { ThreadId } from './threadId.js'
 
 /** Largest body block accepted (the encrypted command). */
@@ -122,6 +122,9 @@ export function createRecord(input: NewRecord): LogRecord {
   const { logKey, threadKey, thread, body, clock, time, prev } = input
   if (threadKey.read === undefined) throw new DecryptionError('writing needs the read key; this peer only follows the thread')
   if (body.length > MAX_COMMAND_BYTES) throw new TooLargeError(`a command encodes to at most ${MAX_COMMAND_BYTES} bytes, got ${body.length}`)
+  if (prev !== undefined && !isRecordId(prev.id)) {
+    throw new MalformedRecordError('prev names the head by its identity (LogRecord.id), not its record block CID', { logId: logKey.id, seq: prev.seq + 1 })
+  }
   // One call for every random byte of the record: the content key and three nonces.
   const rnd = getCrypto().randomBytes(KEY_BYTES + 3 * NONCE_BYTES)
   const contentKey = rnd.subarray(0, KEY_BYTES)

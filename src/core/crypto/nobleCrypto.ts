@@ -1,8 +1,9 @@
 import { gcm } from '@noble/ciphers/aes.js'
 import { ed25519 } from '@noble/curves/ed25519.js'
+import { bytesToNumberLE } from '@noble/curves/utils.js'
 import { hmac } from '@noble/hashes/hmac.js'
-import { sha256 } from '@noble/hashes/sha2.js'
-import { randomBytes } from '@noble/hashes/utils.js'
+import { sha256, sha512 } from '@noble/hashes/sha2.js'
+import { concatBytes, randomBytes } from '@noble/hashes/utils.js'
 import type { CryptoProvider } from './cryptoProvider.js'
 
 /**
@@ -25,10 +26,20 @@ export const nobleCrypto: CryptoProvider = {
     const key = Uint8Array.from(publicKey)
     return {
       publicKey: key,
-      // RFC 8032 strict (not ZIP-215), the rule OpenSSL applies: both providers accept the same set.
+      // Exactly what OpenSSL checks, so both providers accept the same set (peers on Node and in
+      // browsers must fold the same records): strict RFC 8032 decoding and the cofactorless
+      // equation [S]B = R + [k]A. noble's ed25519.verify is cofactored and refuses small-order
+      // keys, so it disagrees with OpenSSL when R or the key has a small-order part.
       verify: (message, signature) => {
         try {
-          return ed25519.verify(signature, message, key, { zip215: false })
+          if (signature.length !== 64) return false
+          const { Point } = ed25519
+          const A = Point.fromBytes(key)
+          const R = Point.fromBytes(signature.subarray(0, 32))
+          const s = bytesToNumberLE(signature.subarray(32))
+          if (s >= Point.Fn.ORDER) return false
+          const k = Point.Fn.create(bytesToNumberLE(sha512(concatBytes(signature.subarray(0, 32), key, message))))
+          return Point.BASE.multiplyUnsafe(s).equals(R.add(A.multiplyUnsafe(k)))
         } catch {
           return false
         }

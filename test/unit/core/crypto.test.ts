@@ -1,3 +1,4 @@
+import { logIdFromPublicKey, publicKeyFromLogId } from '../../../src/core/keys.js'
 import { describe, it, expect, afterEach } from 'vitest'
 import { createNodeCrypto } from '../../../src/core/crypto/nodeCrypto.js'
 import { nobleCrypto } from '../../../src/core/crypto/nobleCrypto.js'
@@ -9,7 +10,8 @@ import { ThreadId } from '../../../src/core/threadId.js'
 import { ed25519 } from '@noble/curves/ed25519.js'
 import { bytesEqual, flip, fromHex, hex } from './fixtures.js'
 
-const nodeCrypto = createNodeCrypto(await import('node:crypto'))
+const nodeCryptoModule = await import('node:crypto')
+const nodeCrypto = createNodeCrypto(nodeCryptoModule)
 const providers: readonly CryptoProvider[] = [nodeCrypto, nobleCrypto]
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s)
@@ -212,6 +214,66 @@ describe('nodeCrypto and nobleCrypto give identical bytes', () => {
       expect(hex(p.randomBytes(32))).not.toBe(hex(a))
       expect(p.randomBytes(0).length).toBe(0)
     }
+  })
+})
+
+/**
+ * Signatures a hostile signer builds by hand: a small-order component in R or in the key. OpenSSL
+ * (node:crypto) checks the cofactorless equation [S]B = R + [k]A; noble the cofactored one
+ * [8][S]B = [8]R + [8][k]A, and it refuses small-order keys. They disagree on exactly these
+ * signatures, so a writer can make Node peers and browser peers fold different records.
+ * The noble provider now checks OpenSSL's equation, and log IDs with a small-order part are
+ * refused outright (keys.ts), so both decide alike on every one of them.
+ */
+describe('hostile signatures: both providers must decide alike', () => {
+  const L_ORDER = 2n ** 252n + 27742317777372353535851937790883648493n
+  // A point of order 8.
+  const T8 = ed25519.Point.fromBytes(fromHex('c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a'))
+  const a = leToBig(detBytes('hostile/a', 32)) % L_ORDER
+  const sha512 = (bytes: Uint8Array): Uint8Array => new Uint8Array(nodeCryptoModule.createHash('sha512').update(bytes).digest())
+
+  /** A signature by the secret scalar `a` of A' = aB, for the key `key` (A' plus any torsion), with R's torsion part `t`. */
+  function sign(key: Uint8Array, message: Uint8Array, i: number, t = ed25519.Point.ZERO): Uint8Array {
+    const r = leToBig(detBytes(`hostile/r/${i}`, 64)) % L_ORDER
+    const R = ed25519.Point.BASE.multiply(r).add(t).toBytes()
+    const k = leToBig(sha512(Uint8Array.from([...R, ...key, ...message]))) % L_ORDER
+    return Uint8Array.from([...R, ...bigToLe((r + k * a) % L_ORDER, 32)])
+  }
+
+  function verdicts(key: Uint8Array, sigFor: (m: Uint8Array, i: number) => Uint8Array): { node: number; noble: number } {
+    const out = { node: 0, noble: 0 }
+    const vn = nodeCrypto.verifyingKey(key)
+    const vb = nobleCrypto.verifyingKey(key)
+    for (let i = 0; i < 32; i++) {
+      const m = detBytes(`hostile/m/${i}`, 131)
+      const sig = sigFor(m, i)
+      if (vn.verify(m, sig)) out.node++
+      if (vb.verify(m, sig)) out.noble++
+    }
+    return out
+  }
+
+  it('agree on signatures made the honest way by the same scalar', () => {
+    const key = ed25519.Point.BASE.multiply(a).toBytes()
+    expect(verdicts(key, (m, i) => sign(key, m, i))).toEqual({ node: 32, noble: 32 })
+  })
+
+  it('agree when R has a small-order component (any writer can make one)', () => {
+    const key = ed25519.Point.BASE.multiply(a).toBytes()
+    const v = verdicts(key, (m, i) => sign(key, m, i, T8))
+    expect(v.node).toBe(v.noble)
+  })
+
+  it('agree when the log key has a small-order component, and such a key is no log ID', () => {
+    const key = ed25519.Point.BASE.multiply(a).add(T8).toBytes()
+    const v = verdicts(key, (m, i) => sign(key, m, i))
+    expect(v.node).toBe(v.noble)
+    expect(() => publicKeyFromLogId(logIdFromPublicKey(key))).toThrow(expect.objectContaining({ name: 'InvalidKeyError' }))
+  })
+
+  it('agree on the all-zero signature under the all-zero (small-order) key', () => {
+    const v = verdicts(new Uint8Array(32), () => new Uint8Array(64))
+    expect(v.node).toBe(v.noble)
   })
 })
 

@@ -374,6 +374,15 @@ describe('openEvent', () => {
     catchTyped(() => openEvent(createThreadKey().read, first), DecryptionError)
   })
 
+  it('carries a transaction mark in the header when there is one, and none otherwise', () => {
+    expect(openEvent(threadKey.read, first).header.txn).toBeUndefined()
+    expect('txn' in openEvent(threadKey.read, first).header).toBe(false)
+    const marked = createRecord({ logKey, threadKey, thread, body: encodeCommand({ type: 'x' }), clock: 70, time: 0, prev: headOf(recordAt(5)), txn: 7 })
+    const { header } = openEvent(threadKey.read, verifyRecord(at, recordBlocks(marked), { after: headOf(recordAt(5)) }))
+    expect(header.txn).toBe(7)
+    expect(header.clock).toBe(70)
+  })
+
   it('encrypts the body padded to its bucket, and returns it unpadded', () => {
     for (const [n, bucket] of [
       [0, 64],
@@ -898,7 +907,12 @@ describe('rejections of records built by hand (a key holder, or the writer itsel
       ['time 0.5', { key, clock: 1, time: 0.5 }],
       ['time null', { key, clock: 1, time: null }],
       ['an array', [key, 1, 1]],
-      ['a number', 7]
+      ['a number', 7],
+      ['txn 0', { key, clock: 1, time: 1, txn: 0 }],
+      ['txn -1', { key, clock: 1, time: 1, txn: -1 }],
+      ['txn 1.5', { key, clock: 1, time: 1, txn: 1.5 }],
+      ['txn "1"', { key, clock: 1, time: 1, txn: '1' }],
+      ['txn null', { key, clock: 1, time: 1, txn: null }]
     ]
     for (const [what, header] of shapes) {
       const c = craftRecord(logKey, threadKey, thread, { contentKey: key, header })

@@ -135,12 +135,12 @@ describe('stored records', () => {
   })
 
   it.each([
-    ['header box', (s: Uint8Array) => LEN_AT + 1 + 3, 'first bytes'],
+    ['header box', (_s: Uint8Array) => LEN_AT + 1 + 3, 'first bytes'],
     ['header box', (s: Uint8Array) => LEN_AT + 1 + (s[LEN_AT] as number) - 1, 'last byte'],
     ['body box', (s: Uint8Array) => LEN_AT + 1 + (s[LEN_AT] as number) + 20, 'a middle byte'],
     ['body box', (s: Uint8Array) => s.length - 1, 'last byte (tag)'],
-    ['id digest', () => ID_AT, 'first byte'],
-    ['id digest', () => LEN_AT - 1, 'last byte']
+    ['id digest', (_s: Uint8Array) => ID_AT, 'first byte'],
+    ['id digest', (_s: Uint8Array) => LEN_AT - 1, 'last byte']
   ])('checkStored finds a flipped byte in the %s (%s): CorruptStoreError', (_where, index, _which) => {
     const r = chain[2] as LogRecord
     const stored = encodeStoredRecord(r)
