@@ -623,6 +623,29 @@ export class ThreadEngine<S> {
     return { ...(await this.#apply(apply, rejected, durable)), stored: verified.length, forks }
   }
 
+  /**
+   * This peer's identity may have written to the thread before, from storage it no longer has
+   * (it joined again with the same identity): take its own log from peers like any other, and
+   * refuse commands until {@link endOwnLogRecovery} says the peers were asked (writing seq 1 again
+   * would fork the log).
+   */
+  recoverOwnLog(): void {
+    if (this.logKey === undefined) return
+    this.#ownRecovery = Number.POSITIVE_INFINITY
+    this.#writeBlocked ??= new CorruptStoreError(
+      "this peer's identity may have written to this thread before: its log is recovered from peers before it writes (waiting to catch up with a peer)",
+      { threadId: this.id, logId: this.logKey.id }
+    )
+  }
+
+  /** The peers were asked: this peer's own log is whatever they gave back. Commands are taken again. */
+  endOwnLogRecovery(): void {
+    if (this.#ownRecovery !== Number.POSITIVE_INFINITY) return
+    this.#ownRecovery = undefined
+    if (this.#writeBlocked instanceof CorruptStoreError) this.#writeBlocked = undefined
+    if (this.logKey !== undefined) this.#ownHead = this.store.logstore.head(this.thread.id, this.logKey.id)
+  }
+
   /** This peer's own log came back from peers up to `newest`: write again once it reached its target. */
   #recovered(newest: LogRecord): void {
     this.#ownHead = { id: newest.id, seq: newest.seq }
