@@ -246,6 +246,55 @@ export function runNetworkAdapterTests(name: string, setup: () => Promise<Networ
       await a.adapter.publish('nobody-listens', payload(102))
     })
 
+    it('a topic validator sees each message before it is delivered or forwarded; only accepted ones go on', async () => {
+      const { a, b, c } = await trio()
+      const validated = a.adapter.setTopicValidator
+      // Optional part of the contract: an adapter that never forwards may leave it out.
+      if (typeof validated !== 'function') return
+      const topic = 'conformance-validated'
+      const asked: Array<string | undefined> = []
+      a.adapter.setTopicValidator?.(topic, async (from, bytes) => {
+        asked.push(from)
+        await new Promise((resolve) => setTimeout(resolve, 1))
+        return bytes[0] === 1 ? 'accept' : bytes[0] === 2 ? 'ignore' : 'reject'
+      })
+      for (const p of [a, b, c]) p.adapter.subscribe(topic)
+      await waitFor(
+        () =>
+          b.adapter.topicPeers(topic).includes(a.adapter.peerId) &&
+          c.adapter.topicPeers(topic).includes(a.adapter.peerId) &&
+          a.adapter.topicPeers(topic).includes(b.adapter.peerId) &&
+          a.adapter.topicPeers(topic).includes(c.adapter.peerId),
+        'every peer sees the others of the star on the topic'
+      )
+      // B reaches C only through A. Publish accepted messages until one went through A to C
+      // (gossipsub forwards once its mesh formed).
+      let sent = 0
+      const deadline = Date.now() + 10_000
+      while (c.events.pubsub.length === 0 && Date.now() < deadline) {
+        await b.adapter.publish(topic, Uint8Array.of(1, sent++))
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+      expect(c.events.pubsub.length).toBeGreaterThan(0)
+      expect(c.events.pubsub[0]?.from).toBe(a.adapter.peerId)
+      // A rejected and an ignored message: not delivered at A, not forwarded to C.
+      const atA = a.events.pubsub.length
+      const atC = c.events.pubsub.length
+      await b.adapter.publish(topic, Uint8Array.of(3, 0))
+      await b.adapter.publish(topic, Uint8Array.of(2, 0))
+      await waitFor(() => asked.length >= sent + 2, 'A validated both')
+      await b.adapter.publish(topic, Uint8Array.of(1, 200))
+      await waitFor(() => c.events.pubsub.some((e) => e.bytes[1] === 200), 'a later accepted message still goes through')
+      expect(a.events.pubsub.slice(atA).map((e) => e.bytes[0])).toEqual([1])
+      expect(c.events.pubsub.slice(atC).map((e) => e.bytes[0])).toEqual([1])
+      // The validator was told who the message came from.
+      expect(new Set(asked)).toEqual(new Set([b.adapter.peerId]))
+      // Removing the validator delivers everything again.
+      a.adapter.setTopicValidator?.(topic, undefined)
+      await b.adapter.publish(topic, Uint8Array.of(3, 201))
+      await waitFor(() => a.events.pubsub.some((e) => e.bytes[1] === 201), 'delivered without a validator')
+    })
+
     it('hangUp: peer:disconnect on both sides, later sends deliver nothing, dialing again works', async () => {
       const { a, b, c } = await trio()
       await a.adapter.send(b.adapter.peerId, payload(1))

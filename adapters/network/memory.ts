@@ -6,7 +6,8 @@ import type {
   NetworkComponents,
   NetworkEvents,
   NetworkFactory,
-  NetworkListener
+  NetworkListener,
+  TopicValidator
 } from '../../src/net/networkAdapter.js'
 
 /** Faults the in-memory network injects, each a probability per message (0 to 1). */
@@ -26,6 +27,9 @@ function prng(seed: number): () => number {
   return () => uniformFloat64(generator)
 }
 
+/** Pubsub message IDs each adapter remembers (as gossipsub's seen cache). */
+const SEEN_MESSAGES = 16_384
+
 interface Delivery {
   readonly run: () => void
   due: number
@@ -35,6 +39,11 @@ interface Delivery {
  * An in-process network for tests and demos: peers connect by ID, messages are delivered
  * asynchronously through one scheduler queue, and faults (drop, duplicate, reorder, delay) and
  * partitions are injected from a seeded PRNG, so a failing seed replays exactly.
+ *
+ * Pubsub behaves as gossipsub does where it matters to the protocol: a message hops from peer to
+ * peer over connections (every subscribed peer relays it to its other connected peers), each peer
+ * takes a message once (by message ID), and a peer with a validator for the topic delivers and
+ * relays a message only once its validator said `accept`.
  *
  * @example
  * ```ts
@@ -55,6 +64,7 @@ export class MemoryHub {
   #scheduled = false
   #idle: Array<() => void> = []
   #connections = 0
+  #messages = 0
   /** Messages delivered, dropped and duplicated (for tests and figures). */
   readonly stats = { delivered: 0, dropped: 0, duplicated: 0 }
 
@@ -100,6 +110,11 @@ export class MemoryHub {
   idle(): Promise<void> {
     if (this.#queue.length === 0 && !this.#scheduled) return Promise.resolve()
     return new Promise((resolve) => this.#idle.push(resolve))
+  }
+
+  /** A new pubsub message's ID: relays and duplicates of it keep it, so every adapter sees it once. */
+  _messageId(): number {
+    return ++this.#messages
   }
 
   /** A new connection's number: a message sent on one connection is never delivered on a later one. */
@@ -202,6 +217,9 @@ export class MemoryNetwork implements NetworkAdapter {
   /** The number of the open connection to each peer. */
   readonly #connection = new Map<string, number>()
   readonly #topics = new Set<string>()
+  readonly #validators = new Map<string, TopicValidator>()
+  /** Pubsub message IDs taken (bounded): a relayed or duplicated message is taken once. */
+  readonly #seen = new Set<number>()
   #started = false
 
   constructor(hub: MemoryHub, components: NetworkComponents) {
@@ -270,14 +288,46 @@ export class MemoryNetwork implements NetworkAdapter {
   }
 
   async publish(topic: string, bytes: Uint8Array): Promise<void> {
+    const id = this.#hub._messageId()
+    this.#remember(id)
+    this.#relay(topic, id, Uint8Array.from(bytes), undefined)
+  }
+
+  setTopicValidator(topic: string, validator: TopicValidator | undefined): void {
+    if (validator === undefined) this.#validators.delete(topic)
+    else this.#validators.set(topic, validator)
+  }
+
+  /** Send a pubsub message on to every connected peer but the one it came from. */
+  #relay(topic: string, id: number, bytes: Uint8Array, cameFrom: string | undefined): void {
     const from = this.peerId
-    const copy = Uint8Array.from(bytes)
     for (const peer of this.#connected) {
+      if (peer === cameFrom) continue
       this.#hub._deliver(() => {
         const to = this.#hub._adapter(peer)
-        if (to !== undefined && to.#topics.has(topic) && this.#hub.reachable(from, peer)) to.#emit('pubsub', { topic, from, bytes: copy })
+        if (to !== undefined && this.#hub.reachable(from, peer)) to._pubsub(topic, id, from, bytes)
       })
     }
+  }
+
+  /** A pubsub message from a connected peer: once per ID, validated, then delivered and relayed. */
+  _pubsub(topic: string, id: number, from: string, bytes: Uint8Array): void {
+    if (!this.#started || !this.#topics.has(topic) || !this.#connected.has(from) || this.#seen.has(id)) return
+    this.#remember(id)
+    const validator = this.#validators.get(topic)
+    const verdict = validator === undefined ? 'accept' : validator(from, bytes)
+    const settle = (result: string): void => {
+      if (result !== 'accept' || !this.#started) return
+      this.#emit('pubsub', { topic, from, bytes })
+      this.#relay(topic, id, bytes, from)
+    }
+    if (typeof verdict === 'string') settle(verdict)
+    else verdict.then(settle, () => undefined)
+  }
+
+  #remember(id: number): void {
+    if (this.#seen.size >= SEEN_MESSAGES) this.#seen.delete(this.#seen.values().next().value as number)
+    this.#seen.add(id)
   }
 
   topicPeers(topic: string): string[] {

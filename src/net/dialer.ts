@@ -10,7 +10,7 @@
  */
 import type { Busy } from './busy.js'
 import type { NetworkAdapter } from './networkAdapter.js'
-import { backgroundTimeout } from './scheduler.js'
+import { backgroundTimeout, wallClock } from '../platform/scheduler.js'
 import type { PeerSession } from './session.js'
 import type { SyncAddressBook, SyncLogger } from './syncTarget.js'
 import {
@@ -53,7 +53,7 @@ interface Backoff {
  * ```ts
  * const dialer = new Dialer(host)
  * dialer.newRound()
- * dialer.request(peerId, [thread.n])   // dialed now, or later, or not (budget, backoff, ban)
+ * dialer.request(peerId, [threadId])   // dialed now, or later, or not (budget, backoff, ban)
  * ```
  */
 export class Dialer {
@@ -81,7 +81,7 @@ export class Dialer {
     this.#refillMs = options.intervalMs !== undefined && options.intervalMs > 0 ? options.intervalMs : DEFAULT_SYNC_INTERVAL_MS
     this.#authTimeoutMs = options.authTimeoutMs ?? AUTH_TIMEOUT_MS
     this.#maxBackoffRounds = Math.max(1, Math.ceil(DIAL_BACKOFF_MAX_MS / this.#refillMs))
-    this.#now = options.now ?? Date.now
+    this.#now = options.now ?? wallClock
     this.#tokensAt = this.#now()
   }
 
@@ -93,7 +93,7 @@ export class Dialer {
   }
 
   /**
-   * Dial `peerId` with its addresses in `threads` (interned thread numbers), unless it is this
+   * Dial `peerId` with its addresses in `threads` (thread IDs), unless it is this
    * peer, connected, being dialed, banned, backing off, or the round's budget is spent.
    *
    * @returns the dial, or undefined when none was started.

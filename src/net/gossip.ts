@@ -10,7 +10,7 @@
  *
  * @packageDocumentation
  */
-import { MalformedMessageError, ThreadsError } from '../core/errors.js'
+import { MalformedMessageError, ThreadsError, type ErrorContext } from '../core/errors.js'
 import type { Busy } from './busy.js'
 import type { NetworkAdapter, TopicValidatorResult } from './networkAdapter.js'
 import { decodeMessage, encodeMessage, type SyncMessage } from './protocol/messages.js'
@@ -131,7 +131,7 @@ export class Gossip {
     try {
       m = decodeMessage(openGossip(entry.key, bytes))
     } catch (e) {
-      return { result: 'reject', error: e instanceof ThreadsError ? e : new MalformedMessageError(String(e)) }
+      return { result: 'reject', error: aboutThread(e, entry.target.id) }
     }
     const threadBytes = entry.target.thread.id.bytes
     if (m.t !== 'records' || !m.push || m.more || !sameBytes(m.thread, threadBytes)) {
@@ -139,6 +139,17 @@ export class Gossip {
     }
     return this.#host.onGossipRecords(from, entry.target, m)
   }
+}
+
+/**
+ * The error, as one about the thread whose topic the message came on (so it reaches that thread's
+ * status, not every thread's), keeping its class and its cause.
+ */
+function aboutThread(e: unknown, threadId: string): ThreadsError {
+  if (!(e instanceof ThreadsError)) return new MalformedMessageError(`gossip: ${String(e)}`, { threadId }, { cause: e })
+  if (e.threadId !== undefined) return e
+  const Named = e.constructor as new (message: string, ctx: ErrorContext, options?: { cause?: unknown }) => ThreadsError
+  return new Named(`gossip: ${e.message}`, { threadId }, { cause: e })
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -43,6 +43,8 @@ export interface HeadsHost {
   want(session: PeerSession, target: SyncTarget, log: string, from: number, limit?: number): void
   /** New peers of the thread were learnt: tell the thread's other peers (they may not know them either). */
   learntPeers(target: SyncTarget): void
+  /** Heads came while this peer's own log is being recovered open-endedly: perhaps it is over. */
+  ownLogMaybeRecovered(target: SyncTarget): void
 }
 
 /**
@@ -76,10 +78,13 @@ export class HeadsExchange {
     const link = session.link(target.id)
     const own = target.ownLogRecovery === undefined ? target.logKey?.id : undefined
     link.advertised = new Map()
+    // One copy of this peer's heads for the whole message (a copy per entry would be quadratic).
+    // It may grow stale across the awaits below: at worst a pull asks for what just arrived.
+    const mine = target.heads()
     for (const [log, seq, id] of m.heads) {
       if (log === own) continue
       link.advertised.set(log, seq)
-      const have = target.heads().get(log)
+      const have = mine.get(log)
       if (have !== undefined && seq <= have.seq) {
         // Behind or level: the same record at its seq, or a fork (pull that one record).
         if ((link.checked.get(log) ?? 0) >= seq) continue
@@ -101,8 +106,11 @@ export class HeadsExchange {
       }
       this.#host.want(session, target, log, (have?.seq ?? 0) + 1)
     }
+    link.headsSeen = true
+    if (target.ownLogRecovery === Number.POSITIVE_INFINITY) this.#host.ownLogMaybeRecovered(target)
     if (m.reply && !session.closed && this.#ahead(target, m.heads)) await this.send(session, target, { reply: false, addrs: false })
   }
+
 
   /** True when this peer has something the peer's heads lack: a log, a higher seq, or another record at its seq. */
   #ahead(target: SyncTarget, theirs: readonly HeadEntry[]): boolean {
@@ -121,7 +129,7 @@ export class HeadsExchange {
     const out: AddrEntry[] = []
     const mine = sendable(me, this.#host.addresses())
     if (mine.length > 0) out.push([me, mine])
-    const t = target.thread.n
+    const t = target.id
     for (const peer of await this.#host.addrBook.peers(t)) {
       if (out.length >= MAX_ADDR_PEERS) break
       if (peer === recipient || peer === me) continue
@@ -133,7 +141,7 @@ export class HeadsExchange {
 
   /** Store addresses the peer told (capped), and dial the new peers among them. */
   async #learn(target: SyncTarget, addrs: readonly AddrEntry[]): Promise<void> {
-    const t = target.thread.n
+    const t = target.id
     const book = this.#host.addrBook
     const known = new Set(await book.peers(t))
     let fresh = 0

@@ -5,6 +5,7 @@
  *
  * @packageDocumentation
  */
+import { wallClock } from '../platform/scheduler.js'
 import { BAN_MS, MAX_TRACKED_PEERS, STRIKES_TO_BAN, STRIKE_TTL_MS } from './limits.js'
 
 /**
@@ -22,7 +23,7 @@ export class RateBudget {
   #tokens: number
   #at: number
 
-  constructor(perMinute: number, now: () => number = Date.now) {
+  constructor(perMinute: number, now: () => number = wallClock) {
     this.#perMinute = perMinute
     this.#now = now
     this.#tokens = perMinute
@@ -32,7 +33,7 @@ export class RateBudget {
   /** Spend one token; false when none is left (the event is over budget). */
   take(): boolean {
     const now = this.#now()
-    this.#tokens = Math.min(this.#perMinute, this.#tokens + ((now - this.#at) * this.#perMinute) / 60_000)
+    this.#tokens = Math.min(this.#perMinute, this.#tokens + (Math.max(0, now - this.#at) * this.#perMinute) / 60_000)
     this.#at = now
     if (this.#tokens < 1) return false
     this.#tokens -= 1
@@ -64,7 +65,7 @@ export class PeerScore {
   constructor(options: PeerScoreOptions = {}) {
     this.#strikesToBan = options.strikes ?? STRIKES_TO_BAN
     this.#banMs = options.banMs ?? BAN_MS
-    this.#now = options.now ?? Date.now
+    this.#now = options.now ?? wallClock
   }
 
   /** Count a strike; true when it is the one that bans the peer (its strikes start over). */

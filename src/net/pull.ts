@@ -8,7 +8,7 @@
  *
  * @packageDocumentation
  */
-import { backgroundTimeout } from './scheduler.js'
+import { backgroundTimeout, nextMacrotask, wallClock } from '../platform/scheduler.js'
 import { pullKey, type InflightPull, type PeerSession, type WantedPull } from './session.js'
 import { MAX_PULL_ATTEMPTS, MAX_PULLS_PER_PEER, MAX_PULLS_PER_THREAD, MAX_WANTED_LOGS_PER_PEER, PULL_TIMEOUT_MS } from './limits.js'
 
@@ -52,7 +52,14 @@ export class PullScheduler {
     this.#host = host
     this.#limit = options.limit
     this.#timeoutMs = options.timeoutMs ?? PULL_TIMEOUT_MS
-    this.#now = options.now ?? Date.now
+    this.#now = options.now ?? wallClock
+  }
+
+  /** True while a pull of the log is in flight to, or wanted from, any session. */
+  pending(threadId: string, log: string): boolean {
+    const key = pullKey(threadId, log)
+    for (const s of this.#host.sessions()) if (s.inflight.has(key) || s.wants.has(key)) return true
+    return false
   }
 
   /** Pulls in flight for a thread. */
@@ -106,14 +113,15 @@ export class PullScheduler {
   }
 
   /**
-   * Ask again every pull older than the timeout: of another peer that advertised the log, if one
-   * has it, else of the same peer, at most {@link MAX_PULL_ATTEMPTS} times in a row.
+   * Ask again every pull unanswered for the timeout while its peer said nothing at all (a peer
+   * that keeps sending is busy, not lost): of another peer that advertised the log, if one has
+   * it, else of the same peer, at most {@link MAX_PULL_ATTEMPTS} times in a row.
    */
   expire(): void {
     const now = this.#now()
     for (const session of this.#host.sessions()) {
       for (const [key, p] of [...session.inflight]) {
-        if (now - p.at < this.#timeoutMs) continue
+        if (now - Math.max(p.at, session.lastHeard) < this.#timeoutMs) continue
         session.inflight.delete(key)
         this.#release(p.threadId)
         const other = this.#advertiser(p, session)
@@ -185,10 +193,13 @@ export class PullScheduler {
       () => {
         this.#timer = undefined
         this.#timerAt = Number.POSITIVE_INFINITY
-        this.expire()
-        let next = Number.POSITIVE_INFINITY
-        for (const s of this.#host.sessions()) for (const p of s.inflight.values()) next = Math.min(next, p.at + this.#timeoutMs)
-        if (next < Number.POSITIVE_INFINITY) this.#arm(next)
+        // After the I/O and deliveries already due: an answer waiting there is not a lost pull.
+        nextMacrotask(() => {
+          this.expire()
+          let next = Number.POSITIVE_INFINITY
+          for (const s of this.#host.sessions()) for (const p of s.inflight.values()) next = Math.min(next, Math.max(p.at, s.lastHeard) + this.#timeoutMs)
+          if (next < Number.POSITIVE_INFINITY) this.#arm(next)
+        })
       },
       Math.max(0, at - this.#now())
     )

@@ -11,7 +11,7 @@ import { recordBlocks, type LogRecord } from '../core/record.js'
 import type { Busy } from './busy.js'
 import { chunkRecords } from './protocol/paging.js'
 import type { SyncMessage } from './protocol/messages.js'
-import { nextMacrotask } from './scheduler.js'
+import { nextMacrotask } from '../platform/scheduler.js'
 import type { SyncTarget } from './syncTarget.js'
 
 /** What the outbox needs of the sync service. */

@@ -30,8 +30,10 @@ export interface RecordsHost {
   provedSessions(threadId: string): readonly PeerSession[]
   want(session: PeerSession, target: SyncTarget, log: string, from: number, limit?: number): void
   strike(peerId: string, error: ThreadsError): void
-  /** Tell the thread's peers this peer's heads moved (once per turn). */
-  announce(target: SyncTarget): void
+  /** Records of this peer's own log came while it is being recovered open-endedly: perhaps it is over. */
+  ownLogMaybeRecovered(target: SyncTarget): void
+  /** Tell the thread's peers this peer's heads moved (once per turn); `from` sent the records of `log`. */
+  announce(target: SyncTarget, log: string, from: string | undefined): void
 }
 
 /** Errors that are never the sender's doing. */
@@ -73,16 +75,18 @@ export class RecordsHandler {
         host.strike(session.peerId, new RateLimitedError(`more than ${MAX_EMPTY_ANSWERS_PER_MINUTE} empty answers a minute to pulls of logs the peer advertised`, { threadId: target.id, logId: log }))
       }
       host.pulls.pump()
+      if (log === target.logKey?.id && target.ownLogRecovery === Number.POSITIVE_INFINITY) host.ownLogMaybeRecovered(target)
       return
     }
     const result = await target.ingest(log, m.records)
     const bad = await this.#sendersFault(target, log, result.rejected, session)
     if (bad !== undefined) host.strike(session.peerId, bad)
-    if (result.stored > 0) host.announce(target)
+    if (result.stored > 0) host.announce(target, log, session.peerId)
     const head = target.heads().get(log)?.seq ?? 0
     if (m.more && !pipelined && asked !== undefined && asked.limit > 1) host.want(session, target, log, head + 1)
     else if (!m.more) for (const gap of target.gaps()) if (gap.logId === log) host.want(session, target, log, gap.from)
     host.pulls.pump()
+    if (log === target.logKey?.id && target.ownLogRecovery === Number.POSITIVE_INFINITY) host.ownLogMaybeRecovered(target)
   }
 
   /**
@@ -95,7 +99,7 @@ export class RecordsHandler {
     const source = from === undefined ? undefined : this.#host.session(from)
     const bad = await this.#sendersFault(target, m.log, result.rejected, source)
     if (bad !== undefined) return { result: 'reject', error: bad }
-    if (result.stored > 0) this.#host.announce(target)
+    if (result.stored > 0) this.#host.announce(target, m.log, from)
     const gaps = target.gaps().filter((g) => g.logId === m.log)
     if (gaps.length > 0) {
       // Records beyond a gap were held: pull the gap, from the relay if it proved the thread.

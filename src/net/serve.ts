@@ -11,6 +11,7 @@ import { recordBlocks, type RecordBlocks } from '../core/record.js'
 import type { Busy } from './busy.js'
 import { chunkRecords } from './protocol/paging.js'
 import type { SyncMessage } from './protocol/messages.js'
+import { wallClock } from '../platform/scheduler.js'
 import type { PeerSession, PullRequest } from './session.js'
 import type { SyncTarget } from './syncTarget.js'
 import { MAX_QUEUED_PULLS_PER_PEER, MAX_RECORDS_PER_MESSAGE, SERVE_BURST_BYTES, SERVE_BYTES_PER_SECOND, SERVE_CONCURRENCY } from './limits.js'
@@ -51,8 +52,9 @@ export class PullServer {
   constructor(host: ServeHost, options: ServeOptions = {}) {
     this.#host = host
     this.#rate = options.bytesPerSecond ?? SERVE_BYTES_PER_SECOND
-    this.#burst = options.burstBytes ?? SERVE_BURST_BYTES
-    this.#now = options.now ?? Date.now
+    // One second of the rate by default: a peer given a lower rate gets a smaller burst too.
+    this.#burst = options.burstBytes ?? (options.bytesPerSecond === undefined ? SERVE_BURST_BYTES : options.bytesPerSecond)
+    this.#now = options.now ?? wallClock
   }
 
   /** Queue a pull of an authorised peer; past the queue bound it is dropped and struck. */
@@ -100,7 +102,8 @@ export class PullServer {
   async #paced(session: PeerSession): Promise<void> {
     for (;;) {
       const now = this.#now()
-      session.serveTokens = Math.min(this.#burst, session.serveTokens + ((now - session.serveTokensAt) * this.#rate) / 1000)
+      // A clock that went back gives nothing, and takes nothing.
+      session.serveTokens = Math.min(this.#burst, session.serveTokens + (Math.max(0, now - session.serveTokensAt) * this.#rate) / 1000)
       session.serveTokensAt = now
       if (session.serveTokens > 0 || session.closed) return
       const waitMs = Math.ceil((-session.serveTokens * 1000) / this.#rate) + 1

@@ -8,6 +8,7 @@
  */
 import { getCrypto } from '../core/crypto/index.js'
 import { RateBudget } from './peerScore.js'
+import { wallClock } from '../platform/scheduler.js'
 import {
   MAX_EMPTY_ANSWERS_PER_MINUTE,
   MAX_TOO_LARGE_PER_MINUTE,
@@ -29,6 +30,8 @@ export interface ThreadLink {
   headsOnTag: number
   /** The peer is the writer of a log and this peer caught up with that log since authentication or the last round. */
   caughtUp: boolean
+  /** The peer's heads arrived on this connection at least once. */
+  headsSeen: boolean
   /** The seq of each log the peer advertised in its last heads (at most `MAX_LOGS`). */
   advertised: Map<string, number>
   /** Per log, the highest seq whose identity this peer compared with the peer's and found equal. */
@@ -110,15 +113,18 @@ export class PeerSession {
   serveTokensAt: number
   /** Bytes handed to the transport for the peer whose send has not completed. */
   unsent = 0
+  /** When a message from the peer last arrived (ms since the epoch): a peer that talks is not lost. */
+  lastHeard: number
   /** Set when the connection closed: late work for this session does nothing. */
   closed = false
   /** Threads the peer's addresses were learnt in, when this peer dialed it (to drop them if it never authenticates). */
   dialedFor: readonly string[] | undefined
   authDeadline: ReturnType<typeof setTimeout> | undefined
 
-  constructor(peerId: string, now: () => number = Date.now) {
+  constructor(peerId: string, now: () => number = wallClock) {
     this.peerId = peerId
     this.serveTokensAt = now()
+    this.lastHeard = this.serveTokensAt
     this.unmatched = new RateBudget(MAX_UNMATCHED_TAGS_PER_MINUTE, now)
     this.unproven = new RateBudget(MAX_UNPROVEN_PER_MINUTE, now)
     this.emptyAnswers = new RateBudget(MAX_EMPTY_ANSWERS_PER_MINUTE, now)
@@ -129,7 +135,7 @@ export class PeerSession {
   link(threadId: string): ThreadLink {
     let l = this.links.get(threadId)
     if (l === undefined) {
-      l = { proved: false, acked: false, tagsSent: 0, headsOnTag: 0, caughtUp: false, advertised: new Map(), checked: new Map() }
+      l = { proved: false, acked: false, tagsSent: 0, headsOnTag: 0, caughtUp: false, headsSeen: false, advertised: new Map(), checked: new Map() }
       this.links.set(threadId, l)
     }
     return l

@@ -60,12 +60,22 @@ export interface TargetEvents {
 export interface SyncTarget {
   /** The thread ID string. */
   readonly id: string
-  /** The thread: binary ID, service key, and the interned number its address book entries use. */
-  readonly thread: { readonly id: ThreadId; readonly key: { readonly service: Uint8Array }; readonly n: string }
+  /** The thread: binary ID and service key. */
+  readonly thread: { readonly id: ThreadId; readonly key: { readonly service: Uint8Array } }
   /** This peer's log in the thread; undefined for readers and followers. */
   readonly logKey: { readonly id: string } | undefined
-  /** While set, this peer's own log is pulled from peers like any other (its storage was damaged). */
+  /**
+   * While set, this peer's own log is pulled from peers like any other: up to that seq (its storage
+   * was damaged), or, when it is `Infinity`, as far as any peer has it (the identity may have
+   * written before, from storage it no longer has).
+   */
   readonly ownLogRecovery: number | undefined
+  /**
+   * An open-ended recovery (`ownLogRecovery` is `Infinity`) is over: a peer was asked and what it
+   * had of this peer's log was taken. The network calls it once a peer that proved the thread has
+   * given all it had (or had nothing); commands are taken again.
+   */
+  endOwnLogRecovery?(): void
   readonly events: TargetEvents
   /** Every log's head, by identity. */
   heads(): ReadonlyMap<string, LogHead>
@@ -96,20 +106,30 @@ export interface SyncHost {
   targets(): readonly SyncTarget[]
 }
 
-/** The address book the sync service learns addresses into (the logstore's `AddrBook` is one). */
+/** The address book the sync service learns addresses into, by thread ID (`logstoreAddressBook` adapts the logstore's). */
 export interface SyncAddressBook {
-  /** Unexpired addresses of a peer in a thread (`t`: the thread's interned number). */
-  addrs(t: string, peerId: string): Promise<ReadonlyArray<{ readonly addr: string }>>
+  /** Unexpired addresses of a peer in a thread. */
+  addrs(threadId: string, peerId: string): Promise<ReadonlyArray<{ readonly addr: string }>>
   /**
    * Add addresses for `ttl` ms, keeping at most `maxAddrs` per peer and `maxPeers` peers per thread.
    *
    * @returns false when the peer is new and the thread already has `maxPeers` peers (nothing stored).
    */
-  addAddrs(t: string, peerId: string, addrs: readonly string[], ttl: number, limits?: { maxAddrs?: number; maxPeers?: number }): Promise<boolean>
+  addAddrs(threadId: string, peerId: string, addrs: readonly string[], ttl: number, limits?: { maxAddrs?: number; maxPeers?: number }): Promise<boolean>
   /** Forget a peer's addresses in a thread. */
-  clearAddrs(t: string, peerId: string): Promise<void>
+  clearAddrs(threadId: string, peerId: string): Promise<void>
   /** Peers with addresses in a thread. */
-  peers(t: string): Promise<readonly string[]>
+  peers(threadId: string): Promise<readonly string[]>
+}
+
+/** What the sync service reports. */
+export interface SyncEvents {
+  /** A peer sent something refused, or this peer failed (`peerId` empty). `error.threadId` is set when one thread is concerned. */
+  error: { readonly peerId: string; readonly error: ThreadsError }
+  /** The peers that proved a thread changed. */
+  peers: { readonly threadId: string; readonly peers: readonly string[] }
+  /** A peer was hung up on for misbehaving. */
+  banned: { readonly peerId: string; readonly reason: string }
 }
 
 /** A component logger (debug output and reports of failures that are not a peer's fault). */

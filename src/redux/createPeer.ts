@@ -16,6 +16,7 @@ import type { StorageAdapter } from '../store/storageAdapter.js'
 import { MAX_INVITE_ADDRS, createInvite, openInvite, type Role } from '../acl/invite.js'
 import type { NetworkAdapter, NetworkFactory } from '../net/networkAdapter.js'
 import { SyncService } from '../net/syncService.js'
+import { logstoreAddressBook } from '../net/addressBook.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import { threadApplied, type AppliedReason, type EventAction } from './appliedAction.js'
 import { threadSliceOf, type ThreadSliceLike } from './createThreadSlice.js'
@@ -253,7 +254,7 @@ export async function createPeer(options: PeerOptions = {}): Promise<Peer> {
             target: (tid) => bindings.get(tid)?.engine,
             targets: () => [...bindings.values()].map((b) => b.engine)
           },
-          addrBook: eventStore.logstore.addrs,
+          addrBook: logstoreAddressBook(eventStore.logstore),
           ...(options.syncIntervalMs === undefined ? {} : { intervalMs: options.syncIntervalMs })
         })
   /** Errors an engine refused and reported itself: the sync service's strike must not count them again. */

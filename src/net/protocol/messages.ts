@@ -13,7 +13,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { CID } from 'multiformats/cid'
 import { MalformedMessageError, ThreadsError, TooLargeError, UnsupportedFormatError } from '../../core/errors.js'
 import { forkProofFromValue, forkProofToValue, type ForkProof } from '../../core/forkProof.js'
-import { publicKeyFromLogId } from '../../core/keys.js'
+import { peerIdFromString } from '@libp2p/peer-id'
 import type { RecordBlocks } from '../../core/record.js'
 import { isRecordId } from '../../core/recordId.js'
 import {
@@ -100,14 +100,25 @@ function uintField(m: Fields, key: string, min: number): number {
   return v
 }
 
-/** A log or peer ID: an Ed25519 peer ID string (a log ID is the peer ID of its key). */
+/**
+ * A log or peer ID: an Ed25519 peer ID in its one canonical string form (base58btc, `12D3KooW…`).
+ *
+ * @remarks
+ * Checked by form only. Whether the key is a usable Ed25519 point (not of small order) is checked
+ * where a key is used (`verifierForLog`, once per log): that check costs about 1.5 ms a key, and a
+ * heads message may name 10,000 logs. The canonical form matters: the same key written another
+ * way (a CID string) would otherwise be a second name for the same log.
+ */
 function peerIdValue(v: unknown, what: string): string {
   if (typeof v !== 'string' || v.length === 0 || v.length > MAX_ID_CHARS) fail(`${what} must be a peer ID string`)
+  let canonical = false
   try {
-    publicKeyFromLogId(v)
+    const id = peerIdFromString(v)
+    canonical = id.type === 'Ed25519' && id.toString() === v
   } catch {
-    fail(`${what} must be an Ed25519 peer ID`)
+    // not a peer ID at all
   }
+  if (!canonical) fail(`${what} must be an Ed25519 peer ID in base58btc`)
   return v
 }
 

@@ -7,8 +7,15 @@ import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { isObservable, type Observable } from 'rxjs'
-import { libp2pNetwork } from '../../../adapters/network/libp2p.js'
+import { libp2pNetwork, type Libp2pNetwork } from '../../../adapters/network/libp2p.js'
 import { levelStorage } from '../../../adapters/storage/level.js'
+import { memoryStorage } from '../../../adapters/storage/memory.js'
+import { generateLogKey, type ThreadKey } from '../../../src/core/keys.js'
+import type { ThreadId } from '../../../src/core/threadId.js'
+import { ThreadEngine } from '../../../src/engine/threadEngine.js'
+import { SyncService, type SyncOptions } from '../../../src/net/syncService.js'
+import { logstoreAddressBook } from '../../../src/net/addressBook.js'
+import { EventStore } from '../../../src/store/eventStore.js'
 import { todos } from '../../../examples/todo/todoSlice.js'
 import type { LogKey } from '../../../src/core/keys.js'
 import { createPeer, type Peer, type PeerOptions, type Thread } from '../../../src/redux/createPeer.js'
@@ -184,7 +191,7 @@ export function texts(p: LivePeer): string[] {
 
 /** Heads of a thread as `{ logId: 'seq:cid' }`, keys sorted: comparable with `toEqual` and as JSON. */
 export function headsOf(thread: Thread): Record<string, string> {
-  return Object.fromEntries([...thread.heads()].sort(([x], [y]) => (x < y ? -1 : 1)).map(([log, h]) => [log, `${h.seq}:${h.cid.toString()}`]))
+  return Object.fromEntries([...thread.heads()].sort(([x], [y]) => (x < y ? -1 : 1)).map(([log, h]) => [log, `${h.seq}:${h.id.toString()}`]))
 }
 
 /** Heads as `{ logId: seq }`, keys sorted. */
@@ -241,4 +248,56 @@ export async function filesContaining(dir: string, text: string): Promise<{ file
     if (indexOfBytes(data, needle) >= 0) hits.push(f)
   }
   return { files: files.length, bytes, hits }
+}
+
+/** A sync node over libp2p without Redux: an event store, one engine per thread, and a SyncService with options. */
+export interface Libp2pServiceNode {
+  readonly id: string
+  readonly net: Libp2pNetwork
+  readonly store: EventStore
+  readonly sync: SyncService
+  readonly engines: Map<string, ThreadEngine<unknown[]>>
+  /** Open (creating its log when `write`) a thread this node holds the key of. */
+  open(id: ThreadId, key: ThreadKey, write: boolean): Promise<ThreadEngine<unknown[]>>
+  close(): Promise<void>
+}
+
+export async function libp2pServiceNode(resources: Resources, options: Partial<Omit<SyncOptions, 'network' | 'addrBook' | 'host'>> = {}): Promise<Libp2pServiceNode> {
+  const identity = generateLogKey()
+  const net = libp2pNetwork({ listen: LOOPBACK })({ identity }) as Libp2pNetwork
+  await net.start()
+  const store = await EventStore.open(memoryStorage())
+  const engines = new Map<string, ThreadEngine<unknown[]>>()
+  const sync = new SyncService({
+    network: net,
+    host: { target: (t) => engines.get(t), targets: () => [...engines.values()] },
+    addrBook: logstoreAddressBook(store.logstore),
+    intervalMs: 0,
+    ...options
+  })
+  await sync.start()
+  let closing: Promise<void> | undefined
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      await sync.stop()
+      await net.stop()
+      await store.close()
+    })())
+  resources.add(close)
+  return {
+    id: identity.id,
+    net,
+    store,
+    sync,
+    engines,
+    async open(id, key, write) {
+      await store.logstore.addThread(id, key)
+      if (write) await store.logstore.addLog(id, identity.id, identity)
+      const engine = await ThreadEngine.open<unknown[]>({ store, threadId: id, projection: { initial: [], fold: (s, e) => [...s, e.command.payload] } })
+      engines.set(id.toString(), engine)
+      sync.addThread(engine)
+      return engine
+    },
+    close
+  }
 }

@@ -13,7 +13,7 @@ import { getCrypto } from '../../../src/core/crypto/index.js'
 import { generateLogKey, type ThreadKey } from '../../../src/core/keys.js'
 import { createRecord, recordBlocks, type RecordBlocks } from '../../../src/core/record.js'
 import { decodeMessage, encodeMessage, NONCE_BYTES, type SyncMessage } from '../../../src/net/messages.js'
-import { authMac } from '../../../src/net/syncService.js'
+import { authTag } from '../../../src/net/auth.js'
 import type { Thread } from '../../../src/redux/createPeer.js'
 import { converged, describePeers, headsOf, livePeer, LOOPBACK, Resources, statusWhere, texts, todos, until, type LivePeer } from './helpers.js'
 
@@ -62,7 +62,8 @@ interface Received {
 
 /**
  * A raw libp2p adapter with the thread's key (from an invite sealed to it) and no sync service:
- * it answers challenges itself, and sends whatever a test gives it.
+ * it does the version 2 handshake itself (hello, then a tag per connection), and sends whatever a
+ * test gives it.
  */
 async function maliciousPeer(h: Honest) {
   const identity = generateLogKey()
@@ -77,21 +78,18 @@ async function maliciousPeer(h: Honest) {
   const changed = (): void => {
     for (const c of [...changes]) c()
   }
-  const myNonces: Uint8Array[] = []
+  const nonce = getCrypto().randomBytes(NONCE_BYTES)
   let honestProofs = 0
   const send = (to: string, m: SyncMessage): Promise<void> => net.send(to, encodeMessage(m))
   net.on('message', ({ from, bytes }) => {
     const m = decodeMessage(bytes)
     received.push({ from, m })
-    if (m.t === 'auth') {
-      const nonce = getCrypto().randomBytes(NONCE_BYTES)
-      myNonces.push(nonce)
-      void send(from, { t: 'auth-reply', thread, mac: authMac(key.service, thread, m.nonce, identity.id, from), nonce })
-    } else if (m.t === 'auth-reply') {
-      if (myNonces.some((n) => equalBytes(authMac(key.service, thread, n, from, identity.id), m.mac))) honestProofs++
-      void send(from, { t: 'auth-done', thread, mac: authMac(key.service, thread, m.nonce, identity.id, from) })
-    } else if (m.t === 'auth-done') {
-      if (myNonces.some((n) => equalBytes(authMac(key.service, thread, n, from, identity.id), m.mac))) honestProofs++
+    if (m.t === 'hello') {
+      // Claim the thread to whoever says hello.
+      void send(from, { t: 'auth', tag: authTag(key.service, { recipientNonce: m.nonce, senderNonce: nonce, sender: identity.id, recipient: from, thread }), nonce })
+    } else if (m.t === 'auth') {
+      const expected = authTag(key.service, { recipientNonce: nonce, senderNonce: m.nonce, sender: from, recipient: identity.id, thread })
+      if (equalBytes(expected, m.tag)) honestProofs++
     }
     changed()
   })
@@ -111,15 +109,13 @@ async function maliciousPeer(h: Honest) {
       return () => changes.splice(changes.indexOf(notify), 1)
     },
     honestProofs: () => honestProofs,
-    /** Dial `target`, challenge it, answer its challenge; resolves when it authorized us. */
+    /** Dial `target`, say hello, prove the thread; resolves when it authorised us and sent its heads. */
     async authenticate(target: LivePeer, targetThread: Thread) {
       const addr = target.peer.addresses()[0] as string
       await net.dial(target.peer.id, [addr])
-      const nonce = getCrypto().randomBytes(NONCE_BYTES)
-      myNonces.push(nonce)
-      await send(target.peer.id, { t: 'auth', thread, nonce })
+      await send(target.peer.id, { t: 'hello', nonce })
       await statusWhere(targetThread, (s) => s.peers.includes(identity.id), `${target.name} authorized the malicious peer`)
-      await until(this.source, () => received.some((r) => r.from === target.peer.id && (r.m.t === 'auth-done' || r.m.t === 'heads')), `${target.name} sent auth-done or heads`)
+      await until(this.source, () => received.some((r) => r.from === target.peer.id && r.m.t === 'heads'), `${target.name} sent heads`)
     },
     pushRecords: (to: string, log: string, records: readonly RecordBlocks[]) =>
       send(to, { t: 'records', thread, log, records, more: false, push: true })
@@ -179,6 +175,7 @@ describe('a malicious peer with the thread key, over libp2p', () => {
     expect(headOfA?.seq).toBe(3)
     // A perfect record continuing A's log, but signed with the malicious peer's own key.
     const forged = createRecord({
+      thread: h.tA.id,
       logKey: mal.identity,
       threadKey: mal.key,
       body: encodeCommand({ type: todos.actions.added.type, payload: { id: 'forged01', text: 'forged by M' }, meta: {} }),

@@ -1,65 +1,73 @@
 /**
- * The sync protocol's wire format (DESIGN.md section 6): every message round-trips; every
- * malformed shape is refused with MalformedMessageError, anything over the limit with
- * TooLargeError; and no input whatsoever makes decodeMessage throw anything else.
+ * The sync protocol's wire format, version 2 (DESIGN.md section 6): every message round-trips;
+ * every malformed shape is refused with MalformedMessageError, another version with
+ * UnsupportedFormatError, anything over the limit with TooLargeError; and no input whatsoever makes
+ * decodeMessage throw anything else.
  */
 import * as dagCbor from '@ipld/dag-cbor'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { describe, expect, it } from 'vitest'
 import { encodeCommand } from '../../../src/core/command.js'
+import { signedStatementOf } from '../../../src/core/forkProof.js'
 import { createThreadKey, generateLogKey } from '../../../src/core/keys.js'
 import { createRecord, recordBlocks, type RecordBlocks } from '../../../src/core/record.js'
 import { ThreadId } from '../../../src/core/threadId.js'
 import {
-  MAC_BYTES,
   MAX_ADDR_PEERS,
   MAX_ADDRS_PER_PEER,
   MAX_LOGS,
   MAX_MESSAGE_BYTES,
   MAX_RECORDS_PER_MESSAGE,
   NONCE_BYTES,
+  TAG_BYTES,
+  WIRE_VERSION,
   decodeMessage,
   encodeMessage,
   type SyncMessage
 } from '../../../src/net/messages.js'
 import { seededRandom } from '../../support/random.js'
 
-const thread = ThreadId.create().bytes
+const threadId = ThreadId.create()
+const thread = threadId.bytes
 const logKey = generateLogKey()
+const other = generateLogKey()
 const threadKey = createThreadKey()
-const first = createRecord({ logKey, threadKey, body: encodeCommand({ type: 't/a', payload: 1 }), clock: 1, time: 1 })
-const second = createRecord({ logKey, threadKey, body: encodeCommand({ type: 't/b', payload: 'x' }), clock: 2, time: 2, prev: { cid: first.cid, seq: 1 } })
+const first = createRecord({ logKey, threadKey, thread: threadId, body: encodeCommand({ type: 't/a', payload: 1 }), clock: 1, time: 1 })
+const second = createRecord({ logKey, threadKey, thread: threadId, body: encodeCommand({ type: 't/b', payload: 'x' }), clock: 2, time: 2, prev: { id: first.id, seq: 1 } })
+const fork = createRecord({ logKey, threadKey, thread: threadId, body: encodeCommand({ type: 't/c', payload: 'y' }), clock: 2, time: 3, prev: { id: first.id, seq: 1 } })
 /** Plain Uint8Arrays (a record block may be a Node Buffer view; the wire gives Uint8Arrays). */
 const plain = (b: RecordBlocks): RecordBlocks => ({ record: Uint8Array.from(b.record), event: Uint8Array.from(b.event), header: Uint8Array.from(b.header), body: Uint8Array.from(b.body) })
 const blocks: RecordBlocks[] = [plain(recordBlocks(first)), plain(recordBlocks(second))]
+const addr = (peer: string, port = 4001): string => `/ip4/127.0.0.1/tcp/${port}/p2p/${peer}`
 
 const bytesOf = (n: number, fill = 7): Uint8Array => new Uint8Array(n).fill(fill)
 
 /** One valid message of every type (and the edge values of each field). */
 const valid: SyncMessage[] = [
-  { t: 'auth', thread, nonce: bytesOf(NONCE_BYTES) },
-  { t: 'auth-reply', thread, mac: bytesOf(MAC_BYTES), nonce: bytesOf(NONCE_BYTES, 9) },
-  { t: 'auth-done', thread, mac: bytesOf(MAC_BYTES, 1) },
-  { t: 'nack', thread, reason: 'unknown thread' },
-  { t: 'heads', thread, heads: [], addrs: [] },
+  { t: 'hello', nonce: bytesOf(NONCE_BYTES) },
+  { t: 'auth', tag: bytesOf(TAG_BYTES, 1), nonce: bytesOf(NONCE_BYTES, 2) },
+  { t: 'heads', thread, heads: [], addrs: [], reply: false },
   {
     t: 'heads',
     thread,
     heads: [
-      [logKey.id, 2],
-      [generateLogKey().id, 0]
+      [logKey.id, 2, second.id],
+      [other.id, 1, first.id]
     ],
     addrs: [
-      [logKey.id, ['/memory/x/p2p/y', '/ip4/127.0.0.1/tcp/4001']],
-      [generateLogKey().id, []]
-    ]
+      [logKey.id, [`/memory/x/p2p/${logKey.id}`, addr(logKey.id)]],
+      [other.id, []]
+    ],
+    reply: true
   },
   { t: 'pull', thread, log: logKey.id, from: 1, limit: 1 },
   { t: 'pull', thread, log: logKey.id, from: Number.MAX_SAFE_INTEGER, limit: MAX_RECORDS_PER_MESSAGE },
   { t: 'records', thread, log: logKey.id, records: blocks, more: true, push: false },
-  { t: 'records', thread, log: logKey.id, records: [], more: false, push: true }
+  { t: 'records', thread, log: logKey.id, records: [], more: false, push: true },
+  { t: 'fork', thread, proof: { logId: logKey.id, a: signedStatementOf(second), b: signedStatementOf(fork) } }
 ]
 
-function expectMalformed(bytes: Uint8Array, why?: RegExp): void {
+function expectRefused(bytes: Uint8Array, name: string, why?: RegExp): void {
   let caught: unknown
   try {
     decodeMessage(bytes)
@@ -67,15 +75,17 @@ function expectMalformed(bytes: Uint8Array, why?: RegExp): void {
     caught = e
   }
   expect(caught, 'decodeMessage should refuse').toBeInstanceOf(Error)
-  expect((caught as Error).name).toBe('MalformedMessageError')
+  expect((caught as Error).name).toBe(name)
   if (why !== undefined) expect((caught as Error).message).toMatch(why)
 }
 
+const expectMalformed = (bytes: Uint8Array, why?: RegExp): void => expectRefused(bytes, 'MalformedMessageError', why)
+
 const wire = (value: unknown): Uint8Array => dagCbor.encode(value)
-/** A valid message of type `t` with some fields replaced (undefined: removed). */
-function variant(t: SyncMessage['t'], patch: Record<string, unknown>): Uint8Array {
-  const base = valid.find((m) => m.t === t) as SyncMessage
-  const obj: Record<string, unknown> = base.t === 'records' ? { ...base, records: base.records.map((r) => [r.record, r.event, r.header, r.body]) } : { ...base }
+/** A valid message of type `t` (the `n`th of that type) with some fields replaced (undefined: removed). */
+function variant(t: SyncMessage['t'], patch: Record<string, unknown>, n = 0): Uint8Array {
+  const base = valid.filter((m) => m.t === t)[n] as SyncMessage
+  const obj = dagCbor.decode(encodeMessage(base)) as Record<string, unknown>
   for (const [k, v] of Object.entries(patch)) {
     if (v === undefined) delete obj[k]
     else obj[k] = v
@@ -84,37 +94,45 @@ function variant(t: SyncMessage['t'], patch: Record<string, unknown>): Uint8Arra
 }
 
 describe('encodeMessage / decodeMessage', () => {
-  it('round-trips every message type', () => {
+  it('round-trips every message type, canonically, with the version on the wire', () => {
     const types = new Set<string>()
     for (const m of valid) {
       const bytes = encodeMessage(m)
       const back = decodeMessage(bytes)
       expect(back).toEqual(m)
-      // Canonical: encoding the decoded message gives the same bytes.
       expect(encodeMessage(back)).toEqual(bytes)
+      expect((dagCbor.decode(bytes) as { v: number }).v).toBe(WIRE_VERSION)
       types.add(m.t)
     }
-    expect([...types].sort()).toEqual(['auth', 'auth-done', 'auth-reply', 'heads', 'nack', 'pull', 'records'])
+    expect([...types].sort()).toEqual(['auth', 'fork', 'heads', 'hello', 'pull', 'records'])
+  })
+
+  it('keeps `t` the first key on the wire (bench and taps read it without decoding)', () => {
+    for (const m of valid) {
+      const bytes = encodeMessage(m)
+      expect([bytes[1], bytes[2]]).toEqual([0x61, 0x74])
+    }
   })
 
   it('carries record blocks byte for byte', () => {
-    const back = decodeMessage(encodeMessage(valid[8] as SyncMessage))
+    const back = decodeMessage(encodeMessage(valid[6] as SyncMessage))
     if (back.t !== 'records') throw new Error('expected records')
     expect(back.records).toHaveLength(2)
     expect(back.records[1]?.record).toEqual(blocks[1]?.record)
     expect(back.records[1]?.body).toEqual(blocks[1]?.body)
   })
 
-  it('decodes a heads message without addrs (older peers) as an empty list', () => {
-    const m = decodeMessage(wire({ t: 'heads', thread, heads: [[logKey.id, 3]] }))
-    expect(m).toEqual({ t: 'heads', thread, heads: [[logKey.id, 3]], addrs: [] })
+  it('hello and auth name no thread: nothing in them depends on the threads a peer holds', () => {
+    for (const m of valid.filter((x) => x.t === 'hello' || x.t === 'auth')) {
+      const fields = Object.keys(dagCbor.decode(encodeMessage(m)) as object).sort()
+      expect(fields).not.toContain('thread')
+    }
   })
 
   it('refuses bytes that are not dag-cbor or not a map', () => {
     expectMalformed(new Uint8Array(0), /dag-cbor/)
     expectMalformed(Uint8Array.of(0xff, 0x00), /dag-cbor/)
     expectMalformed(new TextEncoder().encode('{"t":"auth"}'), /dag-cbor/)
-    // Valid CBOR but not dag-cbor: an indefinite-length map, and trailing bytes after a value.
     expectMalformed(Uint8Array.of(0xbf, 0xff), /dag-cbor/)
     const trailing = new Uint8Array([...encodeMessage(valid[0] as SyncMessage), 0x00])
     expectMalformed(trailing, /dag-cbor/)
@@ -122,59 +140,76 @@ describe('encodeMessage / decodeMessage', () => {
     expectMalformed('not bytes' as unknown as Uint8Array, /not bytes/)
   })
 
-  it('refuses a missing, short, long or mistyped thread ID', () => {
-    expectMalformed(variant('auth', { thread: undefined }), /thread/)
-    expectMalformed(variant('auth', { thread: bytesOf(17) }), /thread/)
-    expectMalformed(variant('auth', { thread: bytesOf(81) }), /thread/)
-    expectMalformed(variant('auth', { thread: 'bafk…' }), /thread/)
-    expectMalformed(variant('auth', { thread: [1, 2, 3] }), /thread/)
+  it('refuses another version, or none, with UnsupportedFormatError', () => {
+    expectRefused(variant('hello', { v: 1 }), 'UnsupportedFormatError', /version 1/)
+    expectRefused(variant('hello', { v: 3 }), 'UnsupportedFormatError', /version 3/)
+    expectRefused(variant('pull', { v: undefined }), 'UnsupportedFormatError')
+    expectRefused(variant('pull', { v: '2' }), 'UnsupportedFormatError')
+    // Version 1's messages, as a version 1 peer sent them.
+    expectRefused(wire({ t: 'auth', thread, nonce: bytesOf(16) }), 'UnsupportedFormatError')
+  })
+
+  it('refuses a missing, short, long or mistyped thread ID in thread messages', () => {
+    expectMalformed(variant('pull', { thread: undefined }), /thread/)
+    expectMalformed(variant('pull', { thread: bytesOf(17) }), /thread/)
+    expectMalformed(variant('pull', { thread: bytesOf(81) }), /thread/)
+    expectMalformed(variant('pull', { thread: 'bafk…' }), /thread/)
+    expectMalformed(variant('heads', { thread: [1, 2, 3] }), /thread/)
   })
 
   it('refuses unknown or mistyped message types, whatever `t` holds', () => {
-    expectMalformed(variant('auth', { t: 'hello' }), /unknown type/)
-    expectMalformed(variant('auth', { t: undefined }), /unknown type/)
-    expectMalformed(variant('auth', { t: 7 }), /unknown type/)
-    expectMalformed(variant('auth', { t: ['auth'] }), /unknown type/)
-    expectMalformed(variant('auth', { t: thread }), /unknown type/)
-    // A map with its own `toString`/`valueOf` must not turn the refusal into a TypeError.
-    expectMalformed(variant('auth', { t: { toString: 1 } }), /unknown type/)
-    expectMalformed(variant('auth', { t: { valueOf: 'x', toString: null } }), /unknown type/)
+    for (const t of ['nack', 'auth-reply', 'auth-done', 'hi', undefined, 7, ['auth'], thread, { toString: 1 }, { valueOf: 'x', toString: null }]) {
+      expectMalformed(variant('pull', { t }), /unknown type/)
+    }
   })
 
-  it('refuses bad auth fields', () => {
+  it('refuses bad hello and auth fields', () => {
+    expectMalformed(variant('hello', { nonce: undefined }), /nonce/)
+    expectMalformed(variant('hello', { nonce: bytesOf(NONCE_BYTES - 1) }), /nonce/)
+    expectMalformed(variant('hello', { nonce: bytesOf(NONCE_BYTES + 1) }), /nonce/)
+    expectMalformed(variant('auth', { tag: bytesOf(TAG_BYTES - 1) }), /tag/)
+    expectMalformed(variant('auth', { tag: 'n' }), /tag/)
     expectMalformed(variant('auth', { nonce: undefined }), /nonce/)
-    expectMalformed(variant('auth', { nonce: bytesOf(NONCE_BYTES - 1) }), /nonce/)
-    expectMalformed(variant('auth', { nonce: bytesOf(NONCE_BYTES + 1) }), /nonce/)
-    expectMalformed(variant('auth-reply', { mac: bytesOf(MAC_BYTES - 1) }), /mac/)
-    expectMalformed(variant('auth-reply', { nonce: 'n' }), /nonce/)
-    expectMalformed(variant('auth-done', { mac: undefined }), /mac/)
-    expectMalformed(variant('auth-done', { mac: bytesOf(MAC_BYTES + 1) }), /mac/)
-    expectMalformed(variant('nack', { reason: '' }), /reason/)
-    expectMalformed(variant('nack', { reason: 'x'.repeat(201) }), /reason/)
-    expectMalformed(variant('nack', { reason: 42 }), /reason/)
   })
 
-  it('refuses bad heads', () => {
+  it('refuses bad heads: log IDs must be Ed25519 peer IDs, ids record identities, seqs positive', () => {
     expectMalformed(variant('heads', { heads: undefined }), /heads/)
     expectMalformed(variant('heads', { heads: { a: 1 } }), /heads/)
-    expectMalformed(variant('heads', { heads: [[logKey.id]] }), /head/)
-    expectMalformed(variant('heads', { heads: [[logKey.id, 1, 2]] }), /head/)
-    expectMalformed(variant('heads', { heads: [[42, 1]] }), /head/)
-    expectMalformed(variant('heads', { heads: [['x'.repeat(201), 1]] }), /head/)
-    expectMalformed(variant('heads', { heads: [[logKey.id, -1]] }), /seq/)
-    expectMalformed(variant('heads', { heads: [[logKey.id, 1.5]] }), /seq/)
-    expectMalformed(variant('heads', { heads: [[logKey.id, '1']] }), /seq/)
-    expectMalformed(variant('heads', { heads: [[logKey.id, 2 ** 60]] }), /seq/)
-    const tooMany = Array.from({ length: MAX_LOGS + 1 }, (_, i) => [`l${i}`, 1])
+    expectMalformed(variant('heads', { heads: [[logKey.id, 1]] }), /head is/)
+    expectMalformed(variant('heads', { heads: [[42, 1, first.id]] }), /log ID/)
+    expectMalformed(variant('heads', { heads: [['x'.repeat(201), 1, first.id]] }), /log ID/)
+    expectMalformed(variant('heads', { heads: [['12D3KooWnotapeerid', 1, first.id]] }), /Ed25519/)
+    // The same key as a CID string: another name for the same log, refused.
+    expectMalformed(variant('heads', { heads: [[peerIdFromString(logKey.id).toCID().toString(), 1, first.id]] }), /base58btc/)
+    // A valid peer ID of another key type (secp256k1, 16Uiu2…) is not a log ID.
+    expectMalformed(variant('heads', { heads: [['16Uiu2HAmLhLvBoYaoZfaMUKuibM6u4yUTRKBAdfv3uvh4G1HgB2Q', 1, first.id]] }), /Ed25519/)
+    expectMalformed(variant('heads', { heads: [[logKey.id, 0, first.id]] }), /seq/)
+    expectMalformed(variant('heads', { heads: [[logKey.id, 1.5, first.id]] }), /seq/)
+    expectMalformed(variant('heads', { heads: [[logKey.id, 2 ** 60, first.id]] }), /seq/)
+    expectMalformed(variant('heads', { heads: [[logKey.id, 1, first.cid]] }), /identity/)
+    expectMalformed(variant('heads', { heads: [[logKey.id, 1, bytesOf(36)]] }), /identity/)
+    expectMalformed(variant('heads', { heads: [[logKey.id, 1, first.id], [logKey.id, 2, second.id]] }), /twice/)
+    const tooMany = Array.from({ length: MAX_LOGS + 1 }, () => [logKey.id, 1, first.id])
     expectMalformed(variant('heads', { heads: tooMany }), /heads/)
+    expectMalformed(variant('heads', { reply: undefined }), /reply/)
+    expectMalformed(variant('heads', { reply: 1 }), /reply/)
+  })
+
+  it('refuses bad addresses: each a multiaddr that ends in its own peer\'s /p2p/, a bounded number', () => {
     expectMalformed(variant('heads', { addrs: 'x' }), /addrs/)
-    expectMalformed(variant('heads', { addrs: Array.from({ length: MAX_ADDR_PEERS + 1 }, (_, i) => [`p${i}`, []]) }), /addrs/)
+    expectMalformed(variant('heads', { addrs: Array.from({ length: MAX_ADDR_PEERS + 1 }, () => [logKey.id, []]) }), /addrs/)
     expectMalformed(variant('heads', { addrs: [[logKey.id]] }), /addrs entry/)
-    expectMalformed(variant('heads', { addrs: [[7, []]] }), /addrs entry/)
-    expectMalformed(variant('heads', { addrs: [[logKey.id, '/ip4/1.2.3.4']] }), /addresses/)
-    expectMalformed(variant('heads', { addrs: [[logKey.id, [1]]] }), /addresses/)
-    expectMalformed(variant('heads', { addrs: [[logKey.id, ['x'.repeat(1001)]]] }), /addresses/)
-    expectMalformed(variant('heads', { addrs: [[logKey.id, Array.from({ length: MAX_ADDRS_PER_PEER + 1 }, () => '/a')]] }), /addresses/)
+    expectMalformed(variant('heads', { addrs: [[7, []]] }), /peer ID/)
+    expectMalformed(variant('heads', { addrs: [[logKey.id, []], [logKey.id, []]] }), /twice/)
+    expectMalformed(variant('heads', { addrs: [[logKey.id, addr(logKey.id)]] }), /addresses/)
+    expectMalformed(variant('heads', { addrs: [[logKey.id, [1]]] }), /address/)
+    expectMalformed(variant('heads', { addrs: [[logKey.id, ['x'.repeat(1001)]]] }), /address/)
+    expectMalformed(variant('heads', { addrs: [[logKey.id, ['/not/a/multiaddr']]] }), /multiaddr/)
+    // No /p2p/, another peer's /p2p/, or something after the /p2p/: each would dial someone else.
+    expectMalformed(variant('heads', { addrs: [[logKey.id, ['/ip4/1.2.3.4/tcp/1']]] }), /p2p/)
+    expectMalformed(variant('heads', { addrs: [[logKey.id, [addr(other.id)]]] }), /p2p/)
+    expectMalformed(variant('heads', { addrs: [[logKey.id, [`${addr(logKey.id)}/p2p-circuit`]]] }), /p2p/)
+    expectMalformed(variant('heads', { addrs: [[logKey.id, Array.from({ length: MAX_ADDRS_PER_PEER + 1 }, (_, i) => addr(logKey.id, 1000 + i))]] }), /addresses/)
   })
 
   it('refuses bad pulls', () => {
@@ -188,6 +223,7 @@ describe('encodeMessage / decodeMessage', () => {
     expectMalformed(variant('pull', { log: '' }), /log/)
     expectMalformed(variant('pull', { log: undefined }), /log/)
     expectMalformed(variant('pull', { log: 'x'.repeat(201) }), /log/)
+    expectMalformed(variant('pull', { log: 'QmNotAnEd25519Key' }), /Ed25519/)
   })
 
   it('refuses bad records messages', () => {
@@ -203,10 +239,19 @@ describe('encodeMessage / decodeMessage', () => {
     expectMalformed(variant('records', { records: Array.from({ length: MAX_RECORDS_PER_MESSAGE + 1 }, () => four) }), /records/)
   })
 
+  it('refuses bad fork proofs', () => {
+    expectMalformed(variant('fork', { proof: undefined }), /proof/)
+    expectMalformed(variant('fork', { proof: 'p' }), /proof/)
+    const wireProof = (dagCbor.decode(encodeMessage(valid[8] as SyncMessage)) as { proof: Record<string, unknown> }).proof
+    expectMalformed(variant('fork', { proof: { ...wireProof, log: 'not a peer' } }), /proof/)
+    expectMalformed(variant('fork', { proof: { ...wireProof, a: { seq: 0 } } }), /proof/)
+    const { b: _b, ...onlyA } = wireProof
+    expectMalformed(variant('fork', { proof: onlyA }), /proof/)
+  })
+
   it('refuses oversize input with TooLargeError, both ways', () => {
     const big = new Uint8Array(MAX_MESSAGE_BYTES + 1)
     expect(() => decodeMessage(big)).toThrow(expect.objectContaining({ name: 'TooLargeError' }))
-    // Exactly at the limit is not refused for its size (it is refused as bad dag-cbor).
     expectMalformed(new Uint8Array(MAX_MESSAGE_BYTES))
     const huge = bytesOf(MAX_MESSAGE_BYTES)
     const tooBig: SyncMessage = { t: 'records', thread, log: logKey.id, records: [{ record: huge, event: bytesOf(1), header: bytesOf(1), body: bytesOf(1) }], more: false, push: true }
@@ -218,12 +263,12 @@ describe('encodeMessage / decodeMessage', () => {
 const prng = seededRandom
 
 describe('decodeMessage fuzz', () => {
-  it('lets only MalformedMessageError or TooLargeError escape, and what it accepts re-encodes to itself', () => {
+  it('lets only MalformedMessageError, UnsupportedFormatError or TooLargeError escape, and what it accepts re-encodes to itself', () => {
     const random = prng(0x5eed_1234)
     const int = (n: number): number => Math.floor(random() * n)
     const randomBytes = (n: number): Uint8Array => Uint8Array.from({ length: n }, () => int(256))
     const seeds = valid.map(encodeMessage)
-    const odd: unknown[] = [null, true, false, 0, -1, 1.5, 2 ** 53, '', 'x', 'auth', 'records', [], {}, new Uint8Array(0), bytesOf(16), bytesOf(32), thread, [[logKey.id, 1]], { toString: 1 }]
+    const odd: unknown[] = [null, true, false, 0, -1, 1, 2, 1.5, 2 ** 53, '', 'x', 'hello', 'records', [], {}, new Uint8Array(0), bytesOf(16), bytesOf(32), thread, logKey.id, first.id, [[logKey.id, 1, first.id]], { toString: 1 }]
     const values = (): unknown => odd[int(odd.length)]
     /** Structured mutation: decode a valid message, change one field or nested value, re-encode. */
     const structured = (): Uint8Array => {
@@ -263,12 +308,12 @@ describe('decodeMessage fuzz', () => {
       out[at] = int(256)
       return out
     }
-    const counts = { accepted: 0, malformed: 0, tooLarge: 0, inputs: 0 }
+    const allowed = new Set(['MalformedMessageError', 'UnsupportedFormatError', 'TooLargeError'])
+    const counts = { accepted: 0, refused: 0, inputs: 0 }
     const started = Date.now()
     while (Date.now() - started < 2000) {
       const r = random()
-      const input =
-        r < 0.25 ? randomBytes(int(64)) : r < 0.6 ? mutate(seeds[int(seeds.length)] as Uint8Array) : structured()
+      const input = r < 0.25 ? randomBytes(int(64)) : r < 0.6 ? mutate(seeds[int(seeds.length)] as Uint8Array) : structured()
       counts.inputs++
       try {
         const m = decodeMessage(input)
@@ -276,14 +321,12 @@ describe('decodeMessage fuzz', () => {
         expect(decodeMessage(encodeMessage(m))).toEqual(m)
       } catch (e) {
         const name = (e as Error).name
-        if (name === 'MalformedMessageError') counts.malformed++
-        else if (name === 'TooLargeError') counts.tooLarge++
+        if (allowed.has(name)) counts.refused++
         else throw new Error(`decodeMessage let ${name} escape: ${(e as Error).message}; input ${Buffer.from(input).toString('hex')}`)
       }
     }
     expect(counts.inputs).toBeGreaterThan(1000)
-    expect(counts.malformed).toBeGreaterThan(counts.inputs / 4)
-    // Mutations that keep a valid shape (a changed byte inside a nonce, say) are accepted.
+    expect(counts.refused).toBeGreaterThan(counts.inputs / 4)
     expect(counts.accepted).toBeGreaterThan(0)
   })
 })

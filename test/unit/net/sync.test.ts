@@ -163,7 +163,7 @@ describe('sync over a memory hub', () => {
     // C holds the thread's keys but its handshake with A is lost: connected, not authenticated.
     const tC = await c.peer.openThread(tA.id, { slices: [todos], key: tA.key })
     const seqsC = appliedSeqs(c.peer, a.peer.id)
-    const gossipToC = tapGossip(c.peer)
+    const gossipToC = tapGossip(c.peer, tA)
     const all = [a.peer, b.peer, c.peer]
     hub.setFaults({ drop: 1 })
     await c.peer.connect(a.peer.addresses()[0] as string)

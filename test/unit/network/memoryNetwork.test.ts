@@ -134,4 +134,32 @@ describe('memory network faults', () => {
     await a.adapter.stop()
     await b.adapter.stop()
   })
+
+  it('pubsub hops from peer to peer over connections; each peer takes a message once; an unsubscribed peer does not relay', async () => {
+    const hub = createMemoryHub({ seed: 5 })
+    const [a, b, c, d] = await peers(hub, 4)
+    if (a === undefined || b === undefined || c === undefined || d === undefined) throw new Error('unreachable')
+    // A line A - B - C, and D connected to both A and C: two paths from A to C.
+    await a.adapter.dial(b.adapter.peerId, [])
+    await b.adapter.dial(c.adapter.peerId, [])
+    await d.adapter.dial(a.adapter.peerId, [])
+    await d.adapter.dial(c.adapter.peerId, [])
+    await hub.idle()
+    for (const p of [a, b, c, d]) p.adapter.subscribe('t')
+    await a.adapter.publish('t', payload(1))
+    await hub.idle()
+    expect(b.events.pubsub.map((e) => indexOf(e.bytes))).toEqual([1])
+    expect(c.events.pubsub.map((e) => indexOf(e.bytes))).toEqual([1])
+    expect(d.events.pubsub.map((e) => indexOf(e.bytes))).toEqual([1])
+    expect(a.events.pubsub).toEqual([])
+    // C got it from a relay, never from A (not connected).
+    expect([b.adapter.peerId, d.adapter.peerId]).toContain(c.events.pubsub[0]?.from)
+    // B leaves the topic: the line through B is cut, the path through D still works.
+    b.adapter.unsubscribe('t')
+    d.adapter.unsubscribe('t')
+    await a.adapter.publish('t', payload(2))
+    await hub.idle()
+    expect(c.events.pubsub.map((e) => indexOf(e.bytes))).toEqual([1])
+    for (const p of [a, b, c, d]) await p.adapter.stop()
+  })
 })
