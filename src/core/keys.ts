@@ -57,16 +57,27 @@ export function logIdFromPublicKey(publicKey: Uint8Array): string {
   return peerIdFromPublicKey(publicKeyFromRaw(publicKey)).toString()
 }
 
+/** Log IDs that passed {@link publicKeyFromLogId}, with their keys. */
+const checkedLogIds = new Map<string, Uint8Array>()
+
 /** The Ed25519 public key inside a log ID; throws {@link InvalidKeyError} for anything else. */
 export function publicKeyFromLogId(logId: string): Uint8Array {
+  const known = checkedLogIds.get(logId)
+  if (known !== undefined) return known
+  if (typeof logId !== 'string') throw new InvalidKeyError('a log ID is a string')
   let raw: Uint8Array | undefined
+  let canonical: string
   try {
     const peer = peerIdFromString(logId)
+    canonical = peer.toString()
     if (peer.type === 'Ed25519') raw = peer.publicKey.raw
   } catch (cause) {
     throw new InvalidKeyError(`not a peer ID: ${JSON.stringify(logId.slice(0, 80))}`, {}, { cause })
   }
   if (raw === undefined) throw new InvalidKeyError('log IDs are Ed25519 peer IDs', { logId })
+  // One key, one log ID: the CID spelling of a peer ID (`bafz…`) would give a writer's key a
+  // second log in which anyone could replay its records.
+  if (canonical !== logId) throw new InvalidKeyError(`a log ID is written in its canonical form (${canonical.slice(0, 16)}…)`, { logId })
   // A key with a small-order part signs nothing an honest writer would, and is where signature
   // checks of different libraries disagree: no such key is a log.
   let weak: boolean
@@ -77,6 +88,9 @@ export function publicKeyFromLogId(logId: string): Uint8Array {
     throw new InvalidKeyError('the log ID is not a point of Ed25519', { logId }, { cause })
   }
   if (weak) throw new InvalidKeyError('the log ID is a weak Ed25519 key (it has a small-order part)', { logId })
+  // The torsion check costs ~1.5 ms: each log ID is checked once (bounded).
+  if (checkedLogIds.size >= 10_000) checkedLogIds.clear()
+  checkedLogIds.set(logId, raw)
   return raw
 }
 

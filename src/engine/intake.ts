@@ -55,7 +55,8 @@ export class RecordIntake {
       // The same four blocks as a record stored lately (a duplicate push, gossip or pull): two
       // hashes, no decryption.
       const seen = this.#seen.check(b)
-      if (seen.duplicate) continue
+      // Still stored? A repair may have lowered the head below it since.
+      if (seen.duplicate && seen.logId === logId && (seen.seq ?? 0) <= (this.#store.logstore.head(this.#id, logId)?.seq ?? 0)) continue
       let r: LogRecord
       try {
         r = verifyRecord(at, b, { skipSignature: true, ...(seen.recordDigest === undefined ? {} : { recordDigest: seen.recordDigest }) })

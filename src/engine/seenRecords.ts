@@ -22,8 +22,8 @@ function restOf(event: Uint8Array, header: Uint8Array, body: Uint8Array): string
  * wrong. Bounded: two generations of {@link SEEN_GENERATION} entries, the older dropped whole.
  */
 export class SeenRecords {
-  #current = new Map<string, string>()
-  #previous = new Map<string, string>()
+  #current = new Map<string, { rest: string; logId: string; seq: number }>()
+  #previous = new Map<string, { rest: string; logId: string; seq: number }>()
 
   /** Remember a stored record: its digests are known already, so this hashes nothing. */
   add(record: LogRecord): void {
@@ -32,22 +32,28 @@ export class SeenRecords {
       this.#current = new Map()
     }
     const b = record.blocks
-    this.#current.set(keyOf(b.record.cid.multihash.digest), restOf(b.event.cid.multihash.digest, b.header.cid.multihash.digest, b.body.cid.multihash.digest))
+    this.#current.set(keyOf(b.record.cid.multihash.digest), {
+      rest: restOf(b.event.cid.multihash.digest, b.header.cid.multihash.digest, b.body.cid.multihash.digest),
+      logId: record.logId,
+      seq: record.seq
+    })
   }
 
   /**
-   * Whether these are exactly the four blocks of a record stored lately. The record block's
+   * Whether these are exactly the four blocks of a record stored lately, and where it was stored
+   * (the caller checks that it is still below its log's head: a repair lowers heads). The record block's
    * digest is computed once and returned, for verification to reuse when it is new.
    */
-  check(blocks: RecordBlocks | undefined): { duplicate: boolean; recordDigest?: Uint8Array } {
+  check(blocks: RecordBlocks | undefined): { duplicate: boolean; recordDigest?: Uint8Array; logId?: string; seq?: number } {
     if (blocks === undefined || blocks === null || typeof blocks !== 'object') return { duplicate: false }
     const { record, event, header, body } = blocks
     if (!(record instanceof Uint8Array && event instanceof Uint8Array && header instanceof Uint8Array && body instanceof Uint8Array)) return { duplicate: false }
     const c = getCrypto()
     const recordDigest = c.sha256(record)
     const key = keyOf(recordDigest)
-    const rest = this.#current.get(key) ?? this.#previous.get(key)
-    if (rest === undefined) return { duplicate: false, recordDigest }
-    return { duplicate: rest === restOf(c.sha256(event), c.sha256(header), c.sha256(body)), recordDigest }
+    const entry = this.#current.get(key) ?? this.#previous.get(key)
+    if (entry === undefined) return { duplicate: false, recordDigest }
+    const same = entry.rest === restOf(c.sha256(event), c.sha256(header), c.sha256(body))
+    return same ? { duplicate: true, recordDigest, logId: entry.logId, seq: entry.seq } : { duplicate: false, recordDigest }
   }
 }
