@@ -75,6 +75,16 @@ export class Gossip {
     this.#net.subscribe(topic)
   }
 
+  /** Stop gossiping a thread: unsubscribe from its topic. */
+  remove(threadId: string): void {
+    const topic = this.#topicOf.get(threadId)
+    if (topic === undefined) return
+    this.#net.setTopicValidator?.(topic, undefined)
+    this.#net.unsubscribe(topic)
+    this.#byTopic.delete(topic)
+    this.#topicOf.delete(threadId)
+  }
+
   /** Unsubscribe from every topic. */
   stop(): void {
     for (const topic of this.#byTopic.keys()) {

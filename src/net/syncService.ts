@@ -96,6 +96,7 @@ export class SyncService {
   /** Threads with an announcement scheduled: whether it carries addresses, and where the records it announces came from. */
   readonly #announcing = new Map<string, { addrs: boolean; sources: Map<string, string | undefined> }>()
   readonly #offs: Array<() => void> = []
+  readonly #targetOffs = new Map<string, Array<() => void>>()
   #timer: ReturnType<typeof setInterval> | undefined
   #started = false
 
@@ -245,13 +246,53 @@ export class SyncService {
   /** Start serving a thread: subscribe to its topic, push its new records, claim it to connected peers. */
   addThread(target: SyncTarget): void {
     this.#gossip.add(target)
-    this.#offs.push(
+    const offs = [
       target.events.on('recorded', ({ records }) => this.#outbox.queue(target, records)),
       target.events.on('fork', (fork) => {
         for (const s of this.#peers.mutual(target.id)) void this.#peers.send(s, { t: 'fork', thread: target.thread.id.bytes, proof: fork.proof })
       })
-    )
+    ]
+    this.#targetOffs.set(target.id, offs)
+    this.#offs.push(...offs)
     for (const s of this.#peers.all()) this.#handshake.added(s, target)
+  }
+
+  /**
+   * Stop serving a thread (it was left or deleted): no more gossip, pushes or answers for it. The
+   * host stops naming it as well, so later messages about it go unanswered like any unknown thread.
+   */
+  removeThread(threadId: string): void {
+    this.#gossip.remove(threadId)
+    for (const off of this.#targetOffs.get(threadId) ?? []) off()
+    this.#targetOffs.delete(threadId)
+    for (const s of this.#peers.all()) s.links.delete(threadId)
+  }
+
+  /**
+   * How many records of a thread the peers that proved it advertised and this peer does not hold
+   * (over every log not frozen by a fork): 0 when it holds all they said they have.
+   */
+  behind(threadId: string): number {
+    const target = this.#host.target(threadId)
+    if (target === undefined) return 0
+    const most = new Map<string, number>()
+    for (const s of this.#peers.proved(threadId)) {
+      for (const [log, seq] of s.links.get(threadId)?.advertised ?? []) most.set(log, Math.max(most.get(log) ?? 0, seq))
+    }
+    const mine = target.heads()
+    let n = 0
+    for (const [log, seq] of most) {
+      const frozen = target.forkOf(log)
+      const top = frozen === undefined ? seq : Math.min(seq, frozen - 1)
+      n += Math.max(0, top - (mine.get(log)?.seq ?? 0))
+    }
+    return n
+  }
+
+  /** True once a peer that proved the thread sent its heads, and this peer holds all they advertised. */
+  caughtUp(threadId: string): boolean {
+    const heard = this.#peers.proved(threadId).some((s) => s.links.get(threadId)?.headsSeen === true)
+    return heard && this.behind(threadId) === 0
   }
 
   /** Peers that proved they hold the thread's service key, and are connected. */
@@ -344,7 +385,9 @@ export class SyncService {
     session.link(threadId).acked = true
     switch (m.t) {
       case 'heads':
-        return this.#heads.onHeads(session, target, m)
+        await this.#heads.onHeads(session, target, m)
+        this.events.emit('heads', { threadId, peerId: session.peerId })
+        return
       case 'pull':
         return this.#server.enqueue(session, { threadId, log: m.log, from: m.from, limit: m.limit })
       case 'records':

@@ -130,6 +130,8 @@ export interface SyncEvents {
   peers: { readonly threadId: string; readonly peers: readonly string[] }
   /** A peer was hung up on for misbehaving. */
   banned: { readonly peerId: string; readonly reason: string }
+  /** A peer's heads of a thread arrived: how far behind this peer is may have changed. */
+  heads: { readonly threadId: string; readonly peerId: string }
 }
 
 /** A component logger (debug output and reports of failures that are not a peer's fault). */
