@@ -22,7 +22,7 @@ const entries = {
   'memory-network': 'adapters/network/memory.ts',
   libp2p: 'adapters/network/libp2p.ts',
   'network-conformance': 'adapters/network/conformance.ts',
-  cli: 'src/cli.ts'
+  cli: 'bin/redux-threads.ts'
 }
 
 const cjsEntries = Object.fromEntries(Object.entries(entries).filter(([name]) => !esmOnly.has(name)))

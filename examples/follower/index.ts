@@ -7,9 +7,9 @@
  *
  * Make a follow invite on any writer: `thread.invite({ role: 'follow' })` (or seal it to the
  * follower's peer ID with `{ role: 'follow', to: followerPeerId }`). This is the same code as the
- * `redux-threads follower` CLI (src/cli.ts), shown as a program of its own.
+ * `redux-threads follower` CLI (bin/redux-threads.ts), shown as a program of its own.
  */
-import { runFollower } from '../../src/cli.js'
+import { runFollower } from '../../bin/redux-threads.js'
 
 const args = process.argv.slice(2)
 runFollower(args.length > 0 ? args : ['--data', './.follower-data', '--listen', '/ip4/127.0.0.1/tcp/4006'])

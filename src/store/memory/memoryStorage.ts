@@ -17,7 +17,8 @@ import { decodeKey, encodeKey, encodeRange, normaliseLimit } from './keyCodec.js
 import { SortedKeySet } from './sortedKeySet.js'
 
 /**
- * Create an empty in-memory storage adapter. Batches are atomic; nothing survives `close()`.
+ * Create an empty in-memory storage adapter. Batches are atomic. What it holds lives as long as
+ * the object: after `close()`, the next peer to `acquire()` it reopens it (a restart).
  *
  * @remarks
  * Values are kept by reference, not copied, so that large stores stay cheap. Callers must not
@@ -35,14 +36,14 @@ import { SortedKeySet } from './sortedKeySet.js'
  * ```
  */
 export function memoryStorage(): StorageAdapter {
-  let values = new Map<string, Uint8Array>()
-  let keys = new SortedKeySet()
+  const values = new Map<string, Uint8Array>()
+  const keys = new SortedKeySet()
   let closed = false
   /** A peer claimed it (see StorageAdapter.acquire). */
   let held = false
 
   function assertOpen(): void {
-    // After close the maps are released; failing loudly beats answering from an empty store.
+    // After close, until a peer acquires it again: failing loudly beats answering quietly.
     if (closed) throw new Error('memoryStorage: closed')
   }
 
@@ -91,13 +92,14 @@ export function memoryStorage(): StorageAdapter {
     async acquire(): Promise<void> {
       if (held) throw new StorageLockedError('another peer holds this memory storage (one peer per storage)')
       held = true
+      // A peer that closed it handed it on: the next one reopens it with what it holds, as a
+      // LevelDB directory is reopened (a restart, in tests and demos).
+      closed = false
     },
 
     async close(): Promise<void> {
       held = false
       closed = true
-      values = new Map()
-      keys = new SortedKeySet()
     }
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The follower CLI (`src/cli.ts`) as a child process, over real libp2p on loopback and LevelDB:
+ * The follower CLI (`bin/redux-threads.ts`) as a child process, over real libp2p on loopback and LevelDB:
  * it joins from a follow invite, prints where it listens, stores what a writer in this process
  * sends it and reports the log seq, exits cleanly on SIGTERM, and follows the thread again from
  * storage after a restart. Usage and flag errors are checked too.
@@ -11,14 +11,14 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { livePeer, Resources, statusWhere, tempDir, todos, until } from '../libp2p/helpers.js'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
-const CLI = fileURLToPath(new URL('../../../src/cli.ts', import.meta.url))
+const CLI = fileURLToPath(new URL('../../../bin/redux-threads.ts', import.meta.url))
 
 const resources = new Resources()
 afterEach(async () => {
   await resources.closeAll()
 })
 
-/** A running `node --import tsx src/cli.ts …`, its output as lines, and its exit. */
+/** A running `node --import tsx bin/redux-threads.ts …`, its output as lines, and its exit. */
 class Cli {
   readonly child: ChildProcess
   readonly stdout: string[] = []

@@ -5,13 +5,16 @@
  * threads it follows, verifies, stores and serves their logs to any peer that proves it holds the
  * same key, and can read none of it. Threads joined once are followed again after a restart.
  */
+import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
+import { configureStore } from '@reduxjs/toolkit'
 import { libp2pNetwork } from '../adapters/network/libp2p.js'
 import { levelStorage } from '../adapters/storage/level.js'
-import { createPeer } from './redux/createPeer.js'
+import { createPeer } from '../src/redux/createPeer.js'
 
 const USAGE = `usage:
   redux-threads follower --data <dir> [--listen <multiaddr>]... [--invite <invite>]... [--sync-interval <ms>]
+  redux-threads --help | --version
 
   --data           where logs and keys are stored (LevelDB directory)
   --listen         multiaddrs to listen on (default /ip4/0.0.0.0/tcp/4006 and /ip4/0.0.0.0/tcp/4007/ws)
@@ -34,35 +37,54 @@ export async function runFollower(argv: readonly string[], log: (line: string) =
   if (values.data === undefined) throw new TypeError(`--data is required\n${USAGE}`)
   const interval = values['sync-interval'] === undefined ? 10_000 : Number(values['sync-interval'])
   if (!Number.isFinite(interval) || interval < 0) throw new TypeError(`--sync-interval takes a number of milliseconds\n${USAGE}`)
-  const peer = await createPeer({
+  const peer = createPeer({
     storage: levelStorage(values.data),
     network: libp2pNetwork({ listen: values.listen ?? ['/ip4/0.0.0.0/tcp/4006', '/ip4/0.0.0.0/tcp/4007/ws'] }),
     syncIntervalMs: interval
   })
-  for (const id of peer.storedThreads()) {
-    const thread = await peer.openThread(id, { slices: [] })
-    log(`following ${id.toString()} (${thread.role}, from storage)`)
+  // A follower projects nothing: its store holds only the peer's status.
+  const store = configureStore({ reducer: { [peer.reducerPath]: peer.reducer }, middleware: (gDM) => gDM().concat(peer.middleware) })
+  for (const id of await peer.storedThreads()) {
+    const { role } = await store.dispatch(peer.thunks.openThread({ threadId: id, slices: [] })).unwrap()
+    log(`following ${id} (${role}, from storage)`)
   }
   for (const invite of values.invite ?? []) {
-    const thread = await peer.joinThread(invite)
-    log(`following ${thread.id.toString()} (${thread.role}, from invite)`)
+    const { threadId, role } = await store.dispatch(peer.thunks.joinThread({ invite, waitForSyncMs: 0 })).unwrap()
+    log(`following ${threadId} (${role}, from invite)`)
   }
-  for (const id of peer.storedThreads()) {
+  for (const id of await peer.storedThreads()) {
     peer.status$(id).subscribe((s) => {
       const logs = s.logs.map((l) => `${l.logId.slice(-6)}:${l.seq}`).join(' ')
-      log(`${id.toString().slice(0, 12)}… peers=${s.peers.length} logs=[${logs}] rejected=${s.rejected}${s.lastError === undefined ? '' : ` lastError=${s.lastError.name}`}`)
+      log(`${id.slice(0, 12)}… peers=${s.peers.length} logs=[${logs}] rejected=${s.rejected}${s.lastError === undefined ? '' : ` lastError=${s.lastError.name}`}`)
     })
   }
-  log(`follower ${peer.id} listening on:`)
+  log(`follower ${peer.id ?? ''} listening on:`)
   for (const a of peer.addresses()) log(`  ${a}`)
   return () => peer.close()
 }
 
+/** This package's version, from its package.json. */
+function version(): string {
+  for (const rel of ['../package.json', '../../package.json']) {
+    try {
+      return (JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { version: string }).version
+    } catch {
+      // the other layout (source or dist)
+    }
+  }
+  return 'unknown'
+}
+
 async function main(argv: readonly string[]): Promise<void> {
   const [command, ...rest] = argv
-  if (command !== 'follower') {
-    process.stderr.write(USAGE)
-    process.exitCode = command === undefined || command === '--help' ? 0 : 2
+  if (command === '--version' || command === '-v') {
+    process.stdout.write(`${version()}\n`)
+    return
+  }
+  if (command !== 'follower' || rest.includes('--help') || rest.includes('-h')) {
+    const help = command === undefined || command === '--help' || command === '-h' || rest.includes('--help') || rest.includes('-h')
+    ;(help ? process.stdout : process.stderr).write(USAGE)
+    process.exitCode = help ? 0 : 2
     return
   }
   const stop = await runFollower(rest)
@@ -74,7 +96,7 @@ async function main(argv: readonly string[]): Promise<void> {
 }
 
 const entry = process.argv[1] ?? ''
-if (/cli\.(ts|js|cjs|mjs)$/.test(entry) || entry.endsWith('redux-threads')) {
+if (/(cli|redux-threads)\.(ts|js|cjs|mjs)$/.test(entry) || entry.endsWith('redux-threads')) {
   main(process.argv.slice(2)).catch((e: unknown) => {
     process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`)
     process.exit(1)

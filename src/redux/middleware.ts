@@ -1,0 +1,113 @@
+import { isAction, type Dispatch, type Middleware, type MiddlewareAPI, type UnknownAction } from '@reduxjs/toolkit'
+import { MisuseError } from '../core/errors.js'
+import type { ThreadEvent } from '../engine/threadEvent.js'
+import { threadApplied, type AppliedReason } from './appliedAction.js'
+import { settleCommand } from './createThreadSlice.js'
+import { autoBatched, commandOf, eventActionWith, isEventAction } from './eventAction.js'
+import { changedStates, type SliceStates } from './projection.js'
+import type { Binding, ThreadRegistry } from './registry.js'
+
+/**
+ * The store side of a peer: the one store it projects into, and how events reach it. Local
+ * commands are handled by the middleware; everything the engines apply otherwise (events from
+ * peers, replays, rollbacks, opening) is dispatched from here.
+ */
+export class StoreLink {
+  readonly #registry: ThreadRegistry
+  #api: MiddlewareAPI | undefined
+  /** The thread whose local command is being applied: its own `applied` comes back through the middleware. */
+  #inCommand: string | undefined
+  /** Steps that happened before the store was there (a thread opened by `peer.start()`…). */
+  readonly #waiting: Array<() => void> = []
+
+  constructor(registry: ThreadRegistry) {
+    this.#registry = registry
+  }
+
+  get dispatch(): Dispatch | undefined {
+    return this.#api?.dispatch
+  }
+
+  /** The thread slices' states as the store holds them for `b`. */
+  storeStates(b: Binding): SliceStates {
+    const root = (this.#api?.getState() ?? {}) as Record<string, unknown>
+    const out: Record<string, unknown> = {}
+    for (const s of b.slices) {
+      const at = root[s.reducerPath]
+      out[s.reducerPath] = s.keyed ? (at as Record<string, unknown> | undefined)?.[b.threadId] : at
+    }
+    return out
+  }
+
+  /**
+   * Thread slices move in one step (not a local command): one `threadApplied` carrying their
+   * states (only those that changed), then each event's action once, in order, so listeners and
+   * other slices see remote events as they see local ones. All but the last are auto-batched:
+   * subscribers hear of the batch once.
+   */
+  applied(b: Binding, reason: AppliedReason, events: readonly ThreadEvent[], state: SliceStates): void {
+    // The middleware gives the store a local command itself (with the states it carries).
+    if (this.#inCommand === b.threadId) return
+    const step = (): void => {
+      const api = this.#api as MiddlewareAPI
+      const states = reason === 'open' || reason === 'close' ? { ...state } : changedStates(this.storeStates(b), state)
+      const actions: UnknownAction[] = [threadApplied({ threadId: b.threadId, reason, states, events: events.length })]
+      for (const e of events) actions.push(eventActionWith(e, reason === 'replay' ? { replay: true } : {}) as unknown as UnknownAction)
+      actions.forEach((a, i) => api.dispatch(i < actions.length - 1 ? autoBatched(a) : a))
+    }
+    if (this.#api === undefined) this.#waiting.push(step)
+    else step()
+  }
+
+  /** The middleware: at most one store per peer. */
+  readonly middleware: Middleware = (api) => {
+    if (this.#api !== undefined) {
+      throw new MisuseError('`peer.middleware` is already part of a store: a peer projects its threads into one Redux store. Create one peer per store.')
+    }
+    this.#api = api
+    for (const step of this.#waiting.splice(0)) step()
+    return (next) => (action) => {
+      if (!isAction(action) || isEventAction(action)) return next(action)
+      const route = this.#registry.route(action)
+      if (route.kind === 'pass') return next(action)
+      return this.#command(route.binding, action, next)
+    }
+  }
+
+  /**
+   * A local command: the engine signs, stores and folds it (a reducer that throws refuses it,
+   * leaving no trace), then its action reaches the store once, carrying the thread slices' new
+   * states. The log and the store never disagree: if the dispatch of the event's action throws
+   * (a subscriber, another slice's reducer), the command is stored already and the states are
+   * given to the store again before the error goes on.
+   */
+  #command(b: Binding, action: UnknownAction, next: (a: unknown) => unknown): unknown {
+    const before = b.engine.state
+    let result: ReturnType<Binding['engine']['command']>
+    this.#inCommand = b.threadId
+    try {
+      result = b.engine.command(commandOf(action))
+    } catch (error) {
+      settleCommand(action, { error })
+      throw error
+    } finally {
+      this.#inCommand = undefined
+    }
+    result.durable.then(
+      () => settleCommand(action, { event: result.event.meta }),
+      (error: unknown) => settleCommand(action, { error })
+    )
+    const threadStates = changedStates(before, result.state)
+    try {
+      next(eventActionWith(result.event, { threadStates }))
+    } catch (error) {
+      try {
+        next(threadApplied({ threadId: b.threadId, reason: 'reload', states: { ...result.state }, events: 0 }))
+      } catch {
+        // The store cannot take it either: the state is in the next action that carries it.
+      }
+      throw error
+    }
+    return action
+  }
+}
