@@ -19,9 +19,9 @@ export type { PeerOptions } from './runtime.js'
  * to one Redux store (RTK Query's shape: `reducerPath`, `reducer`, `middleware`, `thunks`,
  * `selectors`).
  */
-export interface Peer {
+export interface Peer<ReducerPath extends string = 'threads'> {
   /** Where `reducer` is mounted: `threads` unless `createPeer({ reducerPath })` says otherwise. */
-  readonly reducerPath: string
+  readonly reducerPath: ReducerPath
   /** The peer's status in the store: threads, heads, how far behind, held records, errors, progress. */
   readonly reducer: Reducer<PeerState>
   /** Add to the store's middleware: `middleware: (gDM) => gDM().concat(peer.middleware)`. */
@@ -74,8 +74,8 @@ export interface Peer {
  * peer.selectors.selectThreadStatus(store.getState(), threadId)
  * ```
  */
-export function createPeer(options: PeerOptions = {}): Peer {
-  const reducerPath = options.reducerPath ?? 'threads'
+export function createPeer<ReducerPath extends string = 'threads'>(options: PeerOptions<ReducerPath> = {}): Peer<ReducerPath> {
+  const reducerPath = (options.reducerPath ?? 'threads') as ReducerPath
   const registry = new ThreadRegistry()
   const link = new StoreLink(registry)
   let runtime: PeerRuntime | undefined
@@ -135,7 +135,7 @@ export function createPeer(options: PeerOptions = {}): Peer {
       if (b !== undefined) link.applied(b, 'rollback', [], state)
     }
   })
-  const peer: Peer = {
+  const peer: Peer<ReducerPath> = {
     reducerPath,
     reducer: peerSlice.reducer,
     middleware: link.middleware,

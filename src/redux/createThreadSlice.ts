@@ -12,8 +12,11 @@ import { isDev } from '../platform/env.js'
 import { carriedStates, eventOf } from './appliedAction.js'
 import { DURABLE, THREAD_COMMAND, THREAD_SLICE, mark, markOf } from './brand.js'
 
-/** What `unwrap()` on a dispatched thread command gives: the event, once it is durable. */
-export interface DurableCommand {
+/**
+ * What `unwrap()` on a dispatched thread command gives: the event, once it is durable. (A type
+ * alias, not an interface: an action that carries it stays assignable to RTK's `UnknownAction`.)
+ */
+export type DurableCommand = {
   /**
    * Resolves with the command's event (author, seq, clock, identity…) once it is stored in this
    * peer's log, as `createAsyncThunk` results unwrap: rejects with the error that refused or
@@ -70,6 +73,8 @@ export interface ThreadSlice<
   readonly version: string
   /** False: one thread per peer. See {@link createThreadSlice} with `keyed: true`. */
   readonly keyed: false
+  /** The state of one thread before any event (the slice's initial state). */
+  initialThreadState(): State
 }
 
 /** A thread-keyed slice's view of one thread: commands that name it, selectors that read it. */

@@ -11,7 +11,7 @@ import { memoryStorage } from '../store/memory/memoryStorage.js'
 import type { StorageAdapter } from '../store/storageAdapter.js'
 
 /** Options of `createPeer`. */
-export interface PeerOptions {
+export interface PeerOptions<ReducerPath extends string = string> {
   /**
    * Where logs, keys and snapshots live. Default: in memory (lost on exit). In Node use
    * `levelStorage(dir)` from `redux-threads/level`; in browsers `localforageStorage()`.
@@ -40,7 +40,7 @@ export interface PeerOptions {
   /** Exchange heads with every peer and redial known addresses this often (ms; default 10,000; 0: never). */
   readonly syncIntervalMs?: number
   /** Where the peer's status lives in the store (default `threads`). */
-  readonly reducerPath?: string
+  readonly reducerPath?: ReducerPath
 }
 
 /** What the peer facade hears of the runtime's start. */

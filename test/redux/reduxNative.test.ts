@@ -5,7 +5,7 @@
  * saw (an exported action log rebuilds it in a fresh store); unchanged items keep their identity
  * after a replay; one keyed slice backs many threads; one way to wait.
  */
-import { configureStore, createListenerMiddleware, createSlice, type UnknownAction } from '@reduxjs/toolkit'
+import { configureStore, createListenerMiddleware, createSlice, type Middleware, type UnknownAction } from '@reduxjs/toolkit'
 import { describe, expect, it } from 'vitest'
 import { createMemoryHub } from '../../adapters/network/memory.js'
 import { createPeer, createThreadSlice, threadApplied, eventOf, type Peer } from '../../src/index.js'
@@ -19,10 +19,11 @@ function makeStore(peer: Peer, extra: { middleware?: ReturnType<typeof createLis
       const base = gDM().concat(peer.middleware, ...(extra.middleware ?? []))
       if (extra.log === undefined) return base
       const log = extra.log
-      return base.concat(() => (next) => (action) => {
+      const record: Middleware = () => (next) => (action) => {
         log.push(action as UnknownAction)
         return next(action)
-      })
+      }
+      return base.concat(record)
     }
   })
 }
