@@ -15,6 +15,7 @@ const esmOnly = new Set(['conformance', 'network-conformance', 'cli'])
 
 const entries = {
   index: 'src/index.ts',
+  advanced: 'src/advanced.ts',
   memory: 'adapters/storage/memory.ts',
   level: 'adapters/storage/level.ts',
   localforage: 'adapters/storage/localforage.ts',
