@@ -19,7 +19,7 @@
 
 // The peer: storage, identity, threads, and the reducer + middleware that bind them to a store.
 export { createPeer } from './redux/createPeer.js'
-export type { Peer, PeerOptions } from './redux/createPeer.js'
+export type { Peer, PeerOptions, TypedSelectors } from './redux/createPeer.js'
 export type { PeerState, PeerPhase, ThreadEntry, PeerSelectors } from './redux/peerSlice.js'
 export type { PeerThunks, ThreadResult, CreateThreadArgs, OpenThreadArgs, JoinThreadArgs, InviteArgs, TransactionArgs } from './redux/thunks.js'
 export type { ThreadHandle } from './redux/threadHandle.js'

@@ -14,6 +14,11 @@ import { ThreadHandle } from './threadHandle.js'
 
 export type { PeerOptions } from './runtime.js'
 
+/** {@link PeerSelectors}, taking your `RootState`. */
+export type TypedSelectors<RootState> = {
+  readonly [K in keyof PeerSelectors]: PeerSelectors[K] extends (root: unknown, ...args: infer A) => infer R ? (root: RootState, ...args: A) => R : never
+}
+
 /**
  * A peer: one identity, its storage, its threads, and the reducer and middleware that bind them
  * to one Redux store (RTK Query's shape: `reducerPath`, `reducer`, `middleware`, `thunks`,
@@ -30,6 +35,17 @@ export interface Peer<ReducerPath extends string = 'threads'> {
   readonly thunks: PeerThunks
   /** Selectors over the root state. */
   readonly selectors: PeerSelectors
+  /**
+   * The selectors typed for your `RootState`, bound once (RTK's `withTypes` habit), so they
+   * compose with `createSelector` without casts.
+   *
+   * @example
+   * ```ts
+   * export const { selectors } = peer.withTypes<RootState>()
+   * const selectBehind = createSelector([selectors.selectThreads], (t) => Object.values(t).map((x) => x.behind))
+   * ```
+   */
+  withTypes<RootState>(): { readonly selectors: TypedSelectors<RootState> }
   /** Start now (storage, identity, network); the first thunk does it otherwise. */
   start(): Promise<void>
   /** This peer's ID (its log ID in every thread), once started. */
@@ -141,6 +157,9 @@ export function createPeer<ReducerPath extends string = 'threads'>(options: Peer
     middleware: link.middleware,
     thunks,
     selectors: peerSelectors(reducerPath),
+    withTypes<RootState>() {
+      return { selectors: peer.selectors as unknown as TypedSelectors<RootState> }
+    },
     async start() {
       await rt.start()
     },
