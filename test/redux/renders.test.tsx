@@ -39,7 +39,7 @@ describe('renders after a replay (issue 9 §5)', () => {
     }
     const container = document.createElement('div')
     const root = createRoot(container)
-    await act(async () => root.render(createElement(Provider, { store: storeB }, createElement(List))))
+    await act(async () => root.render(createElement(Provider, { store: storeB, children: createElement(List) })))
     expect(container.querySelectorAll('li')).toHaveLength(50)
     expect([...renders.values()].every((n) => n === 1)).toBe(true)
 
