@@ -28,12 +28,16 @@ describe('one peer per storage (issue 8 §9)', () => {
   it('LevelDB: a second peer on the same directory is refused by name, the first keeps working', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'rt-lock-'))
     dirs.push(dir)
-    const first = await createPeer({ storage: levelStorage(dir) })
-    await expect(createPeer({ storage: levelStorage(dir) })).rejects.toMatchObject({ name: 'StorageLockedError' })
-    expect(first.storedThreads()).toEqual([])
+    const first = createPeer({ storage: levelStorage(dir) })
+    await first.start()
+    // The second peer is made at once (createPeer is synchronous) and refused when it starts.
+    const second = createPeer({ storage: levelStorage(dir) })
+    await expect(second.start()).rejects.toMatchObject({ name: 'StorageLockedError' })
+    await expect(first.storedThreads()).resolves.toEqual([])
     await first.close()
     // Released: the next peer opens it, with the same identity.
-    const again = await createPeer({ storage: levelStorage(dir) })
+    const again = createPeer({ storage: levelStorage(dir) })
+    await again.start()
     expect(again.id).toBe(first.id)
     await again.close()
   })
