@@ -1,6 +1,6 @@
 import type { CID } from 'multiformats/cid'
 import { encodeCommand, decodeCommand, type Command } from '../core/command.js'
-import { CorruptStoreError, ForkedLogError, MalformedRecordError, NotWriterError, ReducerError, StorageFailedError, ThreadsError, TooLargeError } from '../core/errors.js'
+import { CorruptStoreError, ForkedLogError, MalformedRecordError, MisuseError, NotWriterError, ReducerError, StorageFailedError, ThreadsError, TooLargeError } from '../core/errors.js'
 import type { ForkProof } from '../core/forkProof.js'
 import { publicKeyFromLogId, type LogKey } from '../core/keys.js'
 import { createRecord, signatureHolds, type LogHead, type LogRecord, type RecordBlocks } from '../core/record.js'
@@ -452,7 +452,7 @@ export class ThreadEngine<S> {
     let result: T
     try {
       result = fn()
-      if (result instanceof Promise) throw new TypeError('a transaction function must be synchronous: it runs between two dispatches')
+      if (result instanceof Promise) throw new MisuseError('a transaction function must be synchronous: it runs between two dispatches', { threadId: this.id })
     } catch (e) {
       this.#txn = undefined
       const state = this.#timeline.dropNewest(txn.records.length)

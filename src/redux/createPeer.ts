@@ -104,6 +104,8 @@ export function createPeer<ReducerPath extends string = 'threads'>(options: Peer
     return { ...b.status.current(), role: b.role, behind, caughtUp: caught }
   }
   const feed = new StatusFeed(() => link.dispatch, entryOf)
+  /** Refusals an engine reported itself: the sync service's strike for the same error must not count it again. */
+  const reportedByEngine = new WeakSet<object>()
   runtime = new PeerRuntime(
     options,
     { target: (id) => registry.get(id)?.engine, targets: () => registry.all().map((b) => b.engine) },
@@ -117,6 +119,13 @@ export function createPeer<ReducerPath extends string = 'threads'>(options: Peer
           b.status.setPeers(peers)
           feed.touch(b)
         })
+        // What the sync service blames a peer for reaches the thread's status as a refusal (one
+        // that names no thread, every thread's): garbage, rate limits, bad gossip, forged proofs.
+        s.sync?.events.on('error', ({ error }) => {
+          if (reportedByEngine.has(error)) return
+          const target = error.threadId === undefined ? undefined : registry.get(error.threadId)
+          for (const b of target === undefined ? registry.all() : [target]) b.engine.events.emit('rejected', error)
+        })
         s.sync?.events.on('heads', ({ threadId }) => {
           const b = registry.get(threadId)
           if (b !== undefined) feed.touch(b)
@@ -129,7 +138,7 @@ export function createPeer<ReducerPath extends string = 'threads'>(options: Peer
     }
   )
   const rt = runtime
-  const threads = new ThreadLifecycle({ runtime: rt, registry, link, feed })
+  const threads = new ThreadLifecycle({ runtime: rt, registry, link, feed, reportedByEngine })
   /** Resolves when the thread has caught up with the peers it reached, or the wait ran out. */
   const caughtUp = async (threadId: string, timeoutMs: number): Promise<boolean> => {
     const b = registry.get(threadId)

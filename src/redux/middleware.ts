@@ -17,8 +17,9 @@ export class StoreLink {
   #api: MiddlewareAPI | undefined
   /** The thread whose local command is being applied: its own `applied` comes back through the middleware. */
   #inCommand: string | undefined
-  /** Steps that happened before the store was there (a thread opened by `peer.start()`…). */
+  /** Steps that happened before the store was there (a thread opened by a thunk run without a store…). */
   readonly #waiting: Array<() => void> = []
+  #draining = false
 
   constructor(registry: ThreadRegistry) {
     this.#registry = registry
@@ -55,8 +56,20 @@ export class StoreLink {
       for (const e of events) actions.push(eventActionWith(e, reason === 'replay' ? { replay: true } : {}) as unknown as UnknownAction)
       actions.forEach((a, i) => api.dispatch(i < actions.length - 1 ? autoBatched(a) : a))
     }
-    if (this.#api === undefined) this.#waiting.push(step)
+    // In order: behind steps still waiting for the store (or being given to it).
+    if (this.#api === undefined || this.#draining || this.#waiting.length > 0) this.#waiting.push(step)
     else step()
+  }
+
+  /** Give the store the steps that happened before it was there, in order. */
+  #drain(): void {
+    if (this.#draining || this.#waiting.length === 0) return
+    this.#draining = true
+    try {
+      for (let step = this.#waiting.shift(); step !== undefined; step = this.#waiting.shift()) step()
+    } finally {
+      this.#draining = false
+    }
   }
 
   /** The middleware: at most one store per peer. */
@@ -65,8 +78,12 @@ export class StoreLink {
       throw new MisuseError('`peer.middleware` is already part of a store: a peer projects its threads into one Redux store. Create one peer per store.')
     }
     this.#api = api
-    for (const step of this.#waiting.splice(0)) step()
+    // Redux refuses a dispatch while it builds the store's middleware ("Dispatching while
+    // constructing your middleware is not allowed"): the waiting steps go before the first action
+    // through the store, or a microtask later (the store exists then), whichever comes first.
+    if (this.#waiting.length > 0) queueMicrotask(() => this.#drain())
     return (next) => (action) => {
+      this.#drain()
       if (!isAction(action) || isEventAction(action)) return next(action)
       const route = this.#registry.route(action)
       if (route.kind === 'pass') return next(action)

@@ -32,6 +32,8 @@ export class ThreadRegistry {
   /** Command type → the bindings whose slices have it. */
   readonly #byType = new Map<string, Binding[]>()
   readonly #deleted = new Set<string>()
+  /** Command type of an unkeyed slice → the deleted thread it fed (its commands name no thread). */
+  readonly #deletedTypes = new Map<string, string>()
 
   get(threadId: string): Binding | undefined {
     return this.#threads.get(threadId)
@@ -66,7 +68,12 @@ export class ThreadRegistry {
   bind(binding: Binding): void {
     this.#threads.set(binding.threadId, binding)
     this.#deleted.delete(binding.threadId)
-    for (const s of binding.slices) for (const type of s.commandTypes) this.#byType.set(type, [...(this.#byType.get(type) ?? []), binding])
+    for (const s of binding.slices) {
+      for (const type of s.commandTypes) {
+        this.#byType.set(type, [...(this.#byType.get(type) ?? []), binding])
+        this.#deletedTypes.delete(type)
+      }
+    }
   }
 
   /** Forget a thread (closed, left or deleted); commands for it are refused from now on. */
@@ -74,7 +81,10 @@ export class ThreadRegistry {
     const b = this.#threads.get(threadId)
     if (b === undefined) return undefined
     this.#threads.delete(threadId)
-    if (deleted) this.#deleted.add(threadId)
+    if (deleted) {
+      this.#deleted.add(threadId)
+      for (const s of b.slices) if (!s.keyed) for (const type of s.commandTypes) this.#deletedTypes.set(type, threadId)
+    }
     for (const [type, list] of this.#byType) {
       const rest = list.filter((x) => x !== b)
       if (rest.length === 0) this.#byType.delete(type)
@@ -98,6 +108,8 @@ export class ThreadRegistry {
     if (candidates === undefined) {
       const slice = threadCommandOf(action)
       if (slice === undefined) return { kind: 'pass' }
+      const gone = this.#deletedTypes.get(action.type)
+      if (gone !== undefined) throw new ThreadDeletedError('the thread was deleted on this peer: it takes no commands', { threadId: gone })
       // Applied here alone, it would make this store's state differ from the thread forever.
       throw new MisuseError(
         `\`${action.type}\` is a command of thread slice \`${slice}\`, which no open thread of this peer holds. ` +

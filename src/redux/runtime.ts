@@ -11,7 +11,7 @@ import { memoryStorage } from '../store/memory/memoryStorage.js'
 import type { StorageAdapter } from '../store/storageAdapter.js'
 
 /** Options of `createPeer`. */
-export interface PeerOptions<ReducerPath extends string = string> {
+export interface PeerOptions<ReducerPath extends string = 'threads'> {
   /**
    * Where logs, keys and snapshots live. Default: in memory (lost on exit). In Node use
    * `levelStorage(dir)` from `redux-threads/level`; in browsers `localforageStorage()`.
@@ -67,14 +67,14 @@ export interface Started {
  * synchronous constructor plus `whenReady`).
  */
 export class PeerRuntime {
-  readonly options: PeerOptions
+  readonly options: PeerOptions<string>
   readonly #host: SyncHost
   readonly #hooks: RuntimeHooks
   #starting: Promise<Started> | undefined
   #started: Started | undefined
   #closed = false
 
-  constructor(options: PeerOptions, host: SyncHost, hooks: RuntimeHooks) {
+  constructor(options: PeerOptions<string>, host: SyncHost, hooks: RuntimeHooks) {
     this.options = options
     this.#host = host
     this.#hooks = hooks

@@ -33,12 +33,14 @@ export class ThreadLifecycle {
   readonly #registry: ThreadRegistry
   readonly #link: StoreLink
   readonly #feed: StatusFeed
+  readonly #reportedByEngine: WeakSet<object>
 
-  constructor(parts: { runtime: PeerRuntime; registry: ThreadRegistry; link: StoreLink; feed: StatusFeed }) {
+  constructor(parts: { runtime: PeerRuntime; registry: ThreadRegistry; link: StoreLink; feed: StatusFeed; reportedByEngine: WeakSet<object> }) {
     this.#runtime = parts.runtime
     this.#registry = parts.registry
     this.#link = parts.link
     this.#feed = parts.feed
+    this.#reportedByEngine = parts.reportedByEngine
   }
 
   async #started(): Promise<Started> {
@@ -186,6 +188,7 @@ export class ThreadLifecycle {
       }
     }
     offs.push(
+      engine.events.on('rejected', (e) => this.#reportedByEngine.add(e)),
       engine.events.on('applied', ({ events, state, replayed }) => this.#link.applied(binding, replayed ? 'replay' : 'remote', events, state)),
       this.#feed.watch(binding)
     )
