@@ -18,10 +18,12 @@ import { memoryStorage } from '../adapters/storage/memory.js'
 import { encodeCommand } from '../src/core/command.js'
 import { generateLogKey, type ThreadKey } from '../src/core/keys.js'
 import { createRecord, recordBlocks, type RecordBlocks } from '../src/core/record.js'
-import type { ThreadId } from '../src/core/threadId.js'
+import type { ThreadEngine } from '../src/engine/threadEngine.js'
 import type { OrderKey } from '../src/engine/threadEvent.js'
-import { createPeer, durable, type Peer, type PeerOptions, type Thread } from '../src/redux/createPeer.js'
+import { createPeer, type Peer, type PeerOptions } from '../src/redux/createPeer.js'
 import { createThreadSlice, type ThreadSliceLike } from '../src/redux/createThreadSlice.js'
+import type { SliceStates } from '../src/redux/projection.js'
+import { engineOf, type ThreadHandle } from '../src/redux/threadHandle.js'
 import type { StorageAdapter } from '../src/store/storageAdapter.js'
 import { keys } from '../src/store/storageKeys.js'
 import { ACTION, ACTION_BYTES } from './fixtures.js'
@@ -123,7 +125,7 @@ const COMMAND_BODY = encodeCommand(COMMAND)
 function storeFor(peer: Peer, reducer: Reducer, checks: boolean) {
   const quiet = { warnAfter: Number.MAX_SAFE_INTEGER }
   return configureStore({
-    reducer: { todos: reducer },
+    reducer: { [peer.reducerPath]: peer.reducer, todos: reducer },
     middleware: (defaults) =>
       defaults(checks ? { serializableCheck: quiet, immutableCheck: quiet } : { serializableCheck: false, immutableCheck: false }).concat(peer.middleware)
   })
@@ -134,7 +136,9 @@ type Store = ReturnType<typeof storeFor>
 interface Session {
   readonly peer: Peer
   readonly store: Store
-  readonly thread: Thread
+  readonly thread: ThreadHandle
+  /** The thread's engine (`engineOf`): timeline, logstore. */
+  readonly engine: ThreadEngine<SliceStates>
   readonly dir?: string
 }
 
@@ -162,15 +166,16 @@ async function session(
   storage: StorageAdapter,
   slice: Slice,
   checks: boolean,
-  options: { dir?: string; join?: { id: ThreadId; key?: ThreadKey }; peer?: Omit<PeerOptions, 'storage'> } = {}
+  options: { dir?: string; join?: { id: string; key?: ThreadKey }; peer?: Omit<PeerOptions, 'storage' | 'reducerPath'> } = {}
 ): Promise<Session> {
-  const peer = await createPeer({ storage, ...options.peer })
+  const peer = createPeer({ storage, ...options.peer })
   const store = storeFor(peer, slice.reducer, checks)
-  const thread =
+  const { threadId } =
     options.join === undefined
-      ? await peer.createThread({ slices: [slice] })
-      : await peer.openThread(options.join.id, { slices: [slice], ...(options.join.key === undefined ? {} : { key: options.join.key }) })
-  return { peer, store, thread, ...(options.dir === undefined ? {} : { dir: options.dir }) }
+      ? await store.dispatch(peer.thunks.createThread({ slices: [slice] })).unwrap()
+      : await store.dispatch(peer.thunks.openThread({ threadId: options.join.id, slices: [slice], ...(options.join.key === undefined ? {} : { key: options.join.key }) })).unwrap()
+  const thread = peer.thread(threadId) as ThreadHandle
+  return { peer, store, thread, engine: engineOf(thread), ...(options.dir === undefined ? {} : { dir: options.dir }) }
 }
 
 async function levelSession(slice: Slice, checks: boolean, options: Parameters<typeof session>[3] = {}): Promise<Session> {
@@ -193,7 +198,7 @@ function dispatchMany(store: Store, n: number): void {
 
 function expectCount(s: Session, n: number, what: string): void {
   const count = countOf(s.store)
-  const length = s.thread.engine.timeline.length
+  const length = s.engine.timeline.length
   if (count !== n || length !== n) throw new Error(`${what}: expected ${n} events applied, store has ${count}, timeline ${length}`)
 }
 
@@ -245,7 +250,7 @@ async function applyFigure(r: Reporter, bench: string, checks: boolean): Promise
       (run, n) => dispatchMany(run.store, n)
     )
     const last = s as Session
-    await last.peer.flush()
+    await last.peer.idle()
     expectCount(last, APPLY_N, bench)
     r.rate(bench, 'commands/s', timing, {
       middleware: checks ? 'RTK defaults (serializableCheck, immutableCheck on: development)' : 'serializableCheck: false, immutableCheck: false (production)',
@@ -276,7 +281,7 @@ async function durableThroughput(r: Reporter): Promise<void> {
       async (run, n) => {
         for (let done = 0; done < n; done += DURABLE_BURST) {
           dispatchMany(run.store, DURABLE_BURST)
-          await run.peer.flush()
+          await run.peer.idle()
         }
       }
     )
@@ -287,7 +292,7 @@ async function durableThroughput(r: Reporter): Promise<void> {
       backend: 'level (classic-level), sync: false',
       middleware: 'production (checks off)',
       snapshot_every: 1_000,
-      note: `bursts of ${DURABLE_BURST} dispatches, each followed by await peer.flush() (group commit; default snapshots included)`
+      note: `bursts of ${DURABLE_BURST} dispatches, each followed by await peer.idle() (every write durable; group commit; default snapshots included)`
     })
   } finally {
     await close(s)
@@ -309,7 +314,7 @@ async function stream(s: Session, total: number, burst: number, pause: () => Pro
       const k = next
       const t0 = performance.now()
       done.push(
-        durable(dispatch(added(ITEM))).then(() => {
+        dispatch(added(ITEM)).unwrap().then(() => {
           latencies[k] = performance.now() - t0
         })
       )
@@ -332,11 +337,11 @@ async function durableLatency(r: Reporter): Promise<void> {
   try {
     s = await levelSession(todosLast, false)
     await stream(s, 1_000, STREAM_BURST, nextTurn) // warm-up
-    await s.peer.flush()
+    await s.peer.idle()
     const saturated = await stream(s, STREAM_N, STREAM_BURST, nextTurn)
-    await s.peer.flush()
+    await s.peer.idle()
     const paced = await stream(s, PACED_N, STREAM_BURST, () => new Promise((resolve) => setTimeout(resolve, PACED_PAUSE_MS)))
-    await s.peer.flush()
+    await s.peer.idle()
     expectCount(s, 1_000 + STREAM_N + PACED_N, 'engine.command.durable.latency')
     const backend = 'level (classic-level), sync: false'
     latencyFigures(r, 'engine.command.durable.latency', saturated, {
@@ -344,14 +349,14 @@ async function durableLatency(r: Reporter): Promise<void> {
       burst: STREAM_BURST,
       offered: 'one burst per setImmediate turn (as fast as the CPU dispatches)',
       backend,
-      note: 'from store.dispatch to durable(dispatched) resolving, per command; the stream saturates the CPU, so a write waits for the next burst to finish dispatching'
+      note: 'from store.dispatch to dispatched.unwrap() resolving, per command; the stream saturates the CPU, so a write waits for the next burst to finish dispatching'
     })
     latencyFigures(r, 'engine.command.durable.latency.paced', paced, {
       n: PACED_N,
       burst: STREAM_BURST,
       offered: `one burst, then a ${PACED_PAUSE_MS} ms pause (setTimeout)`,
       backend,
-      note: 'from store.dispatch to durable(dispatched) resolving, per command, below capacity'
+      note: 'from store.dispatch to dispatched.unwrap() resolving, per command, below capacity'
     })
   } finally {
     await close(s)
@@ -362,7 +367,7 @@ async function durableLatency(r: Reporter): Promise<void> {
 // 3. Ingest of remote events.
 
 interface Written {
-  readonly id: ThreadId
+  readonly id: string
   readonly key: ThreadKey
   readonly logId: string
   readonly blocks: RecordBlocks[]
@@ -419,7 +424,7 @@ async function ingestFigure(r: Reporter, backend: 'memory' | 'level'): Promise<v
       chunk: INGEST_CHUNK,
       backend: backend === 'memory' ? 'memory' : 'level (classic-level), sync: false',
       middleware: 'production (checks off)',
-      note: `a fresh peer joins with the thread key and ingests ${INGEST_N} events of one log in chunks of ${INGEST_CHUNK} (verify, decrypt, order, reduce, one store dispatch per chunk), then flush; applied_events_per_s stops before flush`
+      note: `a fresh peer joins with the thread key and ingests ${INGEST_N} events of one log in chunks of ${INGEST_CHUNK} (verify, decrypt, order, reduce; per chunk one threadApplied and one action per event, auto-batched: one store notification), then flush; applied_events_per_s stops before flush`
     })
   } finally {
     await close(s)
@@ -473,7 +478,7 @@ interface Late {
  * to the logstore here, outside the timed region.
  */
 async function craftLate(s: Session, depth: number): Promise<Late> {
-  const timeline = s.thread.engine.timeline
+  const timeline = s.engine.timeline
   const at = timeline.length - depth
   const events = timeline.events
   const after = events[at]?.meta.clock
@@ -484,8 +489,8 @@ async function craftLate(s: Session, depth: number): Promise<Late> {
       if (clock === undefined || clock < 0) continue
       const key: OrderKey = { clock, logId: logKey.id, seq: 1 }
       if (timeline.positionOf(key) !== at) continue
-      const record = createRecord({ logKey, threadKey: s.thread.key, thread: s.thread.id, body: COMMAND_BODY, clock, time: Date.now() })
-      await s.peer.eventStore.logstore.addLog(s.thread.id, logKey.id)
+      const record = createRecord({ logKey, threadKey: s.thread.key, thread: s.engine.thread.id, body: COMMAND_BODY, clock, time: Date.now() })
+      await s.engine.store.logstore.addLog(s.thread.id, logKey.id)
       return { logId: logKey.id, blocks: recordBlocks(record), key }
     }
   }
@@ -552,7 +557,7 @@ async function measureLate(h: History, source: Source, length: number): Promise<
         const result = await s.thread.ingest(late.logId, [late.blocks])
         if (result.added.length !== 1 || !result.replayed) throw new Error(`late event at depth ${depth}: not applied by a replay`)
         folds.push(result.folds)
-        const timeline = s.thread.engine.timeline
+        const timeline = s.engine.timeline
         const got = timeline.length - 1 - timeline.positionOf(late.key)
         if (got !== depth) throw new Error(`late event landed at depth ${got}, not ${depth}`)
         lengths.push(timeline.length - 1)
@@ -620,7 +625,7 @@ async function coldStart(dir: string, h: History, slice: Slice, runs: number, wa
 }
 
 async function snapshotBytes(s: Session): Promise<number> {
-  const value = await s.peer.eventStore.logstore.storage.get(keys.snapshot(s.thread.engine.thread.n, 'latest'))
+  const value = await s.engine.store.logstore.storage.get(keys.snapshot(s.engine.thread.n, 'latest'))
   if (value === undefined) throw new Error('no snapshot was written')
   return value.length
 }

@@ -5,7 +5,7 @@
  *
  * Every peer is a real `createPeer({ network: libp2pNetwork(…), syncIntervalMs: 0 })` bound to a
  * real RTK store (production middleware: serializableCheck and immutableCheck off), so only
- * protocol-driven traffic runs (no periodic rounds); a round is asked for with `peer.syncNow()`
+ * protocol-driven traffic runs (no periodic rounds); a round is asked for with `peer.thunks.syncNow()`
  * where one is needed. Waits are `store.subscribe` / `status$` callbacks, never polling sleeps;
  * timeouts only guard against a hang. Every libp2p node is stopped when its bench ends.
  *
@@ -29,9 +29,10 @@ import { DEFAULT_PULL_LIMIT, decodeMessage, encodeMessage, NONCE_BYTES, TAG_BYTE
 import { generateLogKey } from '../src/core/keys.js'
 import { ThreadId } from '../src/core/threadId.js'
 import type { EventMeta } from '../src/engine/threadEvent.js'
-import { createPeer, type Peer, type Thread } from '../src/redux/createPeer.js'
+import { createPeer, type Peer } from '../src/redux/createPeer.js'
 import { createThreadSlice } from '../src/redux/createThreadSlice.js'
-import type { ThreadStatus } from '../src/rx/threadStatus.js'
+import type { ThreadEntry } from '../src/redux/peerSlice.js'
+import { engineOf, type ThreadHandle } from '../src/redux/threadHandle.js'
 import type { StorageAdapter } from '../src/store/storageAdapter.js'
 import { ACTION, ACTION_BYTES } from './fixtures.js'
 import { collect, once, sig, target, type Bench, type Reporter } from './harness.js'
@@ -97,7 +98,7 @@ const todos = createThreadSlice({
 
 function storeFor(peer: Peer) {
   return configureStore({
-    reducer: { todos: todos.reducer },
+    reducer: { [peer.reducerPath]: peer.reducer, todos: todos.reducer },
     middleware: (defaults) => defaults({ serializableCheck: false, immutableCheck: false }).concat(peer.middleware)
   })
 }
@@ -245,7 +246,8 @@ interface NetPeer {
   readonly store: Store
   readonly stats: NetStats
   readonly dir?: string
-  thread?: Thread
+  /** The thread this peer created or joined. */
+  threadId?: string
 }
 
 /** Every peer still open: closed when its bench ends, whatever happens. */
@@ -262,9 +264,11 @@ async function netPeer(backend: 'memory' | 'level' = 'memory'): Promise<NetPeer>
   const stats = new NetStats()
   const dir = backend === 'level' ? await mkdtemp(join(await root(), 'peer-')) : undefined
   const storage: StorageAdapter = dir === undefined ? memoryStorage() : levelStorage(dir)
-  const peer = await createPeer({ storage, network: counted(libp2pNetwork({ listen: LISTEN }), stats), syncIntervalMs: 0 })
+  const peer = createPeer({ storage, network: counted(libp2pNetwork({ listen: LISTEN }), stats), syncIntervalMs: 0 })
   const p: NetPeer = { peer, store: storeFor(peer), stats, ...(dir === undefined ? {} : { dir }) }
   open.add(p)
+  // Started here (storage, identity, libp2p), untimed, as `await createPeer()` was.
+  await peer.start()
   return p
 }
 
@@ -278,9 +282,33 @@ async function closeAll(): Promise<void> {
   await Promise.allSettled([...open].map((p) => closePeer(p)))
 }
 
-function threadOf(p: NetPeer): Thread {
-  if (p.thread === undefined) throw new Error('the peer has no thread')
-  return p.thread
+function threadOf(p: NetPeer): ThreadHandle {
+  const t = p.threadId === undefined ? undefined : p.peer.thread(p.threadId)
+  if (t === undefined) throw new Error('the peer has no thread')
+  return t
+}
+
+function statusOf(p: NetPeer) {
+  if (p.threadId === undefined) throw new Error('the peer has no thread')
+  return p.peer.status$(p.threadId)
+}
+
+/** Create a thread on `p` (lifecycle thunk, unwrapped). */
+async function createThread(p: NetPeer): Promise<void> {
+  p.threadId = (await p.store.dispatch(p.peer.thunks.createThread({ slices: [todos] })).unwrap()).threadId
+}
+
+/** A write invite to `p`'s thread. */
+function inviteOf(p: NetPeer): Promise<string> {
+  return p.store.dispatch(p.peer.thunks.invite({ threadId: threadOf(p).id })).unwrap()
+}
+
+/**
+ * Join with `invite`. `waitForSyncMs: 0`: resolve once the sync round is sent, as joinThread did
+ * before the Redux rewrite (the figures wait for the store or the status themselves).
+ */
+async function joinThread(p: NetPeer, invite: string): Promise<void> {
+  p.threadId = (await p.store.dispatch(p.peer.thunks.joinThread({ invite, slices: [todos], waitForSyncMs: 0 })).unwrap()).threadId
 }
 
 /** Dispatch `n` bench commands. */
@@ -309,7 +337,7 @@ function whenCount(store: Store, n: number, what: string, timeoutMs = HANG_MS): 
 }
 
 /** Resolves with performance.now() when the thread's status satisfies `ok` (status$), or with undefined after `timeoutMs`. */
-function whenStatus(p: NetPeer, ok: (s: ThreadStatus) => boolean, timeoutMs: number): Promise<number | undefined> {
+function whenStatus(p: NetPeer, ok: (s: ThreadEntry) => boolean, timeoutMs: number): Promise<number | undefined> {
   return new Promise<number | undefined>((resolve) => {
     let done = false
     let timer: ReturnType<typeof setTimeout> | undefined
@@ -320,7 +348,7 @@ function whenStatus(p: NetPeer, ok: (s: ThreadStatus) => boolean, timeoutMs: num
       queueMicrotask(() => sub.unsubscribe())
       resolve(at)
     }
-    const sub = threadOf(p).status$.subscribe((s) => {
+    const sub = statusOf(p).subscribe((s) => {
       if (ok(s)) finish(performance.now())
     })
     if (!done) timer = setTimeout(() => finish(undefined), timeoutMs)
@@ -328,10 +356,10 @@ function whenStatus(p: NetPeer, ok: (s: ThreadStatus) => boolean, timeoutMs: num
 }
 
 /** The status of a thread now (status$ emits it on subscribe). */
-function statusNow(p: NetPeer): ThreadStatus {
-  let out: ThreadStatus | undefined
-  threadOf(p)
-    .status$.subscribe((s) => (out ??= s))
+function statusNow(p: NetPeer): ThreadEntry {
+  let out: ThreadEntry | undefined
+  statusOf(p)
+    .subscribe((s) => (out ??= s))
     .unsubscribe()
   if (out === undefined) throw new Error('status$ did not emit on subscribe')
   return out
@@ -362,14 +390,14 @@ const ms = (v: number): number => sig(v, 3)
 /** Writer A: a thread of {@link REPLICATE_N} events, written before any other peer exists. */
 const writer = once(async (): Promise<{ a: NetPeer; invite: string; hash: number }> => {
   const a = await netPeer()
-  a.thread = await a.peer.createThread({ slices: [todos] })
+  await createThread(a)
   for (let i = 0; i < REPLICATE_N; i += 1_000) {
     dispatchMany(a.store, 1_000)
-    await a.peer.flush()
+    await threadOf(a).flush()
   }
   await a.peer.idle()
   if (stateOf(a.store).count !== REPLICATE_N) throw new Error('writer A did not write its events')
-  return { a, invite: a.thread.invite(), hash: stateOf(a.store).hash }
+  return { a, invite: await inviteOf(a), hash: stateOf(a.store).hash }
 })
 
 interface ReplicateRun {
@@ -397,15 +425,15 @@ async function replicateOnce(backend: 'memory' | 'level'): Promise<ReplicateRun>
     loop.enable()
     const start = performance.now()
     const all = whenCount(bs.store, REPLICATE_N, `network.replicate.${backend}`)
-    bs.thread = await bs.peer.joinThread(invite, { slices: [todos] })
+    await joinThread(bs, invite)
     const joinReturned = performance.now()
     const done = await all
     loop.disable()
-    await bs.peer.flush()
+    await threadOf(bs).flush()
     const durable = performance.now()
     await Promise.all([bs.peer.idle(), a.peer.idle()])
     const s = stateOf(bs.store)
-    if (s.count !== REPLICATE_N || s.hash !== hash || threadOf(bs).engine.timeline.length !== REPLICATE_N) {
+    if (s.count !== REPLICATE_N || s.hash !== hash || engineOf(threadOf(bs)).timeline.length !== REPLICATE_N) {
       throw new Error(`network.replicate.${backend}: B holds ${s.count} events (hash ${s.hash}), A ${REPLICATE_N} (hash ${hash})`)
     }
     const rel = (t: number | undefined): number | undefined => (t === undefined ? undefined : ms(t - start))
@@ -462,7 +490,7 @@ async function replicateFigure(r: Reporter, backend: 'memory' | 'level', runs: n
     transport: 'libp2p TCP 127.0.0.1, Noise, Yamux',
     command_bytes: ACTION_BYTES,
     middleware: 'production (checks off)',
-    note: `writer A holds ${REPLICATE_N} events written before B exists; B (fresh createPeer + store, untimed) calls joinThread(A's invite): dial, mutual auth, heads, paged pulls; timed from joinThread's start until store.subscribe sees all ${REPLICATE_N} events (durable_ms: also stored, after peer.flush); median of ${runs} runs after 1 warm-up, a new B each run`
+    note: `writer A holds ${REPLICATE_N} events written before B exists; B (fresh createPeer + store, untimed) calls joinThread(A's invite): dial, mutual auth, heads, paged pulls; timed from joinThread's start until store.subscribe sees all ${REPLICATE_N} events (durable_ms: also stored, after the thread's flush); joinThread with waitForSyncMs 0 (it returns once its sync round is sent, as before the Redux rewrite); median of ${runs} runs after 1 warm-up, a new B each run`
   })
 }
 
@@ -473,9 +501,9 @@ async function latencyFigure(r: Reporter): Promise<void> {
   try {
     const a = await netPeer()
     const b = await netPeer()
-    a.thread = await a.peer.createThread({ slices: [todos] })
+    await createThread(a)
     const authedA = whenStatus(a, (s) => s.peers.length >= 1, 10_000)
-    b.thread = await b.peer.joinThread(a.thread.invite(), { slices: [todos] })
+    await joinThread(b, await inviteOf(a))
     if ((await authedA) === undefined || (await whenStatus(b, (s) => s.peers.length >= 1, 10_000)) === undefined) {
       throw new Error('network.latency: the two peers did not authenticate each other')
     }
@@ -537,10 +565,10 @@ async function convergeFigure(r: Reporter): Promise<void> {
     const peers = await Promise.all(Array.from({ length: CONVERGE_PEERS }, () => netPeer()))
     const [first, ...others] = peers as [NetPeer, ...NetPeer[]]
     const peersStarted = performance.now()
-    first.thread = await first.peer.createThread({ slices: [todos] })
-    const invite = first.thread.invite()
+    await createThread(first)
+    const invite = await inviteOf(first)
     // Nine joins at once; peers learn each other's addresses from the heads they exchange.
-    await Promise.all(others.map(async (p) => (p.thread = await p.peer.joinThread(invite, { slices: [todos] }))))
+    await Promise.all(others.map((p) => joinThread(p, invite)))
     const meshed = (): Promise<Array<number | undefined>> => Promise.all(peers.map((p) => whenStatus(p, (s) => s.peers.length === CONVERGE_PEERS - 1, 2_000)))
     let rounds = 0
     while ((await meshed()).some((t) => t === undefined)) {
@@ -548,7 +576,7 @@ async function convergeFigure(r: Reporter): Promise<void> {
         throw new Error(`network.converge: no full mesh after ${rounds - 1} sync rounds: ${peers.map((p) => threadOf(p).peers().length).join(',')}`)
       }
       // Not every peer learnt every other: one explicit round exchanges heads (with addresses).
-      await Promise.all(peers.map((p) => p.peer.syncNow()))
+      await Promise.all(peers.map((p) => p.store.dispatch(p.peer.thunks.syncNow()).unwrap()))
     }
     await Promise.all(peers.map((p) => p.peer.idle()))
     const meshMs = performance.now() - peersStarted

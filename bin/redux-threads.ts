@@ -81,10 +81,16 @@ async function main(argv: readonly string[]): Promise<void> {
     process.stdout.write(`${version()}\n`)
     return
   }
-  if (command !== 'follower' || rest.includes('--help') || rest.includes('-h')) {
-    const help = command === undefined || command === '--help' || command === '-h' || rest.includes('--help') || rest.includes('-h')
-    ;(help ? process.stdout : process.stderr).write(USAGE)
-    process.exitCode = help ? 0 : 2
+  // Asked for (`--help`): the usage on stdout, exit 0. No command: the usage on stderr, exit 0
+  // (a reminder, as before). An unknown command: the usage on stderr, exit 2.
+  const asked = command === '--help' || command === '-h' || (command === 'follower' && (rest.includes('--help') || rest.includes('-h')))
+  if (asked) {
+    process.stdout.write(USAGE)
+    return
+  }
+  if (command !== 'follower') {
+    process.stderr.write(USAGE)
+    process.exitCode = command === undefined ? 0 : 2
     return
   }
   const stop = await runFollower(rest)

@@ -12,14 +12,15 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { levelStorage } from '../../adapters/storage/level.js'
-import { createPeer, durable, verifyChain, type Peer, type RecordBlocks, type Thread } from '../../src/index.js'
+import { createPeer, type Peer, type ThreadEntry, type ThreadHandle } from '../../src/index.js'
+import { engineOf, verifyChain, type RecordBlocks } from '../../src/advanced.js'
 import { todos, type Todo } from '../todo/todoSlice.js'
 
 const say = (line: string): void => console.log(line)
 const short = (id: string): string => `…${id.slice(-6)}`
 
 function makeStore(peer: Peer) {
-  return configureStore({ reducer: { todos: todos.reducer }, middleware: (d) => d().concat(peer.middleware) })
+  return configureStore({ reducer: { [peer.reducerPath]: peer.reducer, todos: todos.reducer }, middleware: (d) => d().concat(peer.middleware) })
 }
 type Store = ReturnType<typeof makeStore>
 
@@ -28,7 +29,7 @@ interface Member {
   readonly dir: string
   peer: Peer
   store: Store
-  thread: Thread
+  thread: ThreadHandle
 }
 
 function hashOf(list: readonly Todo[]): string {
@@ -59,24 +60,26 @@ async function main(): Promise<void> {
   const members: Member[] = []
   for (const name of ['alice', 'bob', 'carol']) {
     const dir = join(root, name)
-    const peer = await createPeer({ storage: levelStorage(dir), snapshotEvery: 50 })
-    members.push({ name, dir, peer, store: makeStore(peer), thread: undefined as unknown as Thread })
+    const peer = createPeer({ storage: levelStorage(dir), snapshotEvery: 50 })
+    members.push({ name, dir, peer, store: makeStore(peer), thread: undefined as unknown as ThreadHandle })
   }
   const [alice, bob, carol] = members as [Member, Member, Member]
 
-  alice.thread = await alice.peer.createThread({ slices: [todos] })
-  say(`alice created thread ${alice.thread.id.toString()}`)
+  const { threadId } = await alice.store.dispatch(alice.peer.thunks.createThread({ slices: [todos] })).unwrap()
+  alice.thread = alice.peer.thread(threadId) as ThreadHandle
+  say(`alice created thread ${threadId}`)
   for (const m of [bob, carol]) {
-    m.thread = await m.peer.openThread(alice.thread.id, { slices: [todos], key: alice.thread.key })
-    say(`${m.name} joined with the thread key; its own log is ${short(m.peer.id)}`)
+    await m.store.dispatch(m.peer.thunks.openThread({ threadId, slices: [todos], key: alice.thread.key })).unwrap()
+    m.thread = m.peer.thread(threadId) as ThreadHandle
+    say(`${m.name} joined with the thread key; its own log is ${short(idOf(m))}`)
   }
 
   say('\n1. Everyone edits at once, apart from each other (every dispatch is signed, encrypted, stored):')
-  await durable(alice.store.dispatch(todos.actions.added('buy milk')))
+  await alice.store.dispatch(todos.actions.added('buy milk')).unwrap()
   bob.store.dispatch(todos.actions.added('fix the bike'))
   carol.store.dispatch(todos.actions.added('book the train'))
   alice.store.dispatch(todos.actions.added('call grandma'))
-  await Promise.all(members.map((m) => m.peer.flush()))
+  await Promise.all(members.map((m) => m.peer.idle()))
   for (const m of members) show(m)
 
   say('\n2. They exchange records, each in a different order (carol gets logs newest-first):')
@@ -97,25 +100,26 @@ async function main(): Promise<void> {
   for (const m of members) show(m)
 
   say('\n4. A tampered record reaches bob (one flipped byte in a body block):')
-  const fake = await carol.thread.recordsSince(new Map([[carol.peer.id, 0]]))
-  const carolLog = fake.find((l) => l.logId === carol.peer.id) as { logId: string; blocks: RecordBlocks[] }
+  const fake = await carol.thread.recordsSince(new Map([[idOf(carol), 0]]))
+  const carolLog = fake.find((l) => l.logId === idOf(carol)) as { logId: string; blocks: RecordBlocks[] }
   const first = carolLog.blocks[0] as RecordBlocks
   const body = Uint8Array.from(first.body)
   body[body.length - 1] = (body[body.length - 1] as number) ^ 1
   const bad = await bob.thread.ingest(carolLog.logId, [{ ...first, body }])
   const err = bad.rejected[0]
   say(`  bob refused it: ${err?.name}: ${err?.message.slice(0, 90)}…`)
-  say(`  bob's status$: rejected=${(await firstStatus(bob)).rejected}, lastError=${(await firstStatus(bob)).lastError?.name}`)
+  const bobStatus = await statusOf(bob)
+  say(`  bob's status: rejected=${bobStatus.rejected}, lastError=${bobStatus.lastError?.name}`)
 
   say('\n5. Carol comes back: her older edits sort before newer ones, so peers roll back and replay:')
   await sync(carol, alice)
   await sync(carol, bob)
   await sync(alice, carol)
   await sync(bob, carol)
-  await Promise.all(members.map((m) => m.peer.flush()))
+  await Promise.all(members.map((m) => m.peer.idle()))
   for (const m of members) show(m)
   for (const m of members) {
-    const s = await firstStatus(m)
+    const s = await statusOf(m)
     say(`  ${m.name.padEnd(6)} logs=${s.logs.map((l) => `${short(l.logId)}:${l.seq}`).join(' ')} replays=${s.replays} pending=${s.pending}`)
   }
   const hashes = new Set(members.map((m) => hashOf(m.store.getState().todos)))
@@ -123,18 +127,19 @@ async function main(): Promise<void> {
 
   say('\n6. Everyone closes. Alice restarts from disk alone, with no network:')
   const before = hashOf(alice.store.getState().todos)
-  const threadId = alice.thread.id
   for (const m of members) await m.peer.close()
-  const peer = await createPeer({ storage: levelStorage(alice.dir) })
+  const peer = createPeer({ storage: levelStorage(alice.dir) })
   const store = makeStore(peer)
-  const thread = await peer.openThread(threadId, { slices: [todos] })
+  await store.dispatch(peer.thunks.openThread({ threadId, slices: [todos] })).unwrap()
+  const thread = peer.thread(threadId) as ThreadHandle
+  const engine = engineOf(thread)
   const after = hashOf(store.getState().todos)
   say(`  restored ${store.getState().todos.length} todos, state ${after} (${after === before ? 'same as before' : 'DIFFERENT'})`)
   let records = 0
   for (const [logId] of thread.heads()) {
-    const logRecords = await peer.eventStore.records(threadId, logId)
+    const logRecords = await engine.store.records(threadId, logId)
     const blocks = logRecords.map((r) => ({ record: r.blocks.record.bytes, event: r.blocks.event.bytes, header: r.blocks.header.bytes, body: r.blocks.body.bytes }))
-    verifyChain({ thread: threadId, logId, serviceKey: thread.key.service }, blocks)
+    verifyChain({ thread: engine.thread.id, logId, serviceKey: thread.key.service }, blocks)
     records += logRecords.length
   }
   say(`  re-verified ${records} records in ${thread.heads().size} logs: every CID, every identity link, one signature per log`)
@@ -147,13 +152,18 @@ async function main(): Promise<void> {
   say('\ndone.')
 }
 
-function firstStatus(m: Member) {
-  return new Promise<import('../../src/index.js').ThreadStatus>((resolve) => {
-    const sub = m.thread.status$.subscribe((s) => {
-      resolve(s)
-      queueMicrotask(() => sub.unsubscribe())
-    })
-  })
+/** A member's peer ID (its log ID), once its peer has started. */
+function idOf(m: Member): string {
+  if (m.peer.id === undefined) throw new Error(`${m.name}'s peer has not started`)
+  return m.peer.id
+}
+
+/** The thread's status as the member's store holds it, once the peer is idle (status is current then). */
+async function statusOf(m: Member): Promise<ThreadEntry> {
+  await m.peer.idle()
+  const s = m.peer.selectors.selectThreadStatus(m.store.getState(), m.thread.id)
+  if (s === undefined) throw new Error(`${m.name} has no status for the thread`)
+  return s
 }
 
 main().catch((e: unknown) => {

@@ -7,7 +7,7 @@ import { configureStore } from '@reduxjs/toolkit'
 import { createHash } from 'node:crypto'
 import { libp2pNetwork } from '../../adapters/network/libp2p.js'
 import { levelStorage } from '../../adapters/storage/level.js'
-import { createPeer, type Thread } from '../../src/index.js'
+import { createPeer } from '../../src/index.js'
 import { todos } from '../todo/todoSlice.js'
 
 export type Command =
@@ -31,17 +31,23 @@ const send = (r: Report): void => {
 
 async function main(): Promise<void> {
   const dir = process.argv[2] as string
-  const peer = await createPeer({
+  // The usual store module: the peer is created synchronously and starts on its first thunk.
+  const peer = createPeer({
     storage: levelStorage(dir),
     network: libp2pNetwork({ listen: ['/ip4/127.0.0.1/tcp/0'] }),
     syncIntervalMs: 1000
   })
-  const store = configureStore({ reducer: { todos: todos.reducer }, middleware: (d) => d().concat(peer.middleware) })
-  let thread: Thread | undefined
+  const store = configureStore({
+    reducer: { [peer.reducerPath]: peer.reducer, todos: todos.reducer },
+    middleware: (gDM) => gDM().concat(peer.middleware)
+  })
+  let threadId: string | undefined
   const report = (): void => {
+    const thread = threadId === undefined ? undefined : peer.thread(threadId)
     if (thread === undefined) return
     const list = store.getState().todos
-    const status = thread.peers().length
+    // The peer's status is in the store: the peers that proved they hold the thread's key.
+    const status = peer.selectors.selectThreadStatus(store.getState(), thread.id)?.peers.length ?? 0
     const logs = [...thread.heads()].map(([l, h]) => `${l.slice(-4)}:${h.seq}`).sort().join(' ')
     send({
       kind: 'state',
@@ -52,10 +58,10 @@ async function main(): Promise<void> {
     })
   }
   store.subscribe(report)
-  const bindThread = (t: Thread): void => {
-    thread = t
-    t.status$.subscribe(report)
-    send({ kind: 'thread', threadId: t.id.toString(), invite: t.invite({ role: 'write' }) })
+  const invite = (id: string): Promise<string> => store.dispatch(peer.thunks.invite({ threadId: id, role: 'write' })).unwrap()
+  const bindThread = async (id: string): Promise<void> => {
+    threadId = id
+    send({ kind: 'thread', threadId: id, invite: await invite(id) })
     report()
   }
   // Commands run one after another: an `add` must not overtake the `reopen` before it.
@@ -64,13 +70,13 @@ async function main(): Promise<void> {
     queue = queue.then(async () => {
       switch (m.cmd) {
         case 'create':
-          return bindThread(await peer.createThread({ slices: [todos] }))
+          return bindThread((await store.dispatch(peer.thunks.createThread({ slices: [todos] })).unwrap()).threadId)
         case 'join':
-          return bindThread(await peer.joinThread(m.invite, { slices: [todos] }))
+          return bindThread((await store.dispatch(peer.thunks.joinThread({ invite: m.invite, slices: [todos] })).unwrap()).threadId)
         case 'reopen': {
-          const t = await peer.openThread(m.threadId, { slices: [todos] })
-          bindThread(t)
-          return peer.syncNow()
+          await bindThread((await store.dispatch(peer.thunks.openThread({ threadId: m.threadId, slices: [todos] })).unwrap()).threadId)
+          await store.dispatch(peer.thunks.syncNow()).unwrap()
+          return
         }
         case 'add':
           store.dispatch(todos.actions.added(m.text))
@@ -81,7 +87,7 @@ async function main(): Promise<void> {
           return
         }
         case 'invite':
-          if (thread !== undefined) send({ kind: 'thread', threadId: thread.id.toString(), invite: thread.invite({ role: 'write' }) })
+          if (threadId !== undefined) send({ kind: 'thread', threadId, invite: await invite(threadId) })
           return
         case 'quit':
           await peer.close()
@@ -89,7 +95,8 @@ async function main(): Promise<void> {
       }
     }).catch((e: unknown) => send({ kind: 'error', message: e instanceof Error ? `${e.name}: ${e.message}` : String(e) }))
   })
-  send({ kind: 'ready', peerId: peer.id })
+  await peer.start()
+  send({ kind: 'ready', peerId: peer.id ?? '' })
 }
 
 main().catch((e: unknown) => {

@@ -5,8 +5,9 @@
  * hold the thread's service key, and can read none of them: it is given `follow` invites, which
  * carry the service key only. Writers that are offline are still reachable through it.
  *
- * Make a follow invite on any writer: `thread.invite({ role: 'follow' })` (or seal it to the
- * follower's peer ID with `{ role: 'follow', to: followerPeerId }`). This is the same code as the
+ * Make a follow invite on any writer:
+ * `await store.dispatch(peer.thunks.invite({ threadId, role: 'follow' })).unwrap()` (or seal it to
+ * the follower's peer ID with `{ threadId, role: 'follow', to: followerPeerId }`). This is the same code as the
  * `redux-threads follower` CLI (bin/redux-threads.ts), shown as a program of its own.
  */
 import { runFollower } from '../../bin/redux-threads.js'

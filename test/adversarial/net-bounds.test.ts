@@ -27,8 +27,7 @@ import {
 } from '../../src/net/limits.js'
 import { MAX_LOGS, MAX_MESSAGE_BYTES, decodeMessage, encodeMessage, type HeadEntry, type SyncMessage } from '../../src/net/messages.js'
 import type { NetworkFactory } from '../../src/net/networkAdapter.js'
-import type { Thread } from '../../src/redux/createPeer.js'
-import { makePeer, ofType, rawPeer, serviceNode, status, tapIncoming, todos, type NetPeer, type RawPeer } from '../unit/net/helpers.js'
+import { makePeer, ofType, rawPeer, serviceNode, status, tapIncoming, todos, type NetPeer, type RawPeer, type NetThread } from '../unit/net/helpers.js'
 
 const open: Array<{ close(): Promise<void> }> = []
 afterEach(async () => {
@@ -53,7 +52,7 @@ async function countingPeer(hub: MemoryHub): Promise<{ p: NetPeer; dials: string
 }
 
 /** A raw peer that proved `thread` to `target` (a member with the key, and no scruples). */
-async function member(hub: MemoryHub, target: string, thread: Thread, settleWith: Array<{ idle(): Promise<void> }>): Promise<RawPeer> {
+async function member(hub: MemoryHub, target: string, thread: NetThread, settleWith: Array<{ idle(): Promise<void> }>): Promise<RawPeer> {
   const raw = await rawPeer(hub)
   open.push({ close: () => raw.net.stop() })
   await raw.net.dial(target)
@@ -89,7 +88,7 @@ describe('pulls one peer can make this peer send', () => {
     eA.command({ type: 'n', payload: 0 })
     const errors: string[] = []
     a.sync.events.on('error', ({ error }) => errors.push(error.name))
-    const thread = { id, key, peers: () => a.sync.peersOf(id.toString()) } as unknown as Thread
+    const thread = { id, key, peers: () => a.sync.peersOf(id.toString()) } as unknown as NetThread
     const raw = await member(hub, a.id, thread, [a])
     const heads = madeUpHeads(MAX_LOGS)
     const message: SyncMessage = { t: 'heads', thread: id.bytes, heads, addrs: [], reply: false }
@@ -132,12 +131,12 @@ describe('pulls one peer can make this peer serve', () => {
     const hub = createMemoryHub({ seed: 502 })
     const a = await makePeer(hub)
     open.push(a.peer)
-    const tA = await a.peer.createThread({ slices: [todos] })
+    const tA = await a.createThread({ slices: [todos] })
     for (let i = 0; i < 50; i++) a.store.dispatch(todos.actions.added(`t${i}`))
     await settle(hub, [a.peer])
-    const raw = await member(hub, a.peer.id, tA, [a.peer])
-    const pull: SyncMessage = { t: 'pull', thread: tA.id.bytes, log: a.peer.id, from: 1, limit: 1000 }
-    for (let i = 0; i < 200; i++) await raw.sendMsg(a.peer.id, pull)
+    const raw = await member(hub, a.id, tA, [a.peer])
+    const pull: SyncMessage = { t: 'pull', thread: tA.id.bytes, log: a.id, from: 1, limit: 1000 }
+    for (let i = 0; i < 200; i++) await raw.sendMsg(a.id, pull)
     await settle(hub, [a.peer])
     expect(a.peer.network?.connectedPeers()).not.toContain(raw.net.peerId)
     // Served: what fit in the queue (and the ones being served), never the 200.
@@ -156,7 +155,7 @@ describe('pulls one peer can make this peer serve', () => {
     // About 1.2 MB of records.
     for (let i = 0; i < 300; i++) eA.command({ type: 'n', payload: 'x'.repeat(3000) })
     await a.idle()
-    const raw = await member(hub, a.id, { id, key, peers: () => a.sync.peersOf(id.toString()) } as unknown as Thread, [a])
+    const raw = await member(hub, a.id, { id, key, peers: () => a.sync.peersOf(id.toString()) } as unknown as NetThread, [a])
     let bytes = 0
     raw.net.on('message', ({ bytes: b }) => (bytes += b.length))
     const started = Date.now()
@@ -175,14 +174,14 @@ describe('addresses one peer can make this peer store and dial', () => {
   it(`one heads message with ${MAX_ADDR_PEERS} peers × ${MAX_ADDRS_PER_PEER} addresses: at most ${MAX_NEW_PEERS_PER_HEADS} new peers stored, at most ${MAX_DIALS_PER_ROUND} dials a round, failed peers backed off`, async () => {
     const hub = createMemoryHub({ seed: 504 })
     const { p: a, dials } = await countingPeer(hub)
-    const tA = await a.peer.createThread({ slices: [todos] })
-    const raw = await member(hub, a.peer.id, tA, [a.peer])
+    const tA = await a.createThread({ slices: [todos] })
+    const raw = await member(hub, a.id, tA, [a.peer])
     const fakes = Array.from({ length: MAX_ADDR_PEERS }, () => generateLogKey().id)
     const addrs = fakes.map((peer): readonly [string, string[]] => [peer, Array.from({ length: MAX_ADDRS_PER_PEER }, (_, i) => `/ip4/127.0.0.${1 + i}/tcp/${4000 + i}/p2p/${peer}`)])
     expect(addrs.flatMap(([, list]) => list)).toHaveLength(4096)
-    await raw.sendMsg(a.peer.id, { t: 'heads', thread: tA.id.bytes, heads: [], addrs, reply: false })
+    await raw.sendMsg(a.id, { t: 'heads', thread: tA.id.bytes, heads: [], addrs, reply: false })
     await settle(hub, [a.peer])
-    const book = a.peer.eventStore.logstore.addrs
+    const book = tA.engine.store.logstore.addrs
     const known = (await book.peers(tA.engine.thread.n)).filter((p) => fakes.includes(p))
     expect(known.length).toBeLessThanOrEqual(MAX_NEW_PEERS_PER_HEADS)
     for (const p of known) expect((await book.addrs(tA.engine.thread.n, p)).length).toBeLessThanOrEqual(MAX_ADDRS_PER_PEER)
@@ -192,7 +191,7 @@ describe('addresses one peer can make this peer store and dial', () => {
     const perRound: number[] = []
     for (let round = 0; round < 5; round++) {
       const before = dials.length
-      await a.peer.syncNow()
+      await a.syncNow()
       await settle(hub, [a.peer])
       perRound.push(dials.length - before)
     }
@@ -203,7 +202,7 @@ describe('addresses one peer can make this peer store and dial', () => {
     // Over six rounds (the heads' own and five), a peer failing every time is tried at most 3 times (rounds 0, 1, 3).
     for (const n of times.values()) expect(n).toBeLessThanOrEqual(3)
     // A second message: at most 32 more peers, so never more than the thread's bound.
-    await raw.sendMsg(a.peer.id, { t: 'heads', thread: tA.id.bytes, heads: [], addrs: addrs.slice(64), reply: false })
+    await raw.sendMsg(a.id, { t: 'heads', thread: tA.id.bytes, heads: [], addrs: addrs.slice(64), reply: false })
     await settle(hub, [a.peer])
     expect((await book.peers(tA.engine.thread.n)).filter((p) => fakes.includes(p)).length).toBeLessThanOrEqual(2 * MAX_NEW_PEERS_PER_HEADS)
   })
@@ -211,17 +210,17 @@ describe('addresses one peer can make this peer store and dial', () => {
   it('addresses from a peer that proved nothing are never stored or dialed', async () => {
     const hub = createMemoryHub({ seed: 505 })
     const { p: a, dials } = await countingPeer(hub)
-    const tA = await a.peer.createThread({ slices: [todos] })
+    const tA = await a.createThread({ slices: [todos] })
     const raw = await rawPeer(hub)
     open.push({ close: () => raw.net.stop() })
-    await raw.net.dial(a.peer.id)
+    await raw.net.dial(a.id)
     await settle(hub, [a.peer])
     const fake = generateLogKey().id
-    await raw.sendMsg(a.peer.id, { t: 'heads', thread: tA.id.bytes, heads: [], addrs: [[fake, [`/ip4/10.0.0.1/tcp/1/p2p/${fake}`]]], reply: false })
+    await raw.sendMsg(a.id, { t: 'heads', thread: tA.id.bytes, heads: [], addrs: [[fake, [`/ip4/10.0.0.1/tcp/1/p2p/${fake}`]]], reply: false })
     await settle(hub, [a.peer])
-    await a.peer.syncNow()
+    await a.syncNow()
     await settle(hub, [a.peer])
-    expect(await a.peer.eventStore.logstore.addrs.peers(tA.engine.thread.n)).toEqual([])
+    expect(await tA.engine.store.logstore.addrs.peers(tA.engine.thread.n)).toEqual([])
     expect(dials).toEqual([])
   })
 
@@ -232,7 +231,7 @@ describe('addresses one peer can make this peer store and dial', () => {
     const id = ThreadId.create()
     const key = createThreadKey()
     await a.open(id, key, true)
-    const thread = { id, key, peers: () => a.sync.peersOf(id.toString()) } as unknown as Thread
+    const thread = { id, key, peers: () => a.sync.peersOf(id.toString()) } as unknown as NetThread
     const liar = await member(hub, a.id, thread, [a])
     // A peer that never authenticates (a bare adapter), whose real address the member hands out.
     const silent = await rawPeer(hub)
@@ -257,8 +256,8 @@ describe('messages this peer sends', () => {
     const a = await makePeer(hub)
     const b = await makePeer(hub)
     open.push(a.peer, b.peer)
-    const tA = await a.peer.createThread({ slices: [todos] })
-    await b.peer.joinThread(tA.invite(), { slices: [todos] })
+    const tA = await a.createThread({ slices: [todos] })
+    await b.joinThread(await tA.invite(), { slices: [todos] })
     await settle(hub, [a.peer, b.peer])
     const toB = tapIncoming(b.peer)
     const big = 'x'.repeat(600_000)
@@ -273,7 +272,7 @@ describe('messages this peer sends', () => {
     const c = await makePeer(hub)
     open.push(c.peer)
     const toC = tapIncoming(c.peer)
-    await c.peer.joinThread(tA.invite(), { slices: [todos] })
+    await c.joinThread(await tA.invite(), { slices: [todos] })
     await settle(hub, [a.peer, b.peer, c.peer])
     expect(c.store.getState().todos).toHaveLength(20)
     const pages = ofType(toC, 'records').filter((m) => !m.push && m.records.length > 0)
@@ -292,7 +291,7 @@ describe('records held beyond gaps', () => {
     await a.open(id, key, false, { maxHeldPerLog: 2 })
     const errors: string[] = []
     a.sync.events.on('error', ({ error }) => errors.push(error.name))
-    const thread = { id, key, peers: () => a.sync.peersOf(id.toString()) } as unknown as Thread
+    const thread = { id, key, peers: () => a.sync.peersOf(id.toString()) } as unknown as NetThread
     const raw = await member(hub, a.id, thread, [a])
     // The member writes a log of its own, and pushes it with seq 1 missing.
     const records: LogRecord[] = []

@@ -11,9 +11,9 @@ import { encodeCommand } from '../../src/core/command.js'
 import type { ThreadsError } from '../../src/core/errors.js'
 import { createRecord, recordBlocks, type RecordBlocks } from '../../src/core/record.js'
 import { signedStatementOf, type SignedStatement } from '../../src/core/forkProof.js'
-import type { Peer, Thread } from '../../src/redux/createPeer.js'
+import type { Peer } from '../../src/redux/createPeer.js'
 import { seededRandom } from '../support/random.js'
-import { makePeer, ofType, rawPeer, status, tapIncoming, todos, type NetPeer } from '../unit/net/helpers.js'
+import { makePeer, ofType, rawPeer, status, tapIncoming, todos, type NetPeer, type NetThread } from '../unit/net/helpers.js'
 
 const open: Peer[] = []
 afterEach(async () => {
@@ -22,7 +22,7 @@ afterEach(async () => {
 
 interface Member {
   readonly p: NetPeer
-  readonly t: Thread
+  readonly t: NetThread
   readonly errors: ThreadsError[]
 }
 
@@ -48,11 +48,11 @@ async function forkedThread(seed: number): Promise<Forked> {
   const hub = createMemoryHub({ seed })
   const w = await makePeer(hub)
   open.push(w.peer)
-  const tW = await w.peer.createThread({ slices: [todos] })
+  const tW = await w.createThread({ slices: [todos] })
   const member = async (): Promise<Member> => {
     const p = await makePeer(hub)
     open.push(p.peer)
-    const t = await p.peer.joinThread(tW.invite(), { slices: [todos] })
+    const t = await p.joinThread(await tW.invite(), { slices: [todos] })
     const errors: ThreadsError[] = []
     t.engine.events.on('rejected', (e) => errors.push(e))
     return { p, t, errors }
@@ -65,17 +65,17 @@ async function forkedThread(seed: number): Promise<Forked> {
   w.store.dispatch(todos.actions.added('w1'))
   await settle(hub, all)
   for (const m of [x, y, z]) expect(texts(m)).toEqual(['w1'])
-  const w1 = tW.engine.heads().get(w.peer.id)
+  const w1 = tW.engine.heads().get(w.id)
   if (w1 === undefined) throw new Error('W has no head')
 
   // A2 reaches X only.
-  hub.partition([w.peer.id, x.p.peer.id], [y.p.peer.id, z.p.peer.id])
+  hub.partition([w.id, x.p.id], [y.p.id, z.p.id])
   w.store.dispatch(todos.actions.added('A2'))
   await settle(hub, all)
   expect(texts(x)).toEqual(['w1', 'A2'])
   // B2: the same log, the same seq, another event, signed by W's key.
   const b2 = createRecord({
-    logKey: w.peer.identity,
+    logKey: w.identity,
     threadKey: tW.key,
     thread: tW.id,
     body: encodeCommand({ type: todos.actions.added.type, payload: { id: 'bbbbbbbb', text: 'B2' }, meta: {} }),
@@ -86,7 +86,7 @@ async function forkedThread(seed: number): Promise<Forked> {
   await w.peer.close()
   open.splice(open.indexOf(w.peer), 1)
   hub.heal()
-  const pushed = await y.t.ingest(w.peer.id, [recordBlocks(b2)])
+  const pushed = await y.t.ingest(w.id, [recordBlocks(b2)])
   expect(pushed.stored).toBe(1)
   expect(texts(y)).toEqual(['w1', 'B2'])
   expect(texts(z)).toEqual(['w1'])
@@ -95,7 +95,7 @@ async function forkedThread(seed: number): Promise<Forked> {
 
 async function rounds(hub: MemoryHub, members: readonly Member[], n: number): Promise<void> {
   for (let i = 0; i < n; i++) {
-    await Promise.all(members.map((m) => m.p.peer.syncNow()))
+    await Promise.all(members.map((m) => m.p.syncNow()))
     await settle(hub, members.map((m) => m.p.peer))
   }
 }
@@ -103,7 +103,7 @@ async function rounds(hub: MemoryHub, members: readonly Member[], n: number): Pr
 async function expectForkReported(members: readonly Member[], logId: string): Promise<void> {
   for (const m of members) {
     const s = await status(m.t)
-    expect(s.forks, m.p.peer.id).toEqual([{ logId, seq: 2 }])
+    expect(s.forks, m.p.id).toEqual([{ logId, seq: 2 }])
     expect(m.errors.map((e) => e.name)).toContain('EquivocationError')
     expect(texts(m)).toEqual(['w1'])
     expect(m.t.engine.forkOf(logId)).toBe(2)
@@ -118,14 +118,14 @@ describe('a writer that forks its log', () => {
     // One round: X, Y and Z reconnect (the partition closed X's connections), exchange heads with
     // identities, and X or Y pulls the other's seq 2, which proves the fork.
     await rounds(hub, members, 2)
-    await expectForkReported(members, w.peer.id)
+    await expectForkReported(members, w.id)
     // Z never held either branch: the proof came to it as a `fork` message.
     expect(ofType(toZ, 'fork').length).toBeGreaterThan(0)
     // Same state everywhere, and it stays so: more rounds change nothing and pull nothing of W's log past 1.
     const toX = tapIncoming(x.p.peer)
     await rounds(hub, members, 2)
     expect(new Set(members.map((m) => JSON.stringify(m.p.store.getState().todos))).size).toBe(1)
-    expect(ofType(toX, 'records').filter((r) => r.log === w.peer.id && r.records.length > 0)).toEqual([])
+    expect(ofType(toX, 'records').filter((r) => r.log === w.id && r.records.length > 0)).toEqual([])
     // No honest peer was blamed for carrying either branch.
     for (const m of members) expect(m.errors.map((e) => e.name).filter((n) => n !== 'EquivocationError')).toEqual([])
   })
@@ -140,30 +140,30 @@ describe('a writer that forks its log', () => {
     await rounds(hub, members, 1)
     for (const m of members) expect([...texts(m)].sort()).toEqual(['from X', 'from Y', 'w1'])
     expect(new Set(members.map((m) => JSON.stringify(m.p.store.getState().todos))).size).toBe(1)
-    expect(x.t.engine.forkOf(w.peer.id)).toBe(2)
+    expect(x.t.engine.forkOf(w.id)).toBe(2)
   })
 
   it('a fork proof that does not check out is struck; a good one from a stranger to the fork is taken', async () => {
     const { hub, w, x, b2Statement } = await forkedThread(103)
     const raw = await rawPeer(hub)
-    await raw.net.dial(x.p.peer.id)
+    await raw.net.dial(x.p.id)
     await settle(hub, [x.p.peer])
-    await raw.prove(x.p.peer.id, x.t)
+    await raw.prove(x.p.id, x.t)
     await settle(hub, [x.p.peer])
     expect(x.t.peers()).toContain(raw.net.peerId)
-    const [a2] = await x.t.engine.records(w.peer.id, 2, 1)
+    const [a2] = await x.t.engine.records(w.id, 2, 1)
     if (a2 === undefined) throw new Error('X has no A2')
     const a = signedStatementOf(a2)
     // B2's statement with a signature W never made.
-    await raw.sendMsg(x.p.peer.id, { t: 'fork', thread: x.t.id.bytes, proof: { logId: w.peer.id, a, b: { ...b2Statement, sig: new Uint8Array(64).fill(1) } } })
+    await raw.sendMsg(x.p.id, { t: 'fork', thread: x.t.id.bytes, proof: { logId: w.id, a, b: { ...b2Statement, sig: new Uint8Array(64).fill(1) } } })
     await settle(hub, [x.p.peer])
     expect(x.errors.map((e) => e.name)).toEqual(['BadSignatureError'])
-    expect(x.t.engine.forkOf(w.peer.id)).toBeUndefined()
+    expect(x.t.engine.forkOf(w.id)).toBeUndefined()
     expect(texts(x)).toEqual(['w1', 'A2'])
     // The real proof, from a peer that holds neither branch: taken, and X freezes W's log.
-    await raw.sendMsg(x.p.peer.id, { t: 'fork', thread: x.t.id.bytes, proof: { logId: w.peer.id, a, b: b2Statement } })
+    await raw.sendMsg(x.p.id, { t: 'fork', thread: x.t.id.bytes, proof: { logId: w.id, a, b: b2Statement } })
     await settle(hub, [x.p.peer])
-    expect(x.t.engine.forkOf(w.peer.id)).toBe(2)
+    expect(x.t.engine.forkOf(w.id)).toBe(2)
     expect(texts(x)).toEqual(['w1'])
     expect(x.errors.map((e) => e.name)).toEqual(['BadSignatureError', 'EquivocationError'])
     await raw.net.stop()
@@ -179,12 +179,12 @@ describe('a writer that forks its log', () => {
       const r = random()
       const m = members[Math.floor(random() * members.length)] as Member
       if (r < 0.2) {
-        const ids = members.map((mm) => mm.p.peer.id)
+        const ids = members.map((mm) => mm.p.id)
         const cut = 1 + Math.floor(random() * 2)
         hub.partition(ids.slice(0, cut), ids.slice(cut))
       } else if (r < 0.35) hub.heal()
       else if (r < 0.55) m.p.store.dispatch(todos.actions.added(`s${seed}-${step}`))
-      else await m.p.peer.syncNow()
+      else await m.p.syncNow()
       await settle(hub, members.map((mm) => mm.p.peer))
     }
     hub.heal()
@@ -198,14 +198,14 @@ describe('a writer that forks its log', () => {
         skew += 10_000
         await rounds(hub, members, 1)
         const states = new Set(members.map((mm) => JSON.stringify(mm.p.store.getState().todos)))
-        if (states.size === 1 && members.every((mm) => mm.t.engine.forkOf(w.peer.id) === 2)) break
+        if (states.size === 1 && members.every((mm) => mm.t.engine.forkOf(w.id) === 2)) break
       }
     } finally {
       Date.now = realNow
     }
     expect(new Set(members.map((mm) => JSON.stringify(mm.p.store.getState().todos))).size).toBe(1)
     for (const m of members) {
-      expect((await status(m.t)).forks).toEqual([{ logId: w.peer.id, seq: 2 }])
+      expect((await status(m.t)).forks).toEqual([{ logId: w.id, seq: 2 }])
       expect(m.errors.map((e) => e.name)).toContain('EquivocationError')
       expect(texts(m)).toContain('w1')
       expect(texts(m)).not.toContain('A2')

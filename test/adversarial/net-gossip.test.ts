@@ -20,9 +20,8 @@ import { createRecord, recordBlocks } from '../../src/core/record.js'
 import { ThreadId } from '../../src/core/threadId.js'
 import { encodeMessage, decodeMessage } from '../../src/net/messages.js'
 import { gossipKey, gossipTopic, sealGossip } from '../../src/net/protocol/gossipEnvelope.js'
-import type { Thread } from '../../src/redux/createPeer.js'
 import { generateLogKey } from '../../src/core/keys.js'
-import { indexOfBytes, makePeer, rawPeer, todos, type NetPeer } from '../unit/net/helpers.js'
+import { indexOfBytes, makePeer, rawPeer, todos, type NetPeer, type NetThread } from '../unit/net/helpers.js'
 
 const open: Array<{ close(): Promise<void> }> = []
 afterEach(async () => {
@@ -37,7 +36,7 @@ async function peer(hub: MemoryHub): Promise<NetPeer> {
 
 const utf8 = new TextEncoder()
 
-function topicOf(t: Thread): string {
+function topicOf(t: NetThread): string {
   return gossipTopic(t.key.service, t.id.bytes)
 }
 
@@ -45,9 +44,9 @@ describe('the gossip topic and its payload', () => {
   it('is named by the service key: not the thread ID, different per thread and per key', async () => {
     const hub = createMemoryHub({ seed: 401 })
     const a = await peer(hub)
-    const t1 = await a.peer.createThread({ slices: [todos] })
+    const t1 = await a.createThread({ slices: [todos] })
     const b = await peer(hub)
-    const t2 = await b.peer.createThread({ slices: [todos] })
+    const t2 = await b.createThread({ slices: [todos] })
     const topic = topicOf(t1)
     expect(topic).toMatch(/^\/rt\/2\/[a-z2-7]{26}$/)
     expect(topic).not.toContain(t1.id.toString())
@@ -57,7 +56,7 @@ describe('the gossip topic and its payload', () => {
     // The peer is subscribed to that topic (a peer that subscribes to it is counted), not to the thread ID.
     const raw = await rawPeer(hub)
     open.push({ close: () => raw.net.stop() })
-    await raw.net.dial(a.peer.id)
+    await raw.net.dial(a.id)
     raw.net.subscribe(topic)
     raw.net.subscribe(t1.id.toString())
     expect(a.peer.network?.topicPeers(topic)).toEqual([raw.net.peerId])
@@ -70,7 +69,7 @@ describe('the gossip topic and its payload', () => {
   it('shows an outsider that learnt the topic only ciphertext, whose size tells only the padded bucket', async () => {
     const hub = createMemoryHub({ seed: 402 })
     const a = await peer(hub)
-    const tA = await a.peer.createThread({ slices: [todos] })
+    const tA = await a.createThread({ slices: [todos] })
     const raw = await rawPeer(hub)
     open.push({ close: () => raw.net.stop() })
     const got: Uint8Array[] = []
@@ -78,7 +77,7 @@ describe('the gossip topic and its payload', () => {
     // One record first: every later one has a `prev`, so only the body's bucket differs between them.
     a.store.dispatch(todos.actions.added('first'))
     await settle(hub, [a.peer])
-    await raw.net.dial(a.peer.id)
+    await raw.net.dial(a.id)
     raw.net.subscribe(topicOf(tA))
     await settle(hub, [a.peer])
     const texts = ['hello', 'x'.repeat(12), 'y'.repeat(50), 'z'.repeat(500), 'w'.repeat(5000)]
@@ -91,7 +90,7 @@ describe('the gossip topic and its payload', () => {
     for (const [i, bytes] of got.entries()) {
       // Not a sync message, and nothing in it names the writer, the thread or the text.
       expect(() => decodeMessage(bytes)).toThrow()
-      expect(indexOfBytes(bytes, utf8.encode(a.peer.id))).toBe(-1)
+      expect(indexOfBytes(bytes, utf8.encode(a.id))).toBe(-1)
       expect(indexOfBytes(bytes, tA.id.bytes)).toBe(-1)
       expect(indexOfBytes(bytes, utf8.encode(texts[i] as string))).toBe(-1)
       // Its size is a constant plus the body's bucket (and the length prefixes of the CBOR byte
@@ -110,8 +109,8 @@ interface Line {
   readonly hub: MemoryHub
   readonly alice: NetPeer
   readonly bob: NetPeer
-  readonly tAlice: Thread
-  readonly tBob: Thread
+  readonly tAlice: NetThread
+  readonly tBob: NetThread
   /** Refusals on Bob's thread (everything Bob blamed anyone for). */
   readonly bobBlames: Array<{ peerId: string; error: ThreadsError }>
   readonly aliceBlames: Array<{ peerId: string; error: ThreadsError }>
@@ -122,11 +121,11 @@ async function line(seed: number): Promise<Line> {
   const hub = createMemoryHub({ seed })
   const alice = await peer(hub)
   const bob = await peer(hub)
-  const tAlice = await alice.peer.createThread({ slices: [todos] })
-  const tBob = await bob.peer.joinThread(tAlice.invite(), { slices: [todos] })
+  const tAlice = await alice.createThread({ slices: [todos] })
+  const tBob = await bob.joinThread(await tAlice.invite(), { slices: [todos] })
   await settle(hub, [alice.peer, bob.peer])
   // What each sync service blames reaches its thread's status as a refusal: collect them.
-  const blames = (t: Thread): Array<{ peerId: string; error: ThreadsError }> => {
+  const blames = (t: NetThread): Array<{ peerId: string; error: ThreadsError }> => {
     const out: Array<{ peerId: string; error: ThreadsError }> = []
     t.engine.events.on('rejected', (error) => out.push({ peerId: '', error }))
     return out
@@ -143,7 +142,7 @@ describe('gossip is validated before it is forwarded, and its maker is blamed', 
     open.push({ close: () => outsider.net.stop() })
     const atBob: Uint8Array[] = []
     l.bob.peer.network?.on('pubsub', ({ bytes }) => atBob.push(bytes))
-    await outsider.net.dial(l.alice.peer.id)
+    await outsider.net.dial(l.alice.id)
     // It learnt the topic (from Alice's subscriptions, say).
     outsider.net.subscribe(topicOf(l.tAlice))
     await settle(l.hub, [l.alice.peer, l.bob.peer])
@@ -155,22 +154,22 @@ describe('gossip is validated before it is forwarded, and its maker is blamed', 
     expect(l.bobBlames).toEqual([])
     expect(l.aliceBlames.map((b) => b.error.name)).toEqual(['DecryptionError', 'DecryptionError', 'DecryptionError'])
     expect(l.alice.peer.network?.connectedPeers()).not.toContain(outsider.net.peerId)
-    expect(l.bob.peer.network?.connectedPeers()).toContain(l.alice.peer.id)
-    expect(l.tBob.peers()).toEqual([l.alice.peer.id])
+    expect(l.bob.peer.network?.connectedPeers()).toContain(l.alice.id)
+    expect(l.tBob.peers()).toEqual([l.alice.id])
   })
 
   it("a member's forged gossip through Alice: Alice refuses it and strikes the member; Bob never sees it", async () => {
     const l = await line(404)
     const member = await rawPeer(l.hub)
     open.push({ close: () => member.net.stop() })
-    await member.net.dial(l.alice.peer.id)
+    await member.net.dial(l.alice.id)
     member.net.subscribe(topicOf(l.tAlice))
     await settle(l.hub, [l.alice.peer, l.bob.peer])
     const key = gossipKey(l.tAlice.key.service, l.tAlice.id.bytes)
     // A record of Bob's log, signed by someone else: sealed properly, so it opens and decodes.
     l.bob.store.dispatch(todos.actions.added('from Bob'))
     await settle(l.hub, [l.alice.peer, l.bob.peer])
-    const head = l.tAlice.engine.heads().get(l.bob.peer.id)
+    const head = l.tAlice.engine.heads().get(l.bob.id)
     const forged = createRecord({
       logKey: generateLogKey(),
       threadKey: l.tAlice.key,
@@ -180,14 +179,14 @@ describe('gossip is validated before it is forwarded, and its maker is blamed', 
       time: Date.now(),
       ...(head === undefined ? {} : { prev: head })
     })
-    const m = encodeMessage({ t: 'records', thread: l.tAlice.id.bytes, log: l.bob.peer.id, records: [recordBlocks(forged)], more: false, push: true })
+    const m = encodeMessage({ t: 'records', thread: l.tAlice.id.bytes, log: l.bob.id, records: [recordBlocks(forged)], more: false, push: true })
     await member.net.publish(topicOf(l.tAlice), sealGossip(key, m))
     await settle(l.hub, [l.alice.peer, l.bob.peer])
     expect(l.aliceBlames.map((b) => b.error.name)).toEqual(['BadSignatureError'])
     expect(l.bobBlames).toEqual([])
     expect(l.bob.store.getState().todos.map((t) => t.text)).not.toContain('forged')
     // Gossip of another thread's topic, or a message that is not a push, is refused the same way.
-    const otherThread = encodeMessage({ t: 'records', thread: ThreadId.create().bytes, log: l.alice.peer.id, records: [], more: false, push: true })
+    const otherThread = encodeMessage({ t: 'records', thread: ThreadId.create().bytes, log: l.alice.id, records: [], more: false, push: true })
     await member.net.publish(topicOf(l.tAlice), sealGossip(key, otherThread))
     await settle(l.hub, [l.alice.peer, l.bob.peer])
     expect(l.aliceBlames.map((b) => b.error.name)).toEqual(['BadSignatureError', 'MalformedMessageError'])
@@ -198,7 +197,7 @@ describe('gossip is validated before it is forwarded, and its maker is blamed', 
     const l = await line(405)
     const member = await rawPeer(l.hub)
     open.push({ close: () => member.net.stop() })
-    await member.net.dial(l.alice.peer.id)
+    await member.net.dial(l.alice.id)
     member.net.subscribe(topicOf(l.tAlice))
     await settle(l.hub, [l.alice.peer, l.bob.peer])
     const key = gossipKey(l.tAlice.key.service, l.tAlice.id.bytes)
@@ -217,11 +216,11 @@ describe('gossip is validated before it is forwarded, and its maker is blamed', 
     await member.net.publish(topicOf(l.tAlice), sealed)
     await settle(l.hub, [l.alice.peer, l.bob.peer])
     expect(l.bob.store.getState().todos.map((t) => t.text)).toContain('by gossip')
-    expect(relayedBy).toEqual([l.alice.peer.id])
+    expect(relayedBy).toEqual([l.alice.id])
     // The same bytes again (a new message to the hub): a duplicate at Alice, ignored, blamed on nobody.
     await member.net.publish(topicOf(l.tAlice), sealed)
     await settle(l.hub, [l.alice.peer, l.bob.peer])
-    expect(relayedBy).toEqual([l.alice.peer.id])
+    expect(relayedBy).toEqual([l.alice.id])
     expect(l.aliceBlames).toEqual([])
     expect(l.bobBlames).toEqual([])
     expect(l.alice.peer.network?.connectedPeers()).toContain(member.net.peerId)

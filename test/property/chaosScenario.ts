@@ -11,8 +11,11 @@ import { configureStore, type PayloadAction } from '@reduxjs/toolkit'
 import { createMemoryHub, settle, type Faults } from '../../adapters/network/memory.js'
 import { memoryStorage } from '../../adapters/storage/memory.js'
 import { todos } from '../../examples/todo/todoSlice.js'
-import { createPeer, type Peer, type Thread } from '../../src/redux/createPeer.js'
+import { createPeer, type Peer } from '../../src/redux/createPeer.js'
 import { createThreadSlice } from '../../src/redux/createThreadSlice.js'
+import { engineOf } from '../../src/redux/threadHandle.js'
+import type { ThreadEngine } from '../../src/engine/threadEngine.js'
+import type { SliceStates } from '../../src/redux/projection.js'
 import { seededRandom } from '../support/random.js'
 
 export interface Ledger {
@@ -46,7 +49,7 @@ export const ledger = createThreadSlice({
 
 function makeStore(peer: Peer) {
   return configureStore({
-    reducer: { todos: todos.reducer, ledger: ledger.reducer },
+    reducer: { [peer.reducerPath]: peer.reducer, todos: todos.reducer, ledger: ledger.reducer },
     middleware: (d) => d({ immutableCheck: false, serializableCheck: false }).concat(peer.middleware)
   })
 }
@@ -103,8 +106,12 @@ const hash = (value: unknown): string => createHash('sha256').update(JSON.string
 
 interface Member {
   readonly peer: Peer
+  /** This peer's ID (it is started). */
+  readonly id: string
   readonly store: Store
-  readonly thread: Thread
+  /** The engine of the thread (`engineOf(peer.thread(threadId))`). */
+  readonly engine: ThreadEngine<SliceStates>
+  readonly threadId: string
 }
 
 function threadState(m: Member): { todos: unknown; ledger: unknown } {
@@ -126,17 +133,24 @@ export async function runChaos(seed: number, options: ChaosOptions = {}): Promis
   Date.now = () => realNow() + skew
   try {
     for (let i = 0; i < n; i++) {
-      const peer = await createPeer({ storage: memoryStorage(), network: hub.network(), syncIntervalMs: 0 })
+      const peer = createPeer({ storage: memoryStorage(), network: hub.network(), syncIntervalMs: 0 })
       const store = makeStore(peer)
+      await peer.start()
+      const id = peer.id as string
       const first = members[0]
-      const thread =
-        first === undefined
-          ? await peer.createThread({ slices: [todos, ledger] })
-          : await peer.joinThread(first.thread.invite({ role: 'write', ...(random() < 0.5 ? { to: peer.id } : {}) }), { slices: [todos, ledger] })
-      thread.engine.events.on('rejected', (e) => {
+      const slices = [todos, ledger]
+      let threadId: string
+      if (first === undefined) threadId = (await store.dispatch(peer.thunks.createThread({ slices })).unwrap()).threadId
+      else {
+        const invite = await first.store.dispatch(first.peer.thunks.invite({ threadId: first.threadId, role: 'write', ...(random() < 0.5 ? { to: id } : {}) })).unwrap()
+        // The hub drops messages: join returns at once (as before) rather than wait to catch up.
+        threadId = (await store.dispatch(peer.thunks.joinThread({ invite, slices, waitForSyncMs: 0 })).unwrap()).threadId
+      }
+      const engine = engineOf(peer.thread(threadId) as NonNullable<ReturnType<Peer['thread']>>)
+      engine.events.on('rejected', (e) => {
         rejected[e.name] = (rejected[e.name] ?? 0) + 1
       })
-      members.push({ peer, store, thread })
+      members.push({ peer, id, store, engine, threadId })
     }
 
     let commands = 0
@@ -166,13 +180,13 @@ export async function runChaos(seed: number, options: ChaosOptions = {}): Promis
         for (let k = 1 + int(3); k > 0; k--) command(m)
       } else if (r < 0.6 + pr) {
         const groups: string[][] = [[], [], []]
-        for (const p of members) (groups[int(1 + int(3))] as string[]).push(p.peer.id)
+        for (const p of members) (groups[int(1 + int(3))] as string[]).push(p.id)
         hub.partition(...groups.filter((g) => g.length > 0))
         partitions++
       } else if (r < 0.6 + 2 * pr) {
         hub.heal()
       } else if (r < 0.72 + 2 * pr) {
-        await m.peer.syncNow()
+        await m.store.dispatch(m.peer.thunks.syncNow()).unwrap()
       } else {
         await settle(hub, peers())
       }
@@ -190,17 +204,17 @@ export async function runChaos(seed: number, options: ChaosOptions = {}): Promis
     while (rounds < maxRounds) {
       rounds++
       if (rounds > 1) skew += spacing
-      await Promise.all(members.map((m) => m.peer.syncNow()))
+      await Promise.all(members.map((m) => m.store.dispatch(m.peer.thunks.syncNow()).unwrap()))
       await settle(hub, peers())
       hashes = members.map((m) => hash(threadState(m)))
-      events = members.map((m) => m.thread.engine.timeline.length)
+      events = members.map((m) => m.engine.timeline.length)
       if (new Set(hashes).size === 1 && events.every((e) => e === commands)) {
         converged = true
         break
       }
     }
-    const storeMismatches = members.filter((m) => hash(threadState(m)) !== hash(m.thread.engine.state)).length
-    const heads = members.map((m) => JSON.stringify([...m.thread.engine.heads()].map(([log, h]) => [log, h.seq]).sort()))
+    const storeMismatches = members.filter((m) => hash(threadState(m)) !== hash(m.engine.state)).length
+    const heads = members.map((m) => JSON.stringify([...m.engine.heads()].map(([log, h]) => [log, h.seq]).sort()))
     let problem: string | undefined
     if (!converged) problem = `not converged after ${maxRounds} rounds: events ${events.join(',')} of ${commands}; ${new Set(hashes).size} distinct states`
     else if (storeMismatches > 0) problem = `${storeMismatches} peers' Redux state differs from their projection`

@@ -3,13 +3,14 @@
  * exchange some records along the way (so their clocks genuinely differ), then every record
  * reaches every peer in random order, in random chunks, with duplicates. Every peer must end with
  * the same thread state: the fold of every event in the order (clock, log ID, seq), whatever the
- * delivery order. Non-thread slices see each local command exactly once.
+ * delivery order. Every event reaches every store exactly once as its own action (local ones as
+ * commands, remote ones as they arrive), and non-thread slices see each exactly once.
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { RecordBlocks } from '../../src/core/record.js'
 import { compareOrder, type EventMeta } from '../../src/engine/threadEvent.js'
-import { bank, list, makeGroup, rng, shuffle, type Bank, type TestPeer } from '../unit/redux/fixtures.js'
+import { bank, issue, list, makeGroup, rng, shuffle, type Bank, type TestPeer } from '../unit/redux/fixtures.js'
 
 type Op = 'push' | 'deposit' | 'withdraw'
 
@@ -81,8 +82,7 @@ function referenceState(issued: readonly Issued[]): { list: string[]; bank: Bank
 function command(p: TestPeer, op: Op, value: number, label: string): Issued {
   const action =
     op === 'push' ? list.actions.pushed(label) : op === 'deposit' ? bank.actions.deposit(value) : bank.actions.withdraw(value)
-  const dispatched = p.store.dispatch(action) as unknown as { meta: { event: EventMeta } }
-  return { meta: dispatched.meta.event, op, payload: op === 'push' ? label : value }
+  return { meta: issue(p, action), op, payload: op === 'push' ? label : value }
 }
 
 describe('convergence', () => {
@@ -96,14 +96,6 @@ describe('convergence', () => {
         try {
           const issued: Issued[] = []
           const localCount = new Array<number>(n).fill(0)
-          const seen = peers.map(() => new Map<string, number>())
-          const subs = peers.map((p, i) =>
-            p.peer.events$.subscribe(({ meta }) => {
-              const k = `${meta.logId}:${meta.seq}`
-              const m = seen[i] as Map<string, number>
-              m.set(k, (m.get(k) ?? 0) + 1)
-            })
-          )
           const rejected: unknown[] = []
           let replayed = false
           for (const [k, step] of steps.entries()) {
@@ -120,7 +112,7 @@ describe('convergence', () => {
             const to = peers[step.to] as TestPeer
             const random = rng(step.seed)
             for (const { logId, blocks } of await from.thread.recordsSince(new Map())) {
-              if (logId === to.peer.id) continue
+              if (logId === to.id) continue
               const some = blocks.filter(() => random() < step.keep)
               for (const chunk of scramble(some, random)) {
                 const r = await to.thread.ingest(logId, chunk)
@@ -134,10 +126,10 @@ describe('convergence', () => {
           const random = rng(seed)
           const deliveries: Array<{ to: TestPeer; logId: string; chunk: RecordBlocks[] }> = []
           for (const from of peers) {
-            const blocks = (await from.thread.recordsSince(new Map())).find((l) => l.logId === from.peer.id)?.blocks ?? []
+            const blocks = (await from.thread.recordsSince(new Map())).find((l) => l.logId === from.id)?.blocks ?? []
             for (const to of peers) {
               if (to === from) continue
-              for (const chunk of scramble(blocks, random)) deliveries.push({ to, logId: from.peer.id, chunk })
+              for (const chunk of scramble(blocks, random)) deliveries.push({ to, logId: from.id, chunk })
             }
           }
           for (const { to, logId, chunk } of shuffle(deliveries, random)) {
@@ -148,7 +140,7 @@ describe('convergence', () => {
           if (replayed) lateRuns++
 
           const expected = referenceState(issued)
-          const order = (p: TestPeer): string[] => p.thread.engine.timeline.events.map((e) => `${e.meta.logId}:${e.meta.seq}`)
+          const order = (p: TestPeer): string[] => p.engine.timeline.events.map((e) => `${e.meta.logId}:${e.meta.seq}`)
           const expectedOrder = [...issued].sort((a, b) => compareOrder(a.meta, b.meta)).map((e) => `${e.meta.logId}:${e.meta.seq}`)
           expect(rejected).toEqual([])
           for (const [i, p] of peers.entries()) {
@@ -156,17 +148,23 @@ describe('convergence', () => {
             expect(state.list).toEqual(expected.list)
             expect(state.bank).toEqual(expected.bank)
             // The store holds exactly the engine's projection.
-            expect(p.thread.engine.state).toEqual({ list: state.list, bank: state.bank })
+            expect(p.engine.state).toEqual({ list: state.list, bank: state.bank })
             expect(order(p)).toEqual(expectedOrder)
-            expect(p.thread.engine.held).toBe(0)
-            // The UI slice saw each of this peer's own commands once, and no other.
+            expect(p.engine.held).toBe(0)
+            // The UI slice saw each of this peer's own commands once as a command, and every other
+            // peer's event once as a remote action.
             expect(state.ui.commands).toBe(localCount[i])
-            // events$ carried every event once.
-            const m = seen[i] as Map<string, number>
+            expect(state.ui.remoteEvents).toBe(issued.length - (localCount[i] as number))
+            // The store saw every event once, as its own action: this peer's local, the others' not.
+            const m = new Map<string, number>()
+            for (const e of p.events) {
+              const k = `${e.logId}:${e.seq}`
+              m.set(k, (m.get(k) ?? 0) + 1)
+              expect(e.local).toBe(e.logId === p.id)
+            }
             expect(m.size).toBe(issued.length)
             for (const count of m.values()) expect(count).toBe(1)
           }
-          for (const s of subs) s.unsubscribe()
         } finally {
           for (const p of peers) await p.peer.close()
         }
@@ -184,15 +182,15 @@ describe('convergence', () => {
       for (let i = 0; i < 5; i++) command(a, 'push', 0, `a${i}`)
       const b0 = command(b, 'deposit', 10, '')
       // b catches up with a, then writes: its clock jumps past a's.
-      await b.thread.ingest(a.peer.id, (await a.thread.recordsSince(new Map())).find((l) => l.logId === a.peer.id)?.blocks ?? [])
+      await b.thread.ingest(a.id, (await a.thread.recordsSince(new Map())).find((l) => l.logId === a.id)?.blocks ?? [])
       const b1 = command(b, 'withdraw', 7, '')
       const c0 = command(c, 'withdraw', 7, '')
       expect(b0.meta.clock).toBe(1)
       expect(b1.meta.clock).toBe(6)
       expect(c0.meta.clock).toBe(1)
       for (const from of [a, b, c]) for (const to of [a, b, c]) if (from !== to) {
-        const blocks = (await from.thread.recordsSince(new Map())).find((l) => l.logId === from.peer.id)?.blocks ?? []
-        await to.thread.ingest(from.peer.id, [...blocks].reverse())
+        const blocks = (await from.thread.recordsSince(new Map())).find((l) => l.logId === from.id)?.blocks ?? []
+        await to.thread.ingest(from.id, [...blocks].reverse())
       }
       const states = [a, b, c].map((p) => p.store.getState())
       for (const s of states) {

@@ -2,9 +2,10 @@
  * The follower CLI (`bin/redux-threads.ts`) as a child process, over real libp2p on loopback and LevelDB:
  * it joins from a follow invite, prints where it listens, stores what a writer in this process
  * sends it and reports the log seq, exits cleanly on SIGTERM, and follows the thread again from
- * storage after a restart. Usage and flag errors are checked too.
+ * storage after a restart. Usage, `--help`, `--version` and flag errors are checked too.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -98,9 +99,9 @@ describe('the follower CLI', () => {
   it('follows from an invite, stores what a writer sends, exits 0 on SIGTERM, and follows again from storage', async () => {
     const data = await tempDir(resources, 'cli-follower')
     const a = await livePeer(resources, 'A')
-    const tA = await a.peer.createThread({ slices: [todos] })
+    const tA = await a.createThread({ slices: [todos] })
     const threadId = tA.id.toString()
-    const invite = tA.invite({ role: 'follow' })
+    const invite = await tA.invite({ role: 'follow' })
 
     const cli = new Cli(['follower', '--data', data, '--listen', '/ip4/127.0.0.1/tcp/0', '--invite', invite, '--sync-interval', '500'])
     await cli.line(new RegExp(`^following ${threadId} \\(follow, from invite\\)$`), 'it joined from the invite')
@@ -109,9 +110,9 @@ describe('the follower CLI', () => {
     const addrLine = await cli.line(new RegExp(`^\\s+/ip4/127\\.0\\.0\\.1/tcp/\\d+/p2p/${followerId}$`), 'it printed a loopback address', header.index + 1)
     const addr = addrLine.line.trim()
 
-    await a.peer.connect(addr)
+    await a.connect(addr)
     await statusWhere(tA, (s) => s.peers.includes(followerId), 'the writer authenticated the CLI follower')
-    const short = a.peer.id.slice(-6)
+    const short = a.id.slice(-6)
     for (let i = 1; i <= 5; i++) a.store.dispatch(todos.actions.added(`todo ${i}`))
     // The follower's status lines carry each log's seq.
     const status = await cli.line(new RegExp(`peers=1 logs=\\[${short}:5\\] rejected=0$`), 'the CLI reported seq 5 of the writer\'s log')
@@ -140,6 +141,28 @@ describe('the follower CLI', () => {
     expect(cli.stderr.join('\n')).toMatch(/^usage:/)
     expect(cli.stderr.join('\n')).toContain('redux-threads follower --data <dir>')
     expect(cli.stdout).toEqual([])
+  })
+
+  it('--help (alone or after the command) prints the usage to stdout and exits 0', async () => {
+    const [alone, short, after] = await Promise.all([runToExit(['--help']), runToExit(['-h']), runToExit(['follower', '--help'])])
+    for (const cli of [alone, short, after]) {
+      expect(cli.exit).toEqual({ code: 0, signal: null })
+      expect(cli.stdout.join('\n')).toMatch(/^usage:/)
+      expect(cli.stdout.join('\n')).toContain('redux-threads follower --data <dir>')
+      expect(cli.stdout.join('\n')).toContain('redux-threads --help | --version')
+      expect(cli.stderr.filter((l) => l.trim() !== '')).toEqual([])
+    }
+  })
+
+  it('--version prints the package version and exits 0', async () => {
+    const { version } = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
+    expect(version).toMatch(/^\d+\.\d+\.\d+/)
+    const [long, short] = await Promise.all([runToExit(['--version']), runToExit(['-v'])])
+    for (const cli of [long, short]) {
+      expect(cli.exit).toEqual({ code: 0, signal: null })
+      expect(cli.stdout).toEqual([version])
+      expect(cli.stderr.filter((l) => l.trim() !== '')).toEqual([])
+    }
   })
 
   it('refuses a bad flag, a missing --data and an unknown command with a message and a non-zero exit', async () => {

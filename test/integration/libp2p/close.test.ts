@@ -8,7 +8,7 @@ import { libp2pNetwork } from '../../../adapters/network/libp2p.js'
 import { levelStorage } from '../../../adapters/storage/level.js'
 import { createPeer } from '../../../src/redux/createPeer.js'
 import type { StorageAdapter, StorageKey } from '../../../src/store/storageAdapter.js'
-import { LOOPBACK, Resources, tempDir, todos } from './helpers.js'
+import { LOOPBACK, netStore, Resources, tempDir, todos } from './helpers.js'
 
 const resources = new Resources()
 afterEach(async () => {
@@ -71,10 +71,11 @@ describe('closing a peer during a sync round', () => {
     process.prependListener('unhandledRejection', onUnhandled)
     resources.add(() => process.off('unhandledRejection', onUnhandled))
 
-    const peer = await createPeer({ storage: gated.storage, network: libp2pNetwork({ listen: LOOPBACK }), syncIntervalMs: 20 })
+    const peer = createPeer({ storage: gated.storage, network: libp2pNetwork({ listen: LOOPBACK }), syncIntervalMs: 20 })
+    const store = netStore(peer)
     let closed = false
     resources.add(() => (closed ? undefined : peer.close()))
-    await peer.createThread({ slices: [todos] })
+    await store.dispatch(peer.thunks.createThread({ slices: [todos] })).unwrap()
     gated.arm()
     // The peer's own timer starts a round; it stops inside the address-book read.
     await gated.hit

@@ -3,10 +3,8 @@
  * writers that dispatch at the same time end with identical todo lists, in the same order, and
  * every peer finds every other one (heads carry addresses beyond the inviter).
  */
-import { firstValueFrom } from 'rxjs'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { Thread } from '../../../src/redux/createPeer.js'
-import { converged, describePeers, headsOf, livePeer, Resources, seqsOf, statusWhere, texts, todos, until, type LivePeer } from './helpers.js'
+import { converged, describePeers, headsOf, livePeer, Resources, seqsOf, statusNow, statusWhere, texts, todos, until, type LivePeer, type NetThread } from './helpers.js'
 
 const resources = new Resources()
 afterEach(async () => {
@@ -15,7 +13,7 @@ afterEach(async () => {
 
 interface Member {
   readonly p: LivePeer
-  readonly t: Thread
+  readonly t: NetThread
 }
 
 /** A creates a thread; the others join with A's invites (a bearer link, then sealed ones). */
@@ -24,11 +22,11 @@ async function group(n: number): Promise<Member[]> {
   const peers: LivePeer[] = []
   for (const name of names) peers.push(await livePeer(resources, name))
   const [a, ...rest] = peers as [LivePeer, ...LivePeer[]]
-  const tA = await a.peer.createThread({ slices: [todos] })
+  const tA = await a.createThread({ slices: [todos] })
   const members: Member[] = [{ p: a, t: tA }]
   for (const [i, p] of rest.entries()) {
-    const invite = i === 0 ? tA.invite() : tA.invite({ role: 'write', to: p.peer.id })
-    members.push({ p, t: await p.peer.joinThread(invite, { slices: [todos] }) })
+    const invite = i === 0 ? await tA.invite() : await tA.invite({ role: 'write', to: p.id })
+    members.push({ p, t: await p.joinThread(invite, { slices: [todos] }) })
   }
   // Everyone authenticated with everyone: B and C learn of each other from A's heads.
   await Promise.all(members.map((m) => statusWhere(m.t, (s) => s.peers.length === n - 1, `${m.p.name} has ${n - 1} authenticated peers`)))
@@ -44,8 +42,8 @@ describe('convergence over libp2p and LevelDB', () => {
     const members = await group(3)
     const [a, b, c] = members as [Member, Member, Member]
     for (const m of members) {
-      const s = await firstValueFrom(m.t.status$)
-      expect(s.peers).toEqual(members.filter((o) => o !== m).map((o) => o.p.peer.id).sort())
+      const s = await statusNow(m.p, m.t)
+      expect(s.peers).toEqual(members.filter((o) => o !== m).map((o) => o.p.id).sort())
       expect(m.t.peers()).toEqual(s.peers)
     }
 
@@ -58,10 +56,10 @@ describe('convergence over libp2p and LevelDB', () => {
     expect(new Set(texts(a.p))).toEqual(new Set(expected))
     // Each writer's own todos keep their dispatch order in the shared order.
     for (const m of members) expect(texts(a.p).filter((x) => x.startsWith(m.p.name))).toEqual([0, 1, 2, 3, 4].map((i) => `${m.p.name}${i}`))
-    expect(b.p.store.getState()).toEqual(a.p.store.getState())
-    expect(c.p.store.getState()).toEqual(a.p.store.getState())
+    expect(b.p.store.getState().todos).toEqual(a.p.store.getState().todos)
+    expect(c.p.store.getState().todos).toEqual(a.p.store.getState().todos)
     // Authors come from the signed events.
-    expect(new Set(a.p.store.getState().todos.map((t) => t.by))).toEqual(new Set(members.map((m) => m.p.peer.id)))
+    expect(new Set(a.p.store.getState().todos.map((t) => t.by))).toEqual(new Set(members.map((m) => m.p.id)))
 
     // Then edits of each other's todos, at once: still one state everywhere.
     const list = a.p.store.getState().todos
@@ -76,8 +74,8 @@ describe('convergence over libp2p and LevelDB', () => {
     )
     expect(headsOf(b.t)).toEqual(headsOf(a.t))
     expect(headsOf(c.t)).toEqual(headsOf(a.t))
-    expect(seqsOf(a.t)).toEqual({ [a.p.peer.id]: 6, [b.p.peer.id]: 6, [c.p.peer.id]: 6 })
-    for (const m of members) expect((await firstValueFrom(m.t.status$)).peers).toHaveLength(2)
+    expect(seqsOf(a.t)).toEqual({ [a.p.id]: 6, [b.p.id]: 6, [c.p.id]: 6 })
+    for (const m of members) expect((await statusNow(m.p, m.t)).peers).toHaveLength(2)
   })
 
   it('four peers each writing 50 events all get all 200, in the same order', async () => {
@@ -92,13 +90,13 @@ describe('convergence over libp2p and LevelDB', () => {
     })
     const [a, ...others] = members as [Member, ...Member[]]
     for (const m of others) {
-      expect(m.p.store.getState()).toEqual(a.p.store.getState())
+      expect(m.p.store.getState().todos).toEqual(a.p.store.getState().todos)
       expect(headsOf(m.t)).toEqual(headsOf(a.t))
     }
     expect(Object.values(seqsOf(a.t))).toEqual([50, 50, 50, 50])
     expect(new Set(texts(a.p)).size).toBe(200)
     for (const m of members) {
-      const s = await firstValueFrom(m.t.status$)
+      const s = await statusNow(m.p, m.t)
       expect(s.peers).toHaveLength(3)
       expect(s.rejected).toBe(0)
       expect(s.events).toBe(200)

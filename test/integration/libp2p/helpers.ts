@@ -6,7 +6,7 @@
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { isObservable, type Observable } from 'rxjs'
+import { firstValueFrom, isObservable, type Observable } from 'rxjs'
 import { libp2pNetwork, type Libp2pNetwork } from '../../../adapters/network/libp2p.js'
 import { levelStorage } from '../../../adapters/storage/level.js'
 import { memoryStorage } from '../../../adapters/storage/memory.js'
@@ -18,11 +18,12 @@ import { logstoreAddressBook } from '../../../src/net/addressBook.js'
 import { EventStore } from '../../../src/store/eventStore.js'
 import { todos } from '../../../examples/todo/todoSlice.js'
 import type { LogKey } from '../../../src/core/keys.js'
-import { createPeer, type Peer, type PeerOptions, type Thread } from '../../../src/redux/createPeer.js'
-import type { ThreadStatus } from '../../../src/rx/threadStatus.js'
-import { todoStore, type TodoStore } from '../../support/todoStore.js'
+import { createPeer, type Peer, type PeerOptions } from '../../../src/redux/createPeer.js'
+import type { ThreadEntry } from '../../../src/redux/peerSlice.js'
+import { netStore, peerDriver, type NetStore, type NetThread, type PeerDriver } from '../../unit/net/helpers.js'
 
 export { todos }
+export { netStore, type NetStore, type NetThread } from '../../unit/net/helpers.js'
 
 /** Loopback TCP on a random port: the only transport these tests use. */
 export const LOOPBACK = ['/ip4/127.0.0.1/tcp/0']
@@ -103,9 +104,9 @@ export function until(
 }
 
 /** Resolve with the first status of `thread` (current or later) for which `predicate` holds. */
-export function statusWhere(thread: Thread, predicate: (s: ThreadStatus) => boolean, what: string, timeoutMs = DEFAULT_WAIT_MS): Promise<ThreadStatus> {
-  let last: ThreadStatus | undefined
-  let hit: ThreadStatus | undefined
+export function statusWhere(thread: Pick<NetThread, 'status$'>, predicate: (s: ThreadEntry) => boolean, what: string, timeoutMs = DEFAULT_WAIT_MS): Promise<ThreadEntry> {
+  let last: ThreadEntry | undefined
+  let hit: ThreadEntry | undefined
   return until(
     (notify) => {
       const sub = thread.status$.subscribe((s) => {
@@ -118,7 +119,16 @@ export function statusWhere(thread: Thread, predicate: (s: ThreadStatus) => bool
     () => hit !== undefined,
     what,
     { timeoutMs, describe: () => JSON.stringify(last) }
-  ).then(() => hit as ThreadStatus)
+  ).then(() => hit as ThreadEntry)
+}
+
+/**
+ * A thread's status now. Status is coalesced to one update a macrotask; after `peer.idle()`
+ * (nothing syncing, every write durable, pending status sent) the stream holds the current one.
+ */
+export async function statusNow(p: { readonly peer: Peer }, thread: Pick<NetThread, 'status$'>): Promise<ThreadEntry> {
+  await p.peer.idle()
+  return firstValueFrom(thread.status$)
 }
 
 /** Things to close after a test, closed newest first; failures do not stop the others. */
@@ -149,13 +159,14 @@ export async function tempDir(resources: Resources, label: string): Promise<stri
   return dir
 }
 
-export { todoStore, type TodoStore } from '../../support/todoStore.js'
-
-/** A peer on LevelDB (in `dir`) with libp2p on loopback, and a todo store. */
-export interface LivePeer {
+/**
+ * A started peer on LevelDB (in `dir`) with libp2p on loopback, a todo store (the peer's status
+ * at `peer.reducerPath`), and its lifecycle thunks as methods (see `peerDriver`).
+ */
+export interface LivePeer extends PeerDriver {
   readonly name: string
   readonly peer: Peer
-  readonly store: TodoStore
+  readonly store: NetStore
   readonly dir: string
   /** Close the peer (idempotent): its network, sync service and LevelDB. */
   close(): Promise<void>
@@ -166,12 +177,12 @@ export interface LivePeerOptions {
   readonly dir?: string
   readonly identity?: LogKey
   readonly syncIntervalMs?: number
-  readonly peer?: Omit<PeerOptions, 'storage' | 'network' | 'identity' | 'syncIntervalMs'>
+  readonly peer?: Omit<PeerOptions, 'storage' | 'network' | 'identity' | 'syncIntervalMs' | 'reducerPath'>
 }
 
 export async function livePeer(resources: Resources, name: string, options: LivePeerOptions = {}): Promise<LivePeer> {
   const dir = options.dir ?? (await tempDir(resources, name))
-  const peer = await createPeer({
+  const peer = createPeer({
     storage: levelStorage(dir),
     network: libp2pNetwork({ listen: LOOPBACK }),
     syncIntervalMs: options.syncIntervalMs ?? 500,
@@ -181,7 +192,9 @@ export async function livePeer(resources: Resources, name: string, options: Live
   let closing: Promise<void> | undefined
   const close = (): Promise<void> => (closing ??= peer.close())
   resources.add(close)
-  return { name, peer, store: todoStore(peer), dir, close }
+  const store = netStore(peer)
+  await peer.start()
+  return { ...peerDriver(peer, store), name, peer, store, dir, close }
 }
 
 /** The todo texts of a peer's store, in order. */
@@ -190,12 +203,12 @@ export function texts(p: LivePeer): string[] {
 }
 
 /** Heads of a thread as `{ logId: 'seq:cid' }`, keys sorted: comparable with `toEqual` and as JSON. */
-export function headsOf(thread: Thread): Record<string, string> {
+export function headsOf(thread: Pick<NetThread, 'heads'>): Record<string, string> {
   return Object.fromEntries([...thread.heads()].sort(([x], [y]) => (x < y ? -1 : 1)).map(([log, h]) => [log, `${h.seq}:${h.id.toString()}`]))
 }
 
 /** Heads as `{ logId: seq }`, keys sorted. */
-export function seqsOf(thread: Thread): Record<string, number> {
+export function seqsOf(thread: Pick<NetThread, 'heads'>): Record<string, number> {
   return Object.fromEntries([...thread.heads()].sort(([x], [y]) => (x < y ? -1 : 1)).map(([log, h]) => [log, h.seq]))
 }
 
@@ -208,7 +221,7 @@ export function converged(peers: readonly LivePeer[], count: number): boolean {
 }
 
 /** One line per peer: name, todo count, and thread heads, for timeout messages. */
-export function describePeers(peers: ReadonlyArray<{ p: LivePeer; t: Thread }>): string {
+export function describePeers(peers: ReadonlyArray<{ p: LivePeer; t: Pick<NetThread, 'heads' | 'peers'> }>): string {
   return peers.map(({ p, t }) => `${p.name}: ${p.store.getState().todos.length} todos, peers=${t.peers().length}, heads=${JSON.stringify(seqsOf(t))}`).join('; ')
 }
 

@@ -4,7 +4,6 @@
  * honest peer. The honest peer refuses them with typed errors on status$, keeps syncing with the
  * other honest peer, and disconnects the malicious one after repeated bad messages.
  */
-import { firstValueFrom } from 'rxjs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { libp2pNetwork, type Libp2pNetwork } from '../../../adapters/network/libp2p.js'
 import { openInvite } from '../../../src/acl/invite.js'
@@ -14,8 +13,7 @@ import { generateLogKey, type ThreadKey } from '../../../src/core/keys.js'
 import { createRecord, recordBlocks, type RecordBlocks } from '../../../src/core/record.js'
 import { decodeMessage, encodeMessage, NONCE_BYTES, type SyncMessage } from '../../../src/net/messages.js'
 import { authTag } from '../../../src/net/auth.js'
-import type { Thread } from '../../../src/redux/createPeer.js'
-import { converged, describePeers, headsOf, livePeer, LOOPBACK, Resources, statusWhere, texts, todos, until, type LivePeer } from './helpers.js'
+import { converged, describePeers, headsOf, livePeer, LOOPBACK, Resources, statusNow, statusWhere, texts, todos, until, type LivePeer, type NetThread } from './helpers.js'
 
 const resources = new Resources()
 afterEach(async () => {
@@ -25,16 +23,16 @@ afterEach(async () => {
 interface Honest {
   readonly a: LivePeer
   readonly b: LivePeer
-  readonly tA: Thread
-  readonly tB: Thread
+  readonly tA: NetThread
+  readonly tB: NetThread
 }
 
 /** A creates a thread and writes; B joins with a write invite and writes; both converged. */
 async function honestPair(): Promise<Honest> {
   const a = await livePeer(resources, 'A')
   const b = await livePeer(resources, 'B')
-  const tA = await a.peer.createThread({ slices: [todos] })
-  const tB = await b.peer.joinThread(tA.invite({ role: 'write', to: b.peer.id }), { slices: [todos] })
+  const tA = await a.createThread({ slices: [todos] })
+  const tB = await b.joinThread(await tA.invite({ role: 'write', to: b.id }), { slices: [todos] })
   await Promise.all([tA, tB].map((t) => statusWhere(t, (s) => s.peers.length === 1, 'the honest pair is authenticated')))
   for (const text of ['a1', 'a2', 'a3']) a.store.dispatch(todos.actions.added(text))
   b.store.dispatch(todos.actions.added('b1'))
@@ -67,7 +65,7 @@ interface Received {
  */
 async function maliciousPeer(h: Honest) {
   const identity = generateLogKey()
-  const key: ThreadKey = openInvite(h.tA.invite({ role: 'write', to: identity.id }), identity).key
+  const key: ThreadKey = openInvite(await h.tA.invite({ role: 'write', to: identity.id }), identity).key
   const thread = h.tA.id.bytes
   const net = libp2pNetwork({ listen: LOOPBACK })({ identity }) as Libp2pNetwork
   resources.add(() => net.stop())
@@ -110,12 +108,12 @@ async function maliciousPeer(h: Honest) {
     },
     honestProofs: () => honestProofs,
     /** Dial `target`, say hello, prove the thread; resolves when it authorised us and sent its heads. */
-    async authenticate(target: LivePeer, targetThread: Thread) {
+    async authenticate(target: LivePeer, targetThread: NetThread) {
       const addr = target.peer.addresses()[0] as string
-      await net.dial(target.peer.id, [addr])
-      await send(target.peer.id, { t: 'hello', nonce })
+      await net.dial(target.id, [addr])
+      await send(target.id, { t: 'hello', nonce })
       await statusWhere(targetThread, (s) => s.peers.includes(identity.id), `${target.name} authorized the malicious peer`)
-      await until(this.source, () => received.some((r) => r.from === target.peer.id && r.m.t === 'heads'), `${target.name} sent heads`)
+      await until(this.source, () => received.some((r) => r.from === target.id && r.m.t === 'heads'), `${target.name} sent heads`)
     },
     pushRecords: (to: string, log: string, records: readonly RecordBlocks[]) =>
       send(to, { t: 'records', thread, log, records, more: false, push: true })
@@ -129,7 +127,7 @@ function equalBytes(x: Uint8Array, y: Uint8Array): boolean {
 /** A's newest record as B holds it, with one byte of its body block flipped. */
 async function tamperedRecordOf(h: Honest, index = 0): Promise<RecordBlocks> {
   const logs = await h.tA.recordsSince(new Map())
-  const mine = logs.find((l) => l.logId === h.a.peer.id)
+  const mine = logs.find((l) => l.logId === h.a.id)
   const blocks = mine?.blocks[mine.blocks.length - 1 - index]
   if (blocks === undefined) throw new Error("no record of A's log")
   const body = Uint8Array.from(blocks.body)
@@ -145,14 +143,14 @@ describe('a malicious peer with the thread key, over libp2p', () => {
     await mal.authenticate(h.b, h.tB)
     // The handshake was real: B proved the key to us too.
     expect(mal.honestProofs()).toBeGreaterThan(0)
-    const before = await firstValueFrom(h.tB.status$)
+    const before = await statusNow(h.b, h.tB)
     expect(before.rejected).toBe(0)
     const headsBefore = headsOf(h.tB)
 
-    await mal.pushRecords(h.b.peer.id, h.a.peer.id, [await tamperedRecordOf(h)])
+    await mal.pushRecords(h.b.id, h.a.id, [await tamperedRecordOf(h)])
     const s = await statusWhere(h.tB, (x) => x.rejected > 0, 'B reported the tampered record')
     expect(s.lastError?.name).toBe('CidMismatchError')
-    expect(s.lastError?.logId).toBe(h.a.peer.id)
+    expect(s.lastError?.logId).toBe(h.a.id)
     // One bad record, counted once.
     expect(s.rejected).toBe(1)
     expect(headsOf(h.tB)).toEqual(headsBefore)
@@ -162,16 +160,16 @@ describe('a malicious peer with the thread key, over libp2p', () => {
     expect(mal.disconnected).toEqual([])
 
     await stillSyncing(h, 'after the tampered record')
-    expect(h.b.store.getState()).toEqual(h.a.store.getState())
+    expect(h.b.store.getState().todos).toEqual(h.a.store.getState().todos)
     // Still one refusal on B's status, however many layers saw it.
-    expect((await firstValueFrom(h.tB.status$)).rejected).toBe(1)
+    expect((await statusNow(h.b, h.tB)).rejected).toBe(1)
   })
 
   it('records signed by another key under a writer\'s log ID are refused as BadSignatureError', async () => {
     const h = await honestPair()
     const mal = await maliciousPeer(h)
     await mal.authenticate(h.b, h.tB)
-    const headOfA = h.tB.heads().get(h.a.peer.id)
+    const headOfA = h.tB.heads().get(h.a.id)
     expect(headOfA?.seq).toBe(3)
     // A perfect record continuing A's log, but signed with the malicious peer's own key.
     const forged = createRecord({
@@ -183,17 +181,17 @@ describe('a malicious peer with the thread key, over libp2p', () => {
       time: Date.now(),
       prev: headOfA as NonNullable<typeof headOfA>
     })
-    await mal.pushRecords(h.b.peer.id, h.a.peer.id, [recordBlocks(forged)])
+    await mal.pushRecords(h.b.id, h.a.id, [recordBlocks(forged)])
     const s = await statusWhere(h.tB, (x) => x.rejected > 0, 'B reported the forged record')
     expect(s.lastError?.name).toBe('BadSignatureError')
-    expect(s.lastError?.logId).toBe(h.a.peer.id)
+    expect(s.lastError?.logId).toBe(h.a.id)
     expect(s.rejected).toBe(1)
-    expect(h.tB.heads().get(h.a.peer.id)?.seq).toBe(3)
+    expect(h.tB.heads().get(h.a.id)?.seq).toBe(3)
     expect(texts(h.b)).not.toContain('forged by M')
 
     // A's real next record (same seq the forgery claimed) is taken as usual.
     await stillSyncing(h, 'after the forgery')
-    expect(h.tB.heads().get(h.a.peer.id)?.seq).toBe(4)
+    expect(h.tB.heads().get(h.a.id)?.seq).toBe(4)
     expect(texts(h.b)).not.toContain('forged by M')
   })
 
@@ -202,22 +200,22 @@ describe('a malicious peer with the thread key, over libp2p', () => {
     const mal = await maliciousPeer(h)
     await mal.authenticate(h.b, h.tB)
     for (let i = 0; i < 2; i++) {
-      await mal.pushRecords(h.b.peer.id, h.a.peer.id, [await tamperedRecordOf(h, i)])
+      await mal.pushRecords(h.b.id, h.a.id, [await tamperedRecordOf(h, i)])
       await statusWhere(h.tB, (x) => x.rejected > i, `B reported bad record ${i + 1}`)
       expect(mal.disconnected).toEqual([])
     }
     expect(h.b.peer.network?.connectedPeers()).toContain(mal.identity.id)
     // The third strike.
-    await mal.pushRecords(h.b.peer.id, h.a.peer.id, [await tamperedRecordOf(h, 2)])
-    await until(mal.source, () => mal.disconnected.includes(h.b.peer.id), "the malicious peer's connection to B closed")
+    await mal.pushRecords(h.b.id, h.a.id, [await tamperedRecordOf(h, 2)])
+    await until(mal.source, () => mal.disconnected.includes(h.b.id), "the malicious peer's connection to B closed")
     await statusWhere(h.tB, (x) => !x.peers.includes(mal.identity.id), 'B no longer lists the malicious peer')
     expect(h.b.peer.network?.connectedPeers()).not.toContain(mal.identity.id)
-    expect(mal.net.connectedPeers()).not.toContain(h.b.peer.id)
-    const s = await firstValueFrom(h.tB.status$)
+    expect(mal.net.connectedPeers()).not.toContain(h.b.id)
+    const s = await statusNow(h.b, h.tB)
     expect(s.lastError?.name).toBe('CidMismatchError')
-    expect(s.peers).toEqual([h.a.peer.id])
+    expect(s.peers).toEqual([h.a.id])
 
     await stillSyncing(h, 'after the ban')
-    expect(h.b.store.getState()).toEqual(h.a.store.getState())
+    expect(h.b.store.getState().todos).toEqual(h.a.store.getState().todos)
   })
 })

@@ -11,9 +11,9 @@ import { createThreadKey, generateLogKey } from '../../../src/core/keys.js'
 import { ThreadId } from '../../../src/core/threadId.js'
 import { authTag } from '../../../src/net/auth.js'
 import { NONCE_BYTES, TAG_BYTES, encodeMessage, type SyncMessage } from '../../../src/net/messages.js'
-import type { Peer, Thread } from '../../../src/redux/createPeer.js'
+import type { Peer } from '../../../src/redux/createPeer.js'
 import type { ThreadsError } from '../../../src/core/errors.js'
-import { makePeer, ofType, rawPeer, serviceNode, status, tapGossip, tapIncoming, todos, type NetPeer } from './helpers.js'
+import { makePeer, ofType, rawPeer, serviceNode, status, tapGossip, tapIncoming, todos, type NetPeer, type NetThread } from './helpers.js'
 
 describe('authTag', () => {
   const key = Uint8Array.from({ length: 32 }, (_, i) => i)
@@ -64,8 +64,8 @@ interface Honest {
   readonly hub: MemoryHub
   readonly a: NetPeer
   readonly b: NetPeer
-  readonly tA: Thread
-  readonly tB: Thread
+  readonly tA: NetThread
+  readonly tB: NetThread
   /** Every refusal reported on A's thread (the sync service's errors land there). */
   readonly errorsA: ThreadsError[]
 }
@@ -81,9 +81,9 @@ async function honestPair(seed: number): Promise<Honest> {
   const a = await makePeer(hub)
   const b = await makePeer(hub)
   open.push(a.peer, b.peer)
-  const tA = await a.peer.createThread({ slices: [todos] })
+  const tA = await a.createThread({ slices: [todos] })
   a.store.dispatch(todos.actions.added('before'))
-  const tB = await b.peer.joinThread(tA.invite(), { slices: [todos] })
+  const tB = await b.joinThread(await tA.invite(), { slices: [todos] })
   await settle(hub, [a.peer, b.peer])
   expect(b.store.getState().todos.map((t) => t.text)).toEqual(['before'])
   const errorsA: ThreadsError[] = []
@@ -105,25 +105,25 @@ describe('sync authentication over a memory hub', () => {
     const m = await makePeer(hub)
     open.push(m.peer)
     // Same thread ID, a key of its own.
-    const tM = await m.peer.openThread(tA.id, { slices: [todos], key: createThreadKey() })
+    const tM = await m.openThread(tA.id, { slices: [todos], key: createThreadKey() })
     const toM = tapIncoming(m.peer)
     const gossipToM = tapGossip(m.peer, tM)
     const errorsM: ThreadsError[] = []
     tM.engine.events.on('rejected', (e) => errorsM.push(e))
     const all = [a.peer, b.peer, m.peer]
 
-    await m.peer.connect(a.peer.addresses()[0] as string)
+    await m.connect(a.peer.addresses()[0] as string)
     await settle(hub, all)
     // Each side's tag matched nothing on the other: ignored without a word, on both sides.
     expect(h.errorsA).toEqual([])
     expect(errorsM).toEqual([])
     expect(toM.map((s) => s.m.t).sort()).toEqual(['auth', 'hello'])
-    expect((await status(tA)).peers).toEqual([b.peer.id])
+    expect((await status(tA)).peers).toEqual([b.id])
     expect((await status(tM)).peers).toEqual([])
-    expect(a.peer.network?.connectedPeers()).toContain(m.peer.id)
+    expect(a.peer.network?.connectedPeers()).toContain(m.id)
 
     // M asks for A's log anyway: nothing, and no strike (it might have been a reordered message).
-    await m.peer.network?.send(a.peer.id, encodeMessage({ t: 'pull', thread: tA.id.bytes, log: a.peer.id, from: 1, limit: 100 }))
+    await m.peer.network?.send(a.id, encodeMessage({ t: 'pull', thread: tA.id.bytes, log: a.id, from: 1, limit: 100 }))
     await settle(hub, all)
     expect(h.errorsA).toEqual([])
     expect(ofType(toM, 'records')).toEqual([])
@@ -140,8 +140,8 @@ describe('sync authentication over a memory hub', () => {
     expect(m.store.getState().todos).toEqual([])
 
     // Rounds change nothing: still connected, still nothing, still no blame.
-    await a.peer.syncNow()
-    await m.peer.syncNow()
+    await a.syncNow()
+    await m.syncNow()
     await settle(hub, all)
     expect(h.errorsA).toEqual([])
     expect(ofType(toM, 'records')).toEqual([])
@@ -152,35 +152,35 @@ describe('sync authentication over a memory hub', () => {
     const h = await honestPair(13)
     const { hub, a, tA } = h
     const raw = await rawPeer(hub)
-    await raw.net.dial(a.peer.id)
+    await raw.net.dial(a.id)
     await settle(hub, [a.peer, h.b.peer])
     // A said hello, and claimed its thread with a tag the raw peer cannot check.
     expect(raw.seen.map((s) => s.m.t)).toEqual(['hello'])
-    await raw.hello(a.peer.id)
+    await raw.hello(a.id)
     await settle(hub, [a.peer, h.b.peer])
     const claims = ofType(raw.seen, 'auth')
     expect(claims).toHaveLength(1)
     const aHello = ofType(raw.seen, 'hello')[0]?.nonce as Uint8Array
 
     // Reflection: A's own tag for this connection, sent back to it.
-    const reflected = authTag(tA.key.service, { recipientNonce: raw.nonce, senderNonce: aHello, sender: a.peer.id, recipient: raw.net.peerId, thread: tA.id.bytes })
+    const reflected = authTag(tA.key.service, { recipientNonce: raw.nonce, senderNonce: aHello, sender: a.id, recipient: raw.net.peerId, thread: tA.id.bytes })
     expect(reflected).toEqual(claims[0]?.tag)
-    await raw.sendMsg(a.peer.id, { t: 'auth', tag: reflected, nonce: raw.nonce })
+    await raw.sendMsg(a.id, { t: 'auth', tag: reflected, nonce: raw.nonce })
     await settle(hub, [a.peer, h.b.peer])
-    expect(tA.peers()).toEqual([h.b.peer.id])
+    expect(tA.peers()).toEqual([h.b.id])
 
     // The right proof: A authorises the peer, and sends its heads.
-    const proof = raw.tagFor(a.peer.id, tA)
-    await raw.sendMsg(a.peer.id, { t: 'auth', tag: proof, nonce: raw.nonce })
+    const proof = raw.tagFor(a.id, tA)
+    await raw.sendMsg(a.id, { t: 'auth', tag: proof, nonce: raw.nonce })
     await settle(hub, [a.peer, h.b.peer])
-    expect(tA.peers()).toEqual([raw.net.peerId, h.b.peer.id].sort())
+    expect(tA.peers()).toEqual([raw.net.peerId, h.b.id].sort())
     const heads = ofType(raw.seen, 'heads')
     expect(heads).toHaveLength(1)
-    expect(heads[0]?.heads.map(([log, seq]) => [log, seq])).toContainEqual([a.peer.id, 1])
+    expect(heads[0]?.heads.map(([log, seq]) => [log, seq])).toContainEqual([a.id, 1])
     expect(heads[0]?.reply).toBe(true)
 
     // Authorised, it may pull: it gets A's record.
-    await raw.sendMsg(a.peer.id, { t: 'pull', thread: tA.id.bytes, log: a.peer.id, from: 1, limit: 10 })
+    await raw.sendMsg(a.id, { t: 'pull', thread: tA.id.bytes, log: a.id, from: 1, limit: 10 })
     await settle(hub, [a.peer, h.b.peer])
     const records = ofType(raw.seen, 'records')
     expect(records).toHaveLength(1)
@@ -188,13 +188,13 @@ describe('sync authentication over a memory hub', () => {
     expect(records[0]?.more).toBe(false)
 
     // A new connection has new nonces: the old proof means nothing there.
-    await raw.net.hangUp(a.peer.id)
-    await raw.net.dial(a.peer.id)
+    await raw.net.hangUp(a.id)
+    await raw.net.dial(a.id)
     await settle(hub, [a.peer, h.b.peer])
-    await raw.sendMsg(a.peer.id, { t: 'auth', tag: proof, nonce: raw.nonce })
-    await raw.sendMsg(a.peer.id, { t: 'pull', thread: tA.id.bytes, log: a.peer.id, from: 1, limit: 10 })
+    await raw.sendMsg(a.id, { t: 'auth', tag: proof, nonce: raw.nonce })
+    await raw.sendMsg(a.id, { t: 'pull', thread: tA.id.bytes, log: a.id, from: 1, limit: 10 })
     await settle(hub, [a.peer, h.b.peer])
-    expect(tA.peers()).toEqual([h.b.peer.id])
+    expect(tA.peers()).toEqual([h.b.id])
     expect(ofType(raw.seen, 'records')).toHaveLength(1)
     expect(h.errorsA).toEqual([])
     await raw.net.stop()
@@ -204,10 +204,10 @@ describe('sync authentication over a memory hub', () => {
     const h = await honestPair(15)
     const { hub, a, tA } = h
     const raw = await rawPeer(hub)
-    await raw.net.dial(a.peer.id)
+    await raw.net.dial(a.id)
     await settle(hub, [a.peer, h.b.peer])
 
-    await raw.net.send(a.peer.id, Uint8Array.of(0xff, 0x00, 0x13, 0x37))
+    await raw.net.send(a.id, Uint8Array.of(0xff, 0x00, 0x13, 0x37))
     await settle(hub, [a.peer, h.b.peer])
     expect(h.errorsA.map((e) => e.name)).toEqual(['MalformedMessageError'])
     const s = await status(tA)
@@ -217,8 +217,8 @@ describe('sync authentication over a memory hub', () => {
     expect(a.peer.network?.connectedPeers()).toContain(raw.net.peerId)
 
     // A message of another version, then a second garbage frame: the third strike.
-    await raw.net.send(a.peer.id, new Uint8Array([0xa2, 0x61, 0x74, 0x65, 0x68, 0x65, 0x6c, 0x6c, 0x6f, 0x61, 0x76, 0x01]))
-    await raw.net.send(a.peer.id, new TextEncoder().encode('GET / HTTP/1.1\r\n\r\n'))
+    await raw.net.send(a.id, new Uint8Array([0xa2, 0x61, 0x74, 0x65, 0x68, 0x65, 0x6c, 0x6c, 0x6f, 0x61, 0x76, 0x01]))
+    await raw.net.send(a.id, new TextEncoder().encode('GET / HTTP/1.1\r\n\r\n'))
     await settle(hub, [a.peer, h.b.peer])
     expect(h.errorsA.map((e) => e.name)).toEqual(['MalformedMessageError', 'UnsupportedFormatError', 'MalformedMessageError'])
     expect(a.peer.network?.connectedPeers()).not.toContain(raw.net.peerId)
@@ -266,13 +266,13 @@ describe('sync authentication over a memory hub', () => {
   it('a thread message that names a thread the sender never proved gets no answer and no strike, within a budget', async () => {
     const h = await honestPair(18)
     const raw = await rawPeer(h.hub)
-    await raw.net.dial(h.a.peer.id)
+    await raw.net.dial(h.a.id)
     const messages: SyncMessage[] = [
-      { t: 'pull', thread: h.tA.id.bytes, log: h.a.peer.id, from: 1, limit: 1 },
+      { t: 'pull', thread: h.tA.id.bytes, log: h.a.id, from: 1, limit: 1 },
       { t: 'heads', thread: h.tA.id.bytes, heads: [], addrs: [], reply: true },
-      { t: 'pull', thread: ThreadId.create().bytes, log: h.a.peer.id, from: 1, limit: 1 }
+      { t: 'pull', thread: ThreadId.create().bytes, log: h.a.id, from: 1, limit: 1 }
     ]
-    for (const m of messages) await raw.sendMsg(h.a.peer.id, m)
+    for (const m of messages) await raw.sendMsg(h.a.id, m)
     await settle(h.hub, [h.a.peer, h.b.peer])
     expect(raw.seen.map((s) => s.m.t)).toEqual(['hello'])
     expect(h.errorsA).toEqual([])

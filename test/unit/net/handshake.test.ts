@@ -7,8 +7,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { createMemoryHub, settle, type MemoryHub } from '../../../adapters/network/memory.js'
 import type { ThreadsError } from '../../../src/core/errors.js'
-import type { Peer, Thread } from '../../../src/redux/createPeer.js'
-import { makePeer, todos, type NetPeer } from './helpers.js'
+import type { Peer } from '../../../src/redux/createPeer.js'
+import { makePeer, todos, type NetPeer, type NetThread } from './helpers.js'
 
 const open: Peer[] = []
 afterEach(async () => {
@@ -19,8 +19,8 @@ interface Pair {
   readonly hub: MemoryHub
   readonly a: NetPeer
   readonly b: NetPeer
-  readonly tA: Thread
-  readonly tB: Thread
+  readonly tA: NetThread
+  readonly tB: NetThread
   readonly errors: Array<{ at: string; error: ThreadsError }>
 }
 
@@ -29,9 +29,9 @@ async function pair(seed: number): Promise<Pair> {
   const a = await makePeer(hub)
   const b = await makePeer(hub)
   open.push(a.peer, b.peer)
-  const tA = await a.peer.createThread({ slices: [todos] })
+  const tA = await a.createThread({ slices: [todos] })
   a.store.dispatch(todos.actions.added('one'))
-  const tB = await b.peer.joinThread(tA.invite(), { slices: [todos] })
+  const tB = await b.joinThread(await tA.invite(), { slices: [todos] })
   await settle(hub, [a.peer, b.peer])
   const errors: Pair['errors'] = []
   tA.engine.events.on('rejected', (error) => errors.push({ at: 'A', error }))
@@ -44,17 +44,17 @@ const described = (errors: Pair['errors']): string[] => errors.map(({ at, error 
 describe('handshakes between honest peers', () => {
   it('sync rounds on both sides that overlap one handshake: every proof is accepted', async () => {
     const { hub, a, b, tA, tB, errors } = await pair(41)
-    hub.partition([a.peer.id], [b.peer.id])
+    hub.partition([a.id], [b.id])
     await settle(hub, [a.peer, b.peer])
     hub.heal()
     // Three rounds on each side before any answer arrives: each sends a challenge, and each
     // answers the other's challenges with a counter-challenge of its own.
-    for (let i = 0; i < 3; i++) await Promise.all([a.peer.syncNow(), b.peer.syncNow()])
+    for (let i = 0; i < 3; i++) await Promise.all([a.syncNow(), b.syncNow()])
     await settle(hub, [a.peer, b.peer])
     expect(described(errors)).toEqual([])
-    expect(tA.peers()).toEqual([b.peer.id])
-    expect(tB.peers()).toEqual([a.peer.id])
-    expect(a.peer.network?.connectedPeers()).toEqual([b.peer.id])
+    expect(tA.peers()).toEqual([b.id])
+    expect(tB.peers()).toEqual([a.id])
+    expect(a.peer.network?.connectedPeers()).toEqual([b.id])
     b.store.dispatch(todos.actions.added('two'))
     await settle(hub, [a.peer, b.peer])
     expect(a.store.getState().todos.map((t) => t.text)).toEqual(['one', 'two'])
@@ -63,14 +63,14 @@ describe('handshakes between honest peers', () => {
   it('a reconnect followed at once by a sync round: no heads or records refused as unauthenticated', async () => {
     const { hub, a, b, tA, tB, errors } = await pair(42)
     a.store.dispatch(todos.actions.added('while reconnecting'))
-    hub.partition([a.peer.id], [b.peer.id])
+    hub.partition([a.id], [b.id])
     hub.heal()
     // B redials A before either has processed the disconnect of the old connection.
-    await b.peer.syncNow()
+    await b.syncNow()
     await settle(hub, [a.peer, b.peer])
     expect(described(errors)).toEqual([])
-    expect(tA.peers()).toEqual([b.peer.id])
-    expect(tB.peers()).toEqual([a.peer.id])
-    expect(b.store.getState()).toEqual(a.store.getState())
+    expect(tA.peers()).toEqual([b.id])
+    expect(tB.peers()).toEqual([a.id])
+    expect(b.store.getState().todos).toEqual(a.store.getState().todos)
   })
 })

@@ -1,44 +1,197 @@
 /**
  * Shared set-up for the network tests: peers with a todo store on a memory hub, message taps,
  * and a scan of raw storage bytes.
+ *
+ * `makePeer` builds a peer the way an application does (`createPeer` + a store mounting
+ * `peer.reducer` and `peer.middleware`), starts it, and wraps the lifecycle thunks in a few
+ * methods (`createThread`, `joinThread`, `openThread`, `connect`, `syncNow`) whose threads
+ * (`NetThread`) give the tests the handle's capabilities, its engine (`engineOf`), its status
+ * stream and its invites: the tests read as they did, over the new API.
  */
-import { firstValueFrom } from 'rxjs'
+import { configureStore, type Middleware, type UnknownAction } from '@reduxjs/toolkit'
+import { firstValueFrom, type Observable } from 'rxjs'
 import { MemoryNetwork, type MemoryHub } from '../../../adapters/network/memory.js'
 import { memoryStorage } from '../../../adapters/storage/memory.js'
 import { todos } from '../../../examples/todo/todoSlice.js'
+import type { Role } from '../../../src/acl/invite.js'
 import { generateLogKey, type LogKey, type ThreadKey } from '../../../src/core/keys.js'
-import type { ThreadId } from '../../../src/core/threadId.js'
+import type { LogHead, RecordBlocks } from '../../../src/core/record.js'
+import { ThreadId } from '../../../src/core/threadId.js'
+import type { IngestResult } from '../../../src/engine/engineTypes.js'
+import type { ForkedLog } from '../../../src/engine/forks.js'
 import { ThreadEngine } from '../../../src/engine/threadEngine.js'
+import type { EventMeta } from '../../../src/engine/threadEvent.js'
 import { SyncService, type SyncOptions } from '../../../src/net/syncService.js'
 import { logstoreAddressBook } from '../../../src/net/addressBook.js'
 import { EventStore } from '../../../src/store/eventStore.js'
 import { decodeMessage, encodeMessage, NONCE_BYTES, type SyncMessage } from '../../../src/net/messages.js'
 import { authTag } from '../../../src/net/auth.js'
 import { gossipKey, openGossip } from '../../../src/net/protocol/gossipEnvelope.js'
-import { createPeer, type Peer, type PeerOptions, type Thread } from '../../../src/redux/createPeer.js'
-import type { ThreadStatus } from '../../../src/rx/threadStatus.js'
+import { eventOf } from '../../../src/redux/appliedAction.js'
+import type { ThreadSliceLike } from '../../../src/redux/createThreadSlice.js'
+import { createPeer, type Peer, type PeerOptions } from '../../../src/redux/createPeer.js'
+import type { ThreadEntry } from '../../../src/redux/peerSlice.js'
+import type { SliceStates } from '../../../src/redux/projection.js'
+import { engineOf, type ThreadHandle } from '../../../src/redux/threadHandle.js'
 import type { StorageAdapter } from '../../../src/store/storageAdapter.js'
-import { todoStore, type TodoStore } from '../../support/todoStore.js'
 
 export { todos }
 
-export { todoStore, type TodoStore } from '../../support/todoStore.js'
+/** Heard for every event action the store sees (local or remote, each once, in order). */
+export type EventListener = (event: EventMeta, action: UnknownAction) => void
 
-export interface NetPeer {
+/**
+ * A store for network tests: the peer's status at `peer.reducerPath`, the todo slice, and the
+ * peer's middleware. RTK's development checks walk the whole state on every dispatch (quadratic
+ * over thousands of todos) and test nothing of the network: they are off here. `onEvent` hears
+ * every thread event action that reaches the reducers.
+ */
+export function netStore(peer: Peer, onEvent?: EventListener) {
+  const events: Middleware = () => (next) => (action) => {
+    const result = next(action)
+    const e = eventOf(action)
+    if (e !== undefined && onEvent !== undefined) onEvent(e, action as UnknownAction)
+    return result
+  }
+  return configureStore({
+    reducer: { [peer.reducerPath]: peer.reducer, todos: todos.reducer },
+    middleware: (d) => d({ immutableCheck: false, serializableCheck: false }).concat(peer.middleware, events)
+  })
+}
+
+export type NetStore = ReturnType<typeof netStore>
+
+/** A thread open on a test peer: the handle's capabilities, the engine behind it, its status and invites. */
+export interface NetThread {
+  /** The thread ID (`.bytes` for hand-made messages, `.toString()` for the API). */
+  readonly id: ThreadId
+  readonly key: ThreadKey
+  readonly role: Role
+  readonly handle: ThreadHandle
+  /** The engine (`engineOf(handle)`): timeline, state, held records, gaps, forks, events. */
+  readonly engine: ThreadEngine<SliceStates>
+  /** The thread's status (ThreadStatus, role, behind, caughtUp), as the store holds it. */
+  readonly status$: Observable<ThreadEntry>
+  heads(): Map<string, LogHead>
+  forks(): ForkedLog[]
+  peers(): string[]
+  recordsSince(theirs: ReadonlyMap<string, number>): Promise<Array<{ logId: string; blocks: RecordBlocks[] }>>
+  ingest(logId: string, blocks: readonly RecordBlocks[]): Promise<IngestResult<SliceStates>>
+  snapshot(): Promise<void>
+  flush(): Promise<void>
+  /** `peer.thunks.invite`, unwrapped (a bearer link by default, `write` role). */
+  invite(options?: { readonly role?: Role; readonly to?: string }): Promise<string>
+}
+
+/** The lifecycle thunks of a started peer, dispatched on its store and unwrapped. */
+export interface PeerDriver {
   readonly peer: Peer
-  readonly store: TodoStore
+  /** The peer's ID (it is started). */
+  readonly id: string
+  readonly identity: LogKey
+  createThread(options?: { readonly slices?: readonly ThreadSliceLike[] }): Promise<NetThread>
+  /**
+   * Join from an invite. Resolves once caught up with the peers reached (up to `waitForSyncMs`,
+   * default the library's 30 s): pass `waitForSyncMs: 0` where messages are dropped or no peer
+   * in the invite can be reached.
+   */
+  joinThread(invite: string, options?: { readonly slices?: readonly ThreadSliceLike[]; readonly waitForSyncMs?: number }): Promise<NetThread>
+  openThread(id: ThreadId | string, options: { readonly slices: readonly ThreadSliceLike[]; readonly key?: ThreadKey }): Promise<NetThread>
+  /** The thread if open here. */
+  thread(id: ThreadId | string): NetThread | undefined
+  /** Dial a peer by a multiaddr ending in its /p2p/. */
+  connect(addr: string): Promise<void>
+  /** `peer.thunks.syncNow`, unwrapped. */
+  syncNow(): Promise<void>
+}
+
+type Dispatching = Pick<NetStore, 'dispatch'>
+
+/** The thunks of `peer` on `store`, as methods. `peer` must be started. */
+export function peerDriver(peer: Peer, store: Dispatching): PeerDriver {
+  const { id, identity } = peer
+  if (id === undefined || identity === undefined) throw new Error('peerDriver: start the peer first')
+  const wrap = (threadId: string): NetThread => {
+    const handle = peer.thread(threadId)
+    if (handle === undefined) throw new Error(`thread ${threadId} is not open`)
+    return {
+      id: ThreadId.from(threadId),
+      key: handle.key,
+      role: handle.role,
+      handle,
+      engine: engineOf(handle),
+      status$: peer.status$(threadId),
+      heads: () => handle.heads(),
+      forks: () => handle.forks(),
+      peers: () => handle.peers(),
+      recordsSince: (theirs) => handle.recordsSince(theirs),
+      ingest: (logId, blocks) => handle.ingest(logId, blocks),
+      snapshot: () => handle.snapshot(),
+      flush: () => handle.flush(),
+      invite: (options = {}) => store.dispatch(peer.thunks.invite({ threadId, ...options })).unwrap()
+    }
+  }
+  return {
+    peer,
+    id,
+    identity,
+    async createThread(options = {}) {
+      const { threadId } = await store.dispatch(peer.thunks.createThread({ slices: options.slices ?? [todos] })).unwrap()
+      return wrap(threadId)
+    },
+    async joinThread(invite, options = {}) {
+      const { threadId } = await store
+        .dispatch(peer.thunks.joinThread({ invite, slices: options.slices ?? [], ...(options.waitForSyncMs === undefined ? {} : { waitForSyncMs: options.waitForSyncMs }) }))
+        .unwrap()
+      return wrap(threadId)
+    },
+    async openThread(threadId, options) {
+      const { threadId: opened } = await store
+        .dispatch(peer.thunks.openThread({ threadId: threadId.toString(), slices: options.slices, ...(options.key === undefined ? {} : { key: options.key }) }))
+        .unwrap()
+      return wrap(opened)
+    },
+    thread: (threadId) => (peer.thread(threadId.toString()) === undefined ? undefined : wrap(threadId.toString())),
+    async connect(addr) {
+      const to = addr.split('/p2p/').at(-1)?.split('/')[0]
+      if (to === undefined || to === '' || peer.network === undefined) throw new Error(`cannot dial ${addr}`)
+      await peer.network.dial(to, [addr])
+    },
+    async syncNow() {
+      await store.dispatch(peer.thunks.syncNow()).unwrap()
+    }
+  }
+}
+
+export interface NetPeer extends PeerDriver {
+  readonly store: NetStore
   readonly storage: StorageAdapter
+  /** Hear every event action the store sees from now on (local and remote, each once, in order). */
+  onEvent(listener: EventListener): () => void
 }
 
-/** A peer on `hub` with in-memory storage, a todo store, and no periodic sync (rounds are explicit). */
-export async function makePeer(hub: MemoryHub, options: PeerOptions = {}): Promise<NetPeer> {
-  const storage = memoryStorage()
-  const peer = await createPeer({ storage, network: hub.network(), syncIntervalMs: 0, ...options })
-  return { peer, store: todoStore(peer), storage }
+/** A started peer on `hub` with in-memory storage, a todo store, and no periodic sync (rounds are explicit). */
+export async function makePeer(hub: MemoryHub, options: Omit<PeerOptions, 'reducerPath'> = {}): Promise<NetPeer> {
+  const storage = options.storage ?? memoryStorage()
+  const peer = createPeer({ storage, network: hub.network(), syncIntervalMs: 0, ...options })
+  const listeners = new Set<EventListener>()
+  const store = netStore(peer, (e, action) => {
+    for (const l of listeners) l(e, action)
+  })
+  await peer.start()
+  return {
+    ...peerDriver(peer, store),
+    store,
+    storage,
+    onEvent(listener) {
+      listeners.add(listener)
+      return () => listeners.delete(listener)
+    }
+  }
 }
 
-/** A thread's status now. */
-export function status(thread: Thread): Promise<ThreadStatus> {
+/** A thread's status now (call after `settle` or `peer.idle()`: status is coalesced to one update a macrotask). */
+export function status(thread: Pick<NetThread, 'status$'>): Promise<ThreadEntry> {
   return firstValueFrom(thread.status$)
 }
 

@@ -6,8 +6,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { createMemoryHub, settle, type MemoryHub } from '../../../adapters/network/memory.js'
 import { ThreadId } from '../../../src/core/threadId.js'
-import type { Peer, Thread } from '../../../src/redux/createPeer.js'
-import { makePeer, ofType, serviceNode, status, tapGossip, tapIncoming, todos, type NetPeer, type ServiceNode } from './helpers.js'
+import type { Peer } from '../../../src/redux/createPeer.js'
+import { makePeer, ofType, serviceNode, status, tapGossip, tapIncoming, todos, type NetPeer, type ServiceNode, type NetThread } from './helpers.js'
 import { createThreadKey, generateLogKey } from '../../../src/core/keys.js'
 import { decodeMessage } from '../../../src/net/messages.js'
 
@@ -24,12 +24,12 @@ async function peers(hub: MemoryHub, n: number): Promise<NetPeer[]> {
 }
 
 const texts = (p: NetPeer): string[] => p.store.getState().todos.map((t) => t.text)
-const headsOf = (t: Thread): Record<string, number> => Object.fromEntries([...t.engine.heads()].map(([log, h]) => [log, h.seq]))
+const headsOf = (t: NetThread): Record<string, number> => Object.fromEntries([...t.engine.heads()].map(([log, h]) => [log, h.seq]))
 
-/** Seqs of `logId`'s events as `peer` applied them, in apply order. */
-function appliedSeqs(peer: Peer, logId: string): number[] {
+/** Seqs of `logId`'s events as `p`'s store saw their actions (each event once), in order. */
+function appliedSeqs(p: NetPeer, logId: string): number[] {
   const seqs: number[] = []
-  peer.events$.subscribe(({ meta }) => {
+  p.onEvent((meta) => {
     if (meta.logId === logId) seqs.push(meta.seq)
   })
   return seqs
@@ -39,9 +39,9 @@ describe('sync over a memory hub', () => {
   it('three writers converge: each writes, all get all, in the same order', async () => {
     const hub = createMemoryHub({ seed: 31 })
     const [a, b, c] = (await peers(hub, 3)) as [NetPeer, NetPeer, NetPeer]
-    const tA = await a.peer.createThread({ slices: [todos] })
-    const tB = await b.peer.joinThread(tA.invite(), { slices: [todos] })
-    const tC = await c.peer.joinThread(tA.invite({ role: 'write', to: c.peer.id }), { slices: [todos] })
+    const tA = await a.createThread({ slices: [todos] })
+    const tB = await b.joinThread(await tA.invite(), { slices: [todos] })
+    const tC = await c.joinThread(await tA.invite({ role: 'write', to: c.id }), { slices: [todos] })
     const all = [a.peer, b.peer, c.peer]
     await settle(hub, all)
     for (let i = 0; i < 4; i++) {
@@ -55,32 +55,32 @@ describe('sync over a memory hub', () => {
     await settle(hub, all)
     expect(texts(a)).toHaveLength(12)
     expect(new Set(texts(a))).toEqual(new Set(['a', 'b', 'c'].flatMap((p) => [0, 1, 2, 3].map((i) => `${p}${i}`))))
-    expect(b.store.getState()).toEqual(a.store.getState())
-    expect(c.store.getState()).toEqual(a.store.getState())
+    expect(b.store.getState().todos).toEqual(a.store.getState().todos)
+    expect(c.store.getState().todos).toEqual(a.store.getState().todos)
     expect(a.store.getState().todos[0]?.done).toBe(true)
     expect(headsOf(tB)).toEqual(headsOf(tA))
     expect(headsOf(tC)).toEqual(headsOf(tA))
-    expect(headsOf(tA)).toEqual({ [a.peer.id]: 4, [b.peer.id]: 5, [c.peer.id]: 4 })
+    expect(headsOf(tA)).toEqual({ [a.id]: 4, [b.id]: 5, [c.id]: 4 })
     // Heads carry addresses: C, invited by A, found B too.
-    expect(tA.peers()).toEqual([b.peer.id, c.peer.id].sort())
-    expect(tC.peers()).toEqual([a.peer.id, b.peer.id].sort())
+    expect(tA.peers()).toEqual([b.id, c.id].sort())
+    expect(tC.peers()).toEqual([a.id, b.id].sort())
   })
 
   it('a 3,000-event log reaches a new peer in pages of the default pull limit', async () => {
     const hub = createMemoryHub({ seed: 32 })
     const [a, b] = (await peers(hub, 2)) as [NetPeer, NetPeer]
-    const tA = await a.peer.createThread({ slices: [todos] })
+    const tA = await a.createThread({ slices: [todos] })
     for (let i = 0; i < 3000; i++) a.store.dispatch(todos.actions.added(`t${i}`))
     // Let A's push of them go out (to nobody) first: else a peer connecting in the same turn
     // gets the batch by gossip instead of by pulls.
     await settle(hub, [a.peer])
     const toB = tapIncoming(b.peer)
-    const tB = await b.peer.joinThread(tA.invite(), { slices: [todos] })
+    const tB = await b.joinThread(await tA.invite(), { slices: [todos] })
     await settle(hub, [a.peer, b.peer])
     expect(b.store.getState().todos).toHaveLength(3000)
-    expect(b.store.getState()).toEqual(a.store.getState())
-    expect(headsOf(tB)).toEqual({ [a.peer.id]: 3000 })
-    const pages = ofType(toB, 'records', a.peer.id).filter((m) => !m.push)
+    expect(b.store.getState().todos).toEqual(a.store.getState().todos)
+    expect(headsOf(tB)).toEqual({ [a.id]: 3000 })
+    const pages = ofType(toB, 'records', a.id).filter((m) => !m.push)
     expect(pages.map((p) => p.records.length)).toEqual([500, 500, 500, 500, 500, 500])
     expect(pages.map((p) => p.more)).toEqual([true, true, true, true, true, false])
     expect(tB.engine.held).toBe(0)
@@ -118,85 +118,86 @@ describe('sync over a memory hub', () => {
   it('a late joiner gets everything from a follower while every writer is offline', async () => {
     const hub = createMemoryHub({ seed: 34 })
     const [a, w, f, late] = (await peers(hub, 4)) as [NetPeer, NetPeer, NetPeer, NetPeer]
-    const tA = await a.peer.createThread({ slices: [todos] })
-    await w.peer.joinThread(tA.invite(), { slices: [todos] })
-    const tF = await f.peer.joinThread(tA.invite({ role: 'follow' }))
+    const tA = await a.createThread({ slices: [todos] })
+    await w.joinThread(await tA.invite(), { slices: [todos] })
+    const tF = await f.joinThread(await tA.invite({ role: 'follow' }))
     await settle(hub, [a.peer, w.peer, f.peer])
     for (let i = 0; i < 20; i++) {
       a.store.dispatch(todos.actions.added(`a${i}`))
       w.store.dispatch(todos.actions.added(`w${i}`))
     }
     await settle(hub, [a.peer, w.peer, f.peer])
-    expect(headsOf(tF)).toEqual({ [a.peer.id]: 20, [w.peer.id]: 20 })
-    const finalState = a.store.getState()
-    expect(w.store.getState()).toEqual(finalState)
-    const invite = tA.invite({ role: 'read' })
+    expect(headsOf(tF)).toEqual({ [a.id]: 20, [w.id]: 20 })
+    const finalState = a.store.getState().todos
+    expect(w.store.getState().todos).toEqual(finalState)
+    const invite = await tA.invite({ role: 'read' })
 
     // Every writer goes offline; the invite's address (A's) now leads nowhere.
     await a.peer.close()
     await w.peer.close()
     open.splice(open.indexOf(a.peer), 1)
     open.splice(open.indexOf(w.peer), 1)
-    const tL = await late.peer.joinThread(invite, { slices: [todos] })
+    // No address in the invite leads anywhere: join returns at once (it would wait to catch up).
+    const tL = await late.joinThread(invite, { slices: [todos], waitForSyncMs: 0 })
     await settle(hub, [f.peer, late.peer])
     expect(late.store.getState().todos).toEqual([])
     expect(late.peer.network?.connectedPeers()).toEqual([])
 
-    await late.peer.connect(f.peer.addresses()[0] as string)
+    await late.connect(f.peer.addresses()[0] as string)
     await settle(hub, [f.peer, late.peer])
-    expect(late.store.getState()).toEqual(finalState)
+    expect(late.store.getState().todos).toEqual(finalState)
     expect(texts(late)).toHaveLength(40)
     expect(headsOf(tL)).toEqual(headsOf(tF))
-    expect(tL.peers()).toEqual([f.peer.id])
+    expect(tL.peers()).toEqual([f.id])
     expect(tF.engine.timeline.length).toBe(0)
   })
 
   it('records past a gap are held, never applied early; the gap is pulled; duplicates apply once', async () => {
     const hub = createMemoryHub({ seed: 35 })
     const [a, b, c] = (await peers(hub, 3)) as [NetPeer, NetPeer, NetPeer]
-    const tA = await a.peer.createThread({ slices: [todos] })
+    const tA = await a.createThread({ slices: [todos] })
     a.store.dispatch(todos.actions.added('s1'))
-    const tB = await b.peer.joinThread(tA.invite(), { slices: [todos] })
+    const tB = await b.joinThread(await tA.invite(), { slices: [todos] })
     await settle(hub, [a.peer, b.peer])
-    const seqsB = appliedSeqs(b.peer, a.peer.id)
+    const seqsB = appliedSeqs(b, a.id)
     const toA = tapIncoming(a.peer)
     // C holds the thread's keys but its handshake with A is lost: connected, not authenticated.
-    const tC = await c.peer.openThread(tA.id, { slices: [todos], key: tA.key })
-    const seqsC = appliedSeqs(c.peer, a.peer.id)
+    const tC = await c.openThread(tA.id, { slices: [todos], key: tA.key })
+    const seqsC = appliedSeqs(c, a.id)
     const gossipToC = tapGossip(c.peer, tA)
     const all = [a.peer, b.peer, c.peer]
     hub.setFaults({ drop: 1 })
-    await c.peer.connect(a.peer.addresses()[0] as string)
+    await c.connect(a.peer.addresses()[0] as string)
     // A writes s2 and s3: the pushes are lost.
     a.store.dispatch(todos.actions.added('s2'))
     a.store.dispatch(todos.actions.added('s3'))
     await settle(hub, all)
     expect(texts(b)).toEqual(['s1'])
     expect(tC.peers()).toEqual([])
-    expect(c.peer.network?.connectedPeers()).toEqual([a.peer.id])
+    expect(c.peer.network?.connectedPeers()).toEqual([a.id])
 
     // s4 arrives by push at B and by gossip at C: beyond a gap at both.
     hub.setFaults({})
     a.store.dispatch(todos.actions.added('s4'))
     await settle(hub, all)
     // B pulled the gap from A and applied s2..s4 in order.
-    expect(ofType(toA, 'pull', b.peer.id)).toContainEqual(expect.objectContaining({ log: a.peer.id, from: 2 }))
+    expect(ofType(toA, 'pull', b.id)).toContainEqual(expect.objectContaining({ log: a.id, from: 2 }))
     expect(texts(b)).toEqual(['s1', 's2', 's3', 's4'])
     expect(seqsB).toEqual([2, 3, 4])
     expect(tB.engine.held).toBe(0)
     // C has nobody authenticated to pull from: it holds s4 and applies nothing.
     expect(ofType(gossipToC, 'records').map((m) => m.records.length)).toEqual([1])
     expect(tC.engine.held).toBe(1)
-    expect(tC.engine.gaps()).toEqual([{ logId: a.peer.id, from: 1, to: 3 }])
+    expect(tC.engine.gaps()).toEqual([{ logId: a.id, from: 1, to: 3 }])
     expect(texts(c)).toEqual([])
     expect(seqsC).toEqual([])
     expect((await status(tC)).held).toBe(1)
 
     // A round: C authenticates to A, pulls 1..4 and applies them in order; s4 is not applied twice.
-    await c.peer.syncNow()
+    await c.syncNow()
     await settle(hub, all)
     // (A's heads carried B's address: C found B as well.)
-    expect(tC.peers()).toEqual([a.peer.id, b.peer.id].sort())
+    expect(tC.peers()).toEqual([a.id, b.id].sort())
     expect(texts(c)).toEqual(['s1', 's2', 's3', 's4'])
     expect(seqsC).toEqual([1, 2, 3, 4])
     expect(tC.engine.held).toBe(0)
@@ -213,24 +214,24 @@ describe('sync over a memory hub', () => {
     expect(seqsB).toEqual([2, 3, 4, 5, 6])
     expect(seqsC).toEqual([1, 2, 3, 4, 5, 6])
     expect(texts(b)).toEqual(['s1', 's2', 's3', 's4', 's5', 's6'])
-    expect(c.store.getState()).toEqual(a.store.getState())
-    expect(headsOf(tC)).toEqual({ [a.peer.id]: 6 })
+    expect(c.store.getState().todos).toEqual(a.store.getState().todos)
+    expect(headsOf(tC)).toEqual({ [a.id]: 6 })
   })
 
   it('peers whose heads already match exchange heads and nothing else', async () => {
     const hub = createMemoryHub({ seed: 36 })
     const [a, b] = (await peers(hub, 2)) as [NetPeer, NetPeer]
-    const tA = await a.peer.createThread({ slices: [todos] })
-    await b.peer.joinThread(tA.invite(), { slices: [todos] })
+    const tA = await a.createThread({ slices: [todos] })
+    await b.joinThread(await tA.invite(), { slices: [todos] })
     for (let i = 0; i < 10; i++) (i % 2 === 0 ? a : b).store.dispatch(todos.actions.added(`x${i}`))
     await settle(hub, [a.peer, b.peer])
-    expect(b.store.getState()).toEqual(a.store.getState())
+    expect(b.store.getState().todos).toEqual(a.store.getState().todos)
 
     const toA = tapIncoming(a.peer)
     const toB = tapIncoming(b.peer)
     const delivered = hub.stats.delivered
-    await a.peer.syncNow()
-    await b.peer.syncNow()
+    await a.syncNow()
+    await b.syncNow()
     await settle(hub, [a.peer, b.peer])
     expect(toA.map((s) => s.m.t)).toEqual(['heads'])
     expect(toB.map((s) => s.m.t)).toEqual(['heads'])
@@ -240,21 +241,21 @@ describe('sync over a memory hub', () => {
   it('a partitioned peer catches up after heal on syncNow; status$ lists authenticated peers only', async () => {
     const hub = createMemoryHub({ seed: 37 })
     const [a, b] = (await peers(hub, 2)) as [NetPeer, NetPeer]
-    const tA = await a.peer.createThread({ slices: [todos] })
+    const tA = await a.createThread({ slices: [todos] })
     a.store.dispatch(todos.actions.added('before'))
-    const tB = await b.peer.joinThread(tA.invite(), { slices: [todos] })
+    const tB = await b.joinThread(await tA.invite(), { slices: [todos] })
     await settle(hub, [a.peer, b.peer])
-    expect((await status(tA)).peers).toEqual([b.peer.id])
-    expect((await status(tB)).peers).toEqual([a.peer.id])
+    expect((await status(tA)).peers).toEqual([b.id])
+    expect((await status(tB)).peers).toEqual([a.id])
     // A bare adapter connects: connected, never authenticated, never listed.
     const raw = hub.network()({ identity: generateLogKey() })
     await raw.start()
-    await raw.dial(a.peer.id, a.peer.addresses())
+    await raw.dial(a.id, a.peer.addresses())
     await settle(hub, [a.peer, b.peer])
     expect(a.peer.network?.connectedPeers()).toContain(raw.peerId)
-    expect((await status(tA)).peers).toEqual([b.peer.id])
+    expect((await status(tA)).peers).toEqual([b.id])
 
-    hub.partition([a.peer.id, raw.peerId], [b.peer.id])
+    hub.partition([a.id, raw.peerId], [b.id])
     await settle(hub, [a.peer, b.peer])
     expect((await status(tA)).peers).toEqual([])
     expect(tB.peers()).toEqual([])
@@ -262,18 +263,18 @@ describe('sync over a memory hub', () => {
     for (let i = 0; i < 2; i++) b.store.dispatch(todos.actions.added(`b${i}`))
     await settle(hub, [a.peer, b.peer])
     // A sync round during the partition reaches nobody.
-    await b.peer.syncNow()
+    await b.syncNow()
     await settle(hub, [a.peer, b.peer])
     expect(texts(a)).toHaveLength(4)
     expect(texts(b)).toHaveLength(3)
 
     hub.heal()
-    await b.peer.syncNow()
+    await b.syncNow()
     await settle(hub, [a.peer, b.peer])
     expect(texts(a)).toHaveLength(6)
-    expect(b.store.getState()).toEqual(a.store.getState())
-    expect((await status(tA)).peers).toEqual([b.peer.id])
-    expect((await status(tB)).peers).toEqual([a.peer.id])
+    expect(b.store.getState().todos).toEqual(a.store.getState().todos)
+    expect((await status(tA)).peers).toEqual([b.id])
+    expect((await status(tB)).peers).toEqual([a.id])
     await raw.stop()
   })
 })
