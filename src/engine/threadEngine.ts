@@ -20,6 +20,7 @@ import { Snapshotter, type SnapshotContent } from './snapshotter.js'
 import { compareOrder, effectiveClock, type ThreadEvent } from './threadEvent.js'
 import { BehindBaseError, Timeline, type Fold } from './timeline.js'
 import { MAX_TXN_BYTES, MAX_TXN_RECORDS, TXN_COMMIT, TxnGate, type Settled } from './transactions.js'
+import type { Composite, SystemProjection } from './system.js'
 
 export type { CommandResult, EngineEvents, IngestResult, Progress, Projection, ThreadEngineOptions } from './engineTypes.js'
 
@@ -70,9 +71,14 @@ export class ThreadEngine<S> {
   readonly #held: HeldRecords
   readonly #seen = new SeenRecords()
   readonly #intake: RecordIntake
-  readonly #snapshots: Snapshotter<S>
+  readonly #snapshots: Snapshotter<Composite<S>>
   #gate = new TxnGate()
-  #timeline: Timeline<S>
+  /** The system projection (access control), or undefined for a Raw thread. */
+  readonly #system: SystemProjection<unknown> | undefined
+  /** Events deleted by admitted delete events anywhere in the timeline: the app fold skips them. */
+  readonly #deleted = new Set<string>()
+  readonly #denied = new Set<string>()
+  #timeline: Timeline<Composite<S>>
   /** Highest effective clock applied: a new local event gets one more (DESIGN.md section 4 rule 4). */
   #clock = 0
   /** Per log, the effective clock of its last record opened: the next one's clock starts there. */
@@ -93,7 +99,6 @@ export class ThreadEngine<S> {
   #lastRetry = 0
   readonly #damage: ThreadsError[] = []
   readonly #reducerFailures = new Set<string>()
-
   private constructor(options: ThreadEngineOptions<S>, thread: ThreadInfo, logKey: LogKey | undefined, forks: Forks) {
     this.#options = options
     this.store = options.store
@@ -101,23 +106,25 @@ export class ThreadEngine<S> {
     this.logKey = logKey
     this.#forks = forks
     this.#projection = options.projection
+    this.#system = options.system
     this.#held = new HeldRecords({
       ...(options.maxHeldPerLog === undefined ? {} : { maxPerLog: options.maxHeldPerLog }),
       ...(options.maxHeldBytes === undefined ? {} : { maxBytes: options.maxHeldBytes })
     })
     this.#intake = new RecordIntake({ thread, store: this.store, forks, held: this.#held, seen: this.#seen })
-    this.#snapshots = new Snapshotter<S>({
+    const version = this.#version
+    this.#snapshots = new Snapshotter<Composite<S>>({
       store: this.store,
       thread,
       every: options.snapshotEvery ?? 1000,
-      ...(options.version === undefined ? {} : { version: options.version }),
+      ...(version === undefined ? {} : { version }),
       capture: () => this.#capture(),
       report: (e) => this.events.emit('rejected', e),
       afterWrite: () => {
         if (options.compactOnSnapshot === true) this.compact()
       }
     })
-    this.#timeline = this.#newTimeline(options.projection.initial, undefined)
+    this.#timeline = this.#newTimeline(this.#initial(), undefined)
     this.#ownHead = logKey === undefined ? undefined : this.store.logstore.head(thread.id, logKey.id)
   }
 
@@ -164,29 +171,77 @@ export class ThreadEngine<S> {
     if (this.events.listenerCount('rejected') > 0) this.reportDamage()
   }
 
+  #initial(): Composite<S> {
+    // null, not undefined: the state is snapshotted as dag-cbor.
+    return { system: this.#system?.initial ?? null, app: this.#projection.initial }
+  }
+
   /**
-   * The projection's fold, made total: a reducer that throws on an event leaves the state as it
-   * was, on every peer alike (the same code throws on the same event everywhere), and the event
-   * is reported once as a {@link ReducerError} with its context. Commit records change nothing.
+   * The fold of the whole state: system events change the system state; an app event reaches the
+   * app's reducers only if the system admits it at its position and no admitted delete names it.
+   * Both are decided identically on every peer. The app fold is made total: a reducer that throws
+   * on an event leaves the state as it was, on every peer alike, reported once as a
+   * {@link ReducerError}. Commit records change nothing.
    */
-  readonly #fold: Fold<S> = (state, event) => {
+  readonly #fold: Fold<Composite<S>> = (state, event) => {
     if (event.command.type === TXN_COMMIT) return state
+    const system = this.#system
+    if (system !== undefined) {
+      if (system.isSystem(event)) {
+        const next = system.fold(state.system, event)
+        return next === state.system ? state : { system: next, app: state.app }
+      }
+      const refused = system.admit(state.system, event)
+      if (refused !== undefined) {
+        this.#reportOnce(this.#denied, event, refused)
+        return state
+      }
+      if (this.#deleted.has(event.meta.id)) return state
+    }
     try {
-      return this.#projection.fold(state, event)
+      const app = this.#projection.fold(state.app, event)
+      return app === state.app ? state : { system: state.system, app }
     } catch (cause) {
       const m = event.meta
-      const key = `${m.logId}\u0000${m.seq}`
-      if (!this.#reducerFailures.has(key)) {
-        if (this.#reducerFailures.size >= 1024) this.#reducerFailures.clear()
-        this.#reducerFailures.add(key)
-        const why = cause instanceof Error ? cause.message : String(cause)
-        this.events.emit('rejected', new ReducerError(`a reducer threw on \`${event.command.type}\`: the event is skipped on every peer (${why})`, { threadId: m.threadId, logId: m.logId, seq: m.seq, cid: m.id }, { cause }))
-      }
+      const why = cause instanceof Error ? cause.message : String(cause)
+      this.#reportOnce(this.#reducerFailures, event, new ReducerError(`a reducer threw on \`${event.command.type}\`: the event is skipped on every peer (${why})`, { threadId: m.threadId, logId: m.logId, seq: m.seq, cid: m.id }, { cause }))
       return state
     }
   }
 
-  #newTimeline(base: S, baseKey: Parameters<typeof compareOrder>[0] | undefined): Timeline<S> {
+  /** Report an error about an event once (a replay folds it again). */
+  #reportOnce(seen: Set<string>, event: ThreadEvent, error: ThreadsError): void {
+    const key = `${event.meta.logId}\u0000${event.meta.seq}`
+    if (seen.has(key)) return
+    if (seen.size >= 1024) seen.clear()
+    seen.add(key)
+    this.events.emit('rejected', error)
+  }
+
+  /**
+   * After events were inserted: if the system state now deletes events it did not, fold again
+   * from the earliest of them (a delete sorts after what it deletes).
+   */
+  #applyDeletes(): boolean {
+    const system = this.#system
+    if (system === undefined) return false
+    const fresh: string[] = []
+    for (const id of system.deleted(this.#timeline.state.system)) if (!this.#deleted.has(id)) fresh.push(id)
+    if (fresh.length === 0) return false
+    for (const id of fresh) this.#deleted.add(id)
+    const wanted = new Set(fresh)
+    const at = this.#timeline.events.findIndex((e) => wanted.has(e.meta.id))
+    if (at >= 0) this.#timeline.refoldFrom(at)
+    return at >= 0
+  }
+
+  /** The version snapshots must match: the app projection's and the system rules'. */
+  get #version(): string | undefined {
+    const system = this.#system?.version
+    return system === undefined ? this.#options.version : `${this.#options.version ?? ''}|${system}`
+  }
+
+  #newTimeline(base: Composite<S>, baseKey: Parameters<typeof compareOrder>[0] | undefined): Timeline<Composite<S>> {
     return new Timeline(this.#fold, base, {
       ...(this.#options.checkpoints === undefined ? {} : { policy: this.#options.checkpoints }),
       ...(baseKey === undefined ? {} : { baseKey })
@@ -195,11 +250,16 @@ export class ThreadEngine<S> {
 
   /** The projection's state after every applied event. */
   get state(): S {
-    return this.#timeline.state
+    return this.#timeline.state.app
   }
 
-  /** The timeline (events in total order), read-only. */
-  get timeline(): Timeline<S> {
+  /** The system state (access control) after every applied event; undefined for a Raw thread. */
+  get system(): unknown {
+    return this.#timeline.state.system
+  }
+
+  /** The timeline (events in total order), read-only. Its states hold the system and the app state. */
+  get timeline(): Timeline<Composite<S>> {
     return this.#timeline
   }
 
@@ -290,19 +350,22 @@ export class ThreadEngine<S> {
   }
 
   async #load(useSnapshot: boolean): Promise<void> {
-    const loaded = await readThread<S>({
+    const loaded = await readThread<Composite<S>>({
       store: this.store,
       thread: this.thread,
       forks: this.#forks,
       ownLogId: this.logKey?.id,
-      version: this.#options.version,
+      version: this.#version,
       useSnapshot,
       report: (e) => (e.name === 'DecryptionError' || e.name === 'MalformedRecordError' ? this.events.emit('rejected', e) : this.#report(e)),
       progress: (p) => this.#progress(p)
     })
     // From here to the end nothing awaits (but the fallback, which starts over): commands made
     // while storage was being read see the engine whole, never half rebuilt.
-    const timeline = this.#newTimeline(loaded.snap?.state ?? this.#projection.initial, loaded.snap?.lastKey)
+    const timeline = this.#newTimeline(loaded.snap?.state ?? this.#initial(), loaded.snap?.lastKey)
+    // Deletes the snapshot knows are deletes still: its app state already left their targets out.
+    this.#deleted.clear()
+    if (loaded.snap !== undefined && this.#system !== undefined) for (const id of this.#system.deleted(loaded.snap.state.system)) this.#deleted.add(id)
     try {
       timeline.insert(loaded.events)
     } catch (e) {
@@ -329,6 +392,7 @@ export class ThreadEngine<S> {
       maxClock = Math.max(maxClock, m.clock)
     }
     this.#timeline = timeline
+    this.#applyDeletes()
     this.#gate = loaded.gate
     this.#snapshots.loaded(loaded.snap?.lastKey, loaded.snapshotStale)
     this.#logClocks.clear()
@@ -364,12 +428,24 @@ export class ThreadEngine<S> {
     // if one throws, the command leaves no trace. Below the tip, the engine folds it in order, as
     // every other peer will, and the store hears of it as a replay.
     const atTip = this.#timeline.lastKey === undefined || compareOrder(event.meta, this.#timeline.lastKey) > 0
+    // A command the system (access control) would ignore is refused before anything is stored.
+    const tip = this.#timeline.state
+    const refused = this.#system?.admit(tip.system, event)
+    if (refused !== undefined) throw refused
     // The author's own reducers may refuse the command by throwing: no trace then (unlike a
     // remote event, which every peer skips alike).
-    const stateAfter = atTip ? (apply === undefined ? this.#projection.fold(this.state, event) : apply(event)) : undefined
+    let stateAfter: Composite<S> | undefined
+    if (atTip) {
+      stateAfter =
+        this.#system?.isSystem(event) === true
+          ? { system: this.#system.fold(tip.system, event), app: tip.app }
+          : { system: tip.system, app: apply === undefined ? this.#projection.fold(tip.app, event) : apply(event) }
+    }
     this.#advanceOwn(record.record, record.clock, txn === undefined)
     const inserted = atTip ? undefined : this.#timeline.insert([event])
-    const state = inserted === undefined ? this.#timeline.append(event, stateAfter) : inserted.state
+    const composite = inserted === undefined ? this.#timeline.append(event, stateAfter) : inserted.state
+    const deleting = this.#applyDeletes()
+    const state = deleting ? this.state : composite.app
     let durable: Promise<void>
     if (txn !== undefined) {
       txn.records.push(record.record)
@@ -380,7 +456,7 @@ export class ThreadEngine<S> {
       // Sent only once stored: a record peers hold must never be one this peer could lose.
       durable.then(() => this.events.emit('recorded', { records: [record.record] }), () => undefined)
     }
-    this.events.emit('applied', { events: [event], state, replayed: inserted !== undefined })
+    this.events.emit('applied', { events: [event], state, replayed: inserted !== undefined || deleting })
     this.#snapshots.applied(1, this.#txn !== undefined)
     return { event, record: record.record, state, durable }
   }
@@ -455,7 +531,7 @@ export class ThreadEngine<S> {
       if (result instanceof Promise) throw new TypeError('a transaction function must be synchronous: it runs between two dispatches')
     } catch (e) {
       this.#txn = undefined
-      const state = this.#timeline.dropNewest(txn.records.length)
+      const state = this.#timeline.dropNewest(txn.records.length).app
       this.#ownHead = txn.head
       this.#clock = txn.clock
       if (ownId !== undefined) {
@@ -478,7 +554,7 @@ export class ThreadEngine<S> {
     const commit = this.#createRecord(this.logKey as LogKey, encodeCommand({ type: TXN_COMMIT, payload: { from } }), from)
     const commitEvent = makeEvent({ type: TXN_COMMIT, payload: { from } }, this.#metaOf(commit.record, commit.clock))
     this.#advanceOwn(commit.record, commit.clock, true)
-    this.#timeline.append(commitEvent, this.state)
+    this.#timeline.append(commitEvent, this.#timeline.state)
     const records = [...txn.records, commit.record]
     const durable = this.#append(records)
     durable.then(txn.settle.resolve, txn.settle.reject)
@@ -727,11 +803,13 @@ export class ThreadEngine<S> {
     const before = this.#timeline.state
     let result
     try {
-      result = this.#timeline.insert(events)
+      const inserted = this.#timeline.insert(events)
+      const deleting = this.#applyDeletes()
+      result = { ...inserted, state: this.#timeline.state.app, replayed: inserted.replayed || deleting }
       const share = this.#options.share
       if (result.replayed && share !== undefined) {
-        const shared = share(before, result.state)
-        this.#timeline.replaceTip(shared)
+        const shared = share(before.app, result.state)
+        this.#timeline.replaceTip({ system: this.#timeline.state.system, app: shared })
         result = { ...result, state: shared }
       }
     } catch (e) {
@@ -756,7 +834,7 @@ export class ThreadEngine<S> {
   }
 
   /** What a snapshot of now holds (only settled records: open transactions stay out). */
-  #capture(): SnapshotContent<S> {
+  #capture(): SnapshotContent<Composite<S>> {
     const heads: Record<string, number> = {}
     const ids: Record<string, CID> = {}
     const clocks: Record<string, number> = {}
@@ -765,7 +843,7 @@ export class ThreadEngine<S> {
       ids[log] = s.id
       clocks[log] = s.clock
     }
-    return { state: this.state, count: this.#timeline.length, lastKey: this.#timeline.lastKey, heads, ids, clocks }
+    return { state: this.#timeline.state, count: this.#timeline.length, lastKey: this.#timeline.lastKey, heads, ids, clocks }
   }
 
   /**

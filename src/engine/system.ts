@@ -1,0 +1,32 @@
+import type { ThreadsError } from '../core/errors.js'
+import type { ThreadEvent } from './threadEvent.js'
+
+/**
+ * A thread's system projection (DESIGN.md section 4, "A system projection folds first"; autobase's
+ * system view): state the engine folds from the thread's own events *before* the app's slices, in
+ * the same total order, checkpointed and snapshotted with them. It decides, identically on every
+ * peer, which events reach the app (`admit`) and which earlier events are deleted. Access control
+ * (`acl/`) is one; a Raw thread has none.
+ */
+export interface SystemProjection<Sys> {
+  readonly initial: Sys
+  /** Names the rules, so a snapshot of other rules is folded again. */
+  readonly version: string
+  /** True for events that change the system state: the app never sees them. */
+  isSystem(event: ThreadEvent): boolean
+  /** Fold a system event (ignoring it when its author may not make it at its position). */
+  fold(sys: Sys, event: ThreadEvent): Sys
+  /**
+   * Whether an app event reaches the app's reducers, given the system state at its position;
+   * when not, the reason, reported once per event.
+   */
+  admit(sys: Sys, event: ThreadEvent): ThreadsError | undefined
+  /** Identities of the events the system state says are deleted (the app fold skips them). */
+  deleted(sys: Sys): Iterable<string>
+}
+
+/** The state the engine folds: the system state, and the app's. */
+export interface Composite<S, Sys = unknown> {
+  readonly system: Sys
+  readonly app: S
+}
