@@ -187,11 +187,15 @@ export class ThreadEngine<S> {
     if (event.command.type === TXN_COMMIT) return state
     const system = this.#system
     if (system !== undefined) {
+      const refused = system.admit(state.system, event)
       if (system.isSystem(event)) {
+        if (refused !== undefined) {
+          this.#reportOnce(this.#denied, event, refused)
+          return state
+        }
         const next = system.fold(state.system, event)
         return next === state.system ? state : { system: next, app: state.app }
       }
-      const refused = system.admit(state.system, event)
       if (refused !== undefined) {
         this.#reportOnce(this.#denied, event, refused)
         return state
