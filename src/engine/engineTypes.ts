@@ -26,6 +26,11 @@ export interface ThreadEngineOptions<S> {
    * or ignores each app event and deletes earlier ones. Default: none (every event is admitted).
    */
   readonly system?: SystemProjection<unknown>
+  /**
+   * This peer's identity, to open read keys a rotation seals to it (a reader has no log key in
+   * the thread). Default: the thread's own log key.
+   */
+  readonly identity?: { readonly id: string; readonly seed: Uint8Array }
   readonly checkpoints?: CheckpointPolicy
   /** Write a snapshot every this many applied events (default 1,000; 0 turns snapshots off). */
   readonly snapshotEvery?: number

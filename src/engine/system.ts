@@ -23,6 +23,10 @@ export interface SystemProjection<Sys> {
   admit(sys: Sys, event: ThreadEvent): ThreadsError | undefined
   /** Identities of the events the system state says are deleted (the app fold skips them). */
   deleted(sys: Sys): Iterable<string>
+  /** Read key rotations so far: each epoch and the identity of the event that carries its key. */
+  rotations?(sys: Sys): ReadonlyArray<{ readonly epoch: number; readonly event: string }>
+  /** The new read key a rotation event seals to `peerId` (a sealed box), if it names that peer. */
+  sealedKeyFor?(event: ThreadEvent, epoch: number, peerId: string): Uint8Array | undefined
 }
 
 /** The state the engine folds: the system state, and the app's. */

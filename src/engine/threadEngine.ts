@@ -2,7 +2,7 @@ import type { CID } from 'multiformats/cid'
 import { encodeCommand, decodeCommand, type Command } from '../core/command.js'
 import { CorruptStoreError, ForkedLogError, MalformedRecordError, NotWriterError, ReducerError, StorageFailedError, ThreadsError, TooLargeError } from '../core/errors.js'
 import type { ForkProof } from '../core/forkProof.js'
-import { publicKeyFromLogId, type LogKey } from '../core/keys.js'
+import { openSealed, publicKeyFromLogId, type LogKey } from '../core/keys.js'
 import { createRecord, signatureHolds, type LogHead, type LogRecord, type RecordBlocks } from '../core/record.js'
 import type { ThreadInfo } from '../store/logstore/logstore.js'
 import type { EventStore } from '../store/eventStore.js'
@@ -14,7 +14,7 @@ import { HeldRecords, type Gap } from './heldRecords.js'
 import { adoptOrphans } from './integrity.js'
 import { RecordIntake } from './intake.js'
 import { readThread } from './load.js'
-import { makeEvent, openRecords, sealedOf } from './openEvents.js'
+import { makeEvent, openRecords, sealedOf, type Sealed } from './openEvents.js'
 import { SeenRecords } from './seenRecords.js'
 import { Snapshotter, type SnapshotContent } from './snapshotter.js'
 import { compareOrder, effectiveClock, type ThreadEvent } from './threadEvent.js'
@@ -78,6 +78,8 @@ export class ThreadEngine<S> {
   /** Events deleted by admitted delete events anywhere in the timeline: the app fold skips them. */
   readonly #deleted = new Set<string>()
   readonly #denied = new Set<string>()
+  /** Logs stopped at a record sealed under a read key epoch this peer does not hold yet. */
+  readonly #awaiting = new Map<string, number>()
   #timeline: Timeline<Composite<S>>
   /** Highest effective clock applied: a new local event gets one more (DESIGN.md section 4 rule 4). */
   #clock = 0
@@ -153,6 +155,7 @@ export class ThreadEngine<S> {
     }
     if (own !== undefined) engine.#ownHead = engine.store.logstore.head(thread.id, own.id)
     await engine.#load(true)
+    await engine.#collectKeys()
     return engine
   }
 
@@ -397,6 +400,8 @@ export class ThreadEngine<S> {
     }
     this.#timeline = timeline
     this.#applyDeletes()
+    this.#awaiting.clear()
+    for (const [log, seq] of loaded.awaiting) this.#awaiting.set(log, seq)
     this.#gate = loaded.gate
     this.#snapshots.loaded(loaded.snap?.lastKey, loaded.snapshotStale)
     this.#logClocks.clear()
@@ -479,9 +484,11 @@ export class ThreadEngine<S> {
   #createRecord(logKey: LogKey, body: Uint8Array, txn: number | undefined): { record: LogRecord; clock: number } {
     const ownClock = this.#logClocks.get(logKey.id) ?? -1
     const clock = effectiveClock(Math.min(this.#clock + 1, Number.MAX_SAFE_INTEGER), ownClock)
+    const epoch = this.#newestEpoch()
     const record = createRecord({
       logKey,
-      threadKey: this.thread.key,
+      threadKey: { service: this.thread.key.service, read: this.#keyFor(epoch) },
+      epoch,
       thread: this.thread.id,
       body,
       clock,
@@ -490,6 +497,65 @@ export class ThreadEngine<S> {
       ...(txn === undefined ? {} : { txn })
     })
     return { record, clock }
+  }
+
+  /** The read key of an epoch, if this peer holds it (0: the thread's first). */
+  readonly #keyFor = (epoch: number): Uint8Array | undefined => (epoch === 0 ? this.thread.key.read : this.thread.readKeys.get(epoch))
+
+  /** The newest read key epoch this peer holds: new records are sealed under it. */
+  #newestEpoch(): number {
+    let top = 0
+    for (const e of this.thread.readKeys.keys()) top = Math.max(top, e)
+    return top
+  }
+
+  /**
+   * Rotations the system state names whose key this peer does not hold: open the key sealed to
+   * this peer in the rotation event (if it names this peer), keep it, and take the records that
+   * waited for it.
+   */
+  async #collectKeys(): Promise<void> {
+    const system = this.#system
+    const identity = this.#options.identity ?? this.logKey
+    if (system?.rotations === undefined || system.sealedKeyFor === undefined || identity === undefined) return
+    let added = false
+    for (const { epoch, event: id } of system.rotations(this.#timeline.state.system)) {
+      if (this.#keyFor(epoch) !== undefined) continue
+      const event = this.#timeline.events.find((e) => e.meta.id === id)
+      const sealed = event === undefined ? undefined : system.sealedKeyFor(event, epoch, identity.id)
+      if (sealed === undefined) continue
+      let key: Uint8Array
+      try {
+        key = openSealed(identity, sealed)
+      } catch (e) {
+        this.events.emit('rejected', e instanceof ThreadsError ? e : new ThreadsError(String(e)))
+        continue
+      }
+      await this.store.logstore.addReadKey(this.thread.id, epoch, key)
+      added = true
+    }
+    if (added) await this.#retryAwaiting()
+  }
+
+  /** Logs that waited for a read key: open what now opens, in order, and apply it. */
+  async #retryAwaiting(): Promise<void> {
+    for (const [logId, from] of [...this.#awaiting]) {
+      const head = this.store.logstore.head(this.thread.id, logId)
+      if (head === undefined || from > head.seq) {
+        this.#awaiting.delete(logId)
+        continue
+      }
+      const sealed: Sealed[] = []
+      for await (const stored of this.store.events(this.thread.id, logId, { from })) sealed.push({ logId, seq: stored.seq, id: stored.id, epoch: stored.epoch, headerBox: stored.headerBox, bodyBox: stored.bodyBox })
+      const { opened, clock, blockedAt } = openRecords(this.#keyFor, this.id, sealed, this.#logClocks.get(logId) ?? -1, logId === this.logKey?.id, (e) => this.events.emit('rejected', e))
+      if (blockedAt === undefined) this.#awaiting.delete(logId)
+      else this.#awaiting.set(logId, blockedAt)
+      if (opened.length === 0) continue
+      this.#logClocks.set(logId, clock)
+      const { apply, settled } = this.#gate.pass(logId, opened)
+      if (settled !== undefined) this.#folded.set(logId, settled)
+      await this.#apply(apply, [], Promise.resolve())
+    }
   }
 
   #metaOf(record: LogRecord, clock: number): ThreadEvent['meta'] {
@@ -696,11 +762,17 @@ export class ThreadEngine<S> {
       this.#folded.set(logId, { id: newest.id, seq: newest.seq, clock: -1 })
       return { ...nothing(), stored: verified.length, durable }
     }
-    const { opened, clock } = openRecords(readKey, this.id, verified.map(sealedOf), this.#logClocks.get(logId) ?? -1, logId === this.logKey?.id, reject)
+    // A log waiting for a rotated read key takes nothing more until the key comes.
+    if (this.#awaiting.has(logId)) return { ...nothing(), stored: verified.length, durable }
+    const { opened, clock, blockedAt } = openRecords(this.#keyFor, this.id, verified.map(sealedOf), this.#logClocks.get(logId) ?? -1, logId === this.logKey?.id, reject)
+    if (blockedAt !== undefined) this.#awaiting.set(logId, blockedAt)
     this.#logClocks.set(logId, clock)
     const { apply, settled } = this.#gate.pass(logId, opened)
     if (settled !== undefined) this.#folded.set(logId, settled)
-    return { ...(await this.#apply(apply, rejected, durable)), stored: verified.length, forks }
+    const applied = await this.#apply(apply, rejected, durable)
+    // A rotation folded just now may carry a read key for this peer.
+    await this.#collectKeys()
+    return { ...applied, state: this.state, stored: verified.length, forks }
   }
 
   /**
