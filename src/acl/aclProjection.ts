@@ -257,6 +257,12 @@ export function aclProjection(): SystemProjection<AclState> {
       }
       return undefined
     },
-    deleted: (s) => Object.keys(s.deleted)
+    deleted: (s) => Object.keys(s.deleted),
+    rotations: (s) => s.rotations.read,
+    sealedKeyFor(event, epoch, peerId) {
+      const rotate = (event.command.payload as { rotate?: { read?: { epoch?: unknown; sealed?: Record<string, unknown> } } } | undefined)?.rotate?.read
+      const box = rotate?.epoch === epoch ? rotate.sealed?.[peerId] : undefined
+      return box instanceof Uint8Array ? box : undefined
+    }
   }
 }
