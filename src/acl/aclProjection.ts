@@ -2,7 +2,7 @@ import { AccessDeniedError, type ThreadsError } from '../core/errors.js'
 import { getCrypto } from '../core/crypto/index.js'
 import { publicKeyFromLogId } from '../core/keys.js'
 import { ThreadId } from '../core/threadId.js'
-import type { SystemProjection } from '../engine/system.js'
+import { inCuts, type CutRange, type SystemProjection } from '../engine/system.js'
 import type { ThreadEvent } from '../engine/threadEvent.js'
 import { grants, isAclRole, normalRoles, type AclRole } from './roles.js'
 
@@ -16,12 +16,6 @@ export const ACL_PREFIX = 'redux-threads/acl/'
 export interface AclDocument {
   readonly default: readonly AclRole[]
   readonly peers: Readonly<Record<string, readonly AclRole[]>>
-}
-
-/** A range of a log's records that every peer ignores (strong remove): `from` to `to` (inclusive). */
-export interface CutRange {
-  readonly from: number
-  readonly to: number
 }
 
 /** A key rotation: the epoch it starts and the event that carries the new key, sealed per member. */
@@ -114,7 +108,7 @@ export function roleOf(s: AclState, peerId: string): readonly AclRole[] {
 
 /** True when records at `seq` of `logId` are cut (strong remove). */
 export function isCut(s: AclState, logId: string, seq: number): boolean {
-  return (s.cuts[logId] ?? []).some((r) => seq >= r.from && seq <= r.to)
+  return inCuts(s.cuts, logId, seq)
 }
 
 function scopeOf(v: unknown): AclScope | undefined {
@@ -258,6 +252,10 @@ export function aclProjection(): SystemProjection<AclState> {
       return undefined
     },
     deleted: (s) => Object.keys(s.deleted),
+    cuts: (s) => s.cuts,
+    // Before the owner's init is folded there is nothing to protect, and a joiner must let its
+    // inviter in to get the ACL at all.
+    entitled: (s, peerId) => s.owner === null || grants(roleOf(s, peerId), 'follow'),
     rotations: (s) => s.rotations.read,
     sealedKeyFor(event, epoch, peerId) {
       const rotate = (event.command.payload as { rotate?: { read?: { epoch?: unknown; sealed?: Record<string, unknown> } } } | undefined)?.rotate?.read

@@ -23,10 +23,30 @@ export interface SystemProjection<Sys> {
   admit(sys: Sys, event: ThreadEvent): ThreadsError | undefined
   /** Identities of the events the system state says are deleted (the app fold skips them). */
   deleted(sys: Sys): Iterable<string>
+  /**
+   * Records the system state removes wherever they sort (strong remove): per log, ranges of seqs.
+   * The engine skips them in the app fold even where they sort before the event that cut them.
+   * Must return the same object while nothing changed (the engine compares by reference).
+   */
+  cuts?(sys: Sys): Readonly<Record<string, readonly CutRange[]>>
+  /** Whether a peer may be served the thread's records (at least `follow`), given the system state. */
+  entitled?(sys: Sys, peerId: string): boolean
   /** Read key rotations so far: each epoch and the identity of the event that carries its key. */
   rotations?(sys: Sys): ReadonlyArray<{ readonly epoch: number; readonly event: string }>
   /** The new read key a rotation event seals to `peerId` (a sealed box), if it names that peer. */
   sealedKeyFor?(event: ThreadEvent, epoch: number, peerId: string): Uint8Array | undefined
+}
+
+/** Seqs `from` to `to` (inclusive) of one log. */
+export interface CutRange {
+  readonly from: number
+  readonly to: number
+}
+
+/** True when `seq` of `logId` falls in one of `cuts`' ranges. */
+export function inCuts(cuts: Readonly<Record<string, readonly CutRange[]>>, logId: string, seq: number): boolean {
+  const ranges = cuts[logId]
+  return ranges !== undefined && ranges.some((r) => seq >= r.from && seq <= r.to)
 }
 
 /** The state the engine folds: the system state, and the app's. */

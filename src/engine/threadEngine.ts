@@ -1,6 +1,6 @@
 import type { CID } from 'multiformats/cid'
 import { encodeCommand, decodeCommand, type Command } from '../core/command.js'
-import { CorruptStoreError, ForkedLogError, MalformedRecordError, NotWriterError, ReducerError, StorageFailedError, ThreadsError, TooLargeError } from '../core/errors.js'
+import { AccessDeniedError, CorruptStoreError, ForkedLogError, MalformedRecordError, NotWriterError, ReducerError, StorageFailedError, ThreadsError, TooLargeError } from '../core/errors.js'
 import type { ForkProof } from '../core/forkProof.js'
 import { openSealed, publicKeyFromLogId, type LogKey } from '../core/keys.js'
 import { createRecord, signatureHolds, type LogHead, type LogRecord, type RecordBlocks } from '../core/record.js'
@@ -20,7 +20,7 @@ import { Snapshotter, type SnapshotContent } from './snapshotter.js'
 import { compareOrder, effectiveClock, type ThreadEvent } from './threadEvent.js'
 import { BehindBaseError, Timeline, type Fold } from './timeline.js'
 import { MAX_TXN_BYTES, MAX_TXN_RECORDS, TXN_COMMIT, TxnGate, type Settled } from './transactions.js'
-import type { Composite, SystemProjection } from './system.js'
+import { inCuts, type Composite, type CutRange, type SystemProjection } from './system.js'
 
 export type { CommandResult, EngineEvents, IngestResult, Progress, Projection, ThreadEngineOptions } from './engineTypes.js'
 
@@ -38,6 +38,7 @@ interface Transaction {
 
 /** Records of a CAR ingested at once: a page, as a pull would bring. */
 const IMPORT_CHUNK = 500
+const NO_CUTS: Readonly<Record<string, readonly CutRange[]>> = {}
 
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)))
@@ -77,6 +78,10 @@ export class ThreadEngine<S> {
   readonly #system: SystemProjection<unknown> | undefined
   /** Events deleted by admitted delete events anywhere in the timeline: the app fold skips them. */
   readonly #deleted = new Set<string>()
+  /** Records the system state removes wherever they sort (strong remove), as of the tip. */
+  #cuts: Readonly<Record<string, readonly CutRange[]>> = NO_CUTS
+  /** A fold from storage under way (a delete or cut reached into the compacted base). */
+  #fullFold: Promise<void> | undefined
   readonly #denied = new Set<string>()
   /** Logs stopped at a record sealed under a read key epoch this peer does not hold yet. */
   readonly #awaiting = new Map<string, number>()
@@ -204,6 +209,12 @@ export class ThreadEngine<S> {
         return state
       }
       if (this.#deleted.has(event.meta.id)) return state
+      // Cut by a later revocation although it sorts before it (a revoked writer backdating its
+      // records, or one its revoker had not yet seen): removed on every peer alike.
+      if (inCuts(this.#cuts, event.meta.logId, event.meta.seq)) {
+        this.#reportOnce(this.#denied, event, new AccessDeniedError('the author was removed from this record on', { threadId: event.meta.threadId, logId: event.meta.logId, seq: event.meta.seq, cid: event.meta.id }))
+        return state
+      }
     }
     try {
       const app = this.#projection.fold(state.app, event)
@@ -226,20 +237,59 @@ export class ThreadEngine<S> {
   }
 
   /**
-   * After events were inserted: if the system state now deletes events it did not, fold again
-   * from the earliest of them (a delete sorts after what it deletes).
+   * After events were inserted: if the system state now deletes or cuts events it did not, fold
+   * again from the earliest of them (a delete sorts after what it deletes; a cut may reach events
+   * that sort before it). Returns `'full'` when one may lie in the compacted base, which only a
+   * fold from storage can take out; true when it folded again.
    */
-  #applyDeletes(): boolean {
+  #applyDeletes(): boolean | 'full' {
     const system = this.#system
     if (system === undefined) return false
+    const events = this.#timeline.events
+    const sys = this.#timeline.state.system
+    let at = -1
+    const earliest = (i: number): void => {
+      if (i >= 0 && (at < 0 || i < at)) at = i
+    }
     const fresh: string[] = []
-    for (const id of system.deleted(this.#timeline.state.system)) if (!this.#deleted.has(id)) fresh.push(id)
-    if (fresh.length === 0) return false
+    for (const id of system.deleted(sys)) if (!this.#deleted.has(id)) fresh.push(id)
     for (const id of fresh) this.#deleted.add(id)
-    const wanted = new Set(fresh)
-    const at = this.#timeline.events.findIndex((e) => wanted.has(e.meta.id))
+    let inBase = false
+    if (fresh.length > 0) {
+      const wanted = new Set(fresh)
+      const found = events.findIndex((e) => wanted.has(e.meta.id))
+      earliest(found)
+      inBase ||= found < 0
+    }
+    const cuts = system.cuts?.(sys) ?? NO_CUTS
+    if (cuts !== this.#cuts) {
+      const old = this.#cuts
+      this.#cuts = cuts
+      earliest(events.findIndex((e) => inCuts(old, e.meta.logId, e.meta.seq) !== inCuts(cuts, e.meta.logId, e.meta.seq)))
+      inBase = true
+    }
+    // Only a compacted or snapshotted base can hide what changed.
+    if (inBase && this.#timeline.baseKey !== undefined) return 'full'
     if (at >= 0) this.#timeline.refoldFrom(at)
     return at >= 0
+  }
+
+  /** Fold from storage (outside the caller's turn): a delete or cut reached the compacted base. */
+  #foldAllLater(): void {
+    if (this.#fullFold !== undefined) return
+    this.#fullFold = (async () => {
+      try {
+        await this.#ingesting
+        await this.store.flush()
+        await this.#load(false)
+        this.#snapshots.stale()
+        this.events.emit('applied', { events: [], state: this.state, replayed: true })
+      } catch (cause) {
+        this.events.emit('rejected', cause instanceof ThreadsError ? cause : new StorageFailedError(`reading storage back failed: ${String(cause)}`, { threadId: this.id }, { cause }))
+      } finally {
+        this.#fullFold = undefined
+      }
+    })()
   }
 
   /** The version snapshots must match: the app projection's and the system rules'. */
@@ -373,6 +423,7 @@ export class ThreadEngine<S> {
     // Deletes the snapshot knows are deletes still: its app state already left their targets out.
     this.#deleted.clear()
     if (loaded.snap !== undefined && this.#system !== undefined) for (const id of this.#system.deleted(loaded.snap.state.system)) this.#deleted.add(id)
+    this.#cuts = (loaded.snap === undefined ? undefined : this.#system?.cuts?.(loaded.snap.state.system)) ?? NO_CUTS
     try {
       timeline.insert(loaded.events)
     } catch (e) {
@@ -399,7 +450,12 @@ export class ThreadEngine<S> {
       maxClock = Math.max(maxClock, m.clock)
     }
     this.#timeline = timeline
-    this.#applyDeletes()
+    if (this.#applyDeletes() === 'full') {
+      // A delete or cut among the new events reaches into the snapshot: fold everything.
+      await this.#load(false)
+      this.#snapshots.stale()
+      return
+    }
     this.#awaiting.clear()
     for (const [log, seq] of loaded.awaiting) this.#awaiting.set(log, seq)
     this.#gate = loaded.gate
@@ -454,7 +510,8 @@ export class ThreadEngine<S> {
     const inserted = atTip ? undefined : this.#timeline.insert([event])
     const composite = inserted === undefined ? this.#timeline.append(event, stateAfter) : inserted.state
     const deleting = this.#applyDeletes()
-    const state = deleting ? this.state : composite.app
+    if (deleting === 'full') this.#foldAllLater()
+    const state = deleting === true ? this.state : composite.app
     let durable: Promise<void>
     if (txn !== undefined) {
       txn.records.push(record.record)
@@ -465,7 +522,7 @@ export class ThreadEngine<S> {
       // Sent only once stored: a record peers hold must never be one this peer could lose.
       durable.then(() => this.events.emit('recorded', { records: [record.record] }), () => undefined)
     }
-    this.events.emit('applied', { events: [event], state, replayed: inserted !== undefined || deleting })
+    this.events.emit('applied', { events: [event], state, replayed: inserted !== undefined || deleting === true })
     this.#snapshots.applied(1, this.#txn !== undefined)
     return { event, record: record.record, state, durable }
   }
@@ -881,6 +938,9 @@ export class ThreadEngine<S> {
     try {
       const inserted = this.#timeline.insert(events)
       const deleting = this.#applyDeletes()
+      // A delete or cut reaching into the compacted base: fold from storage, as for an event
+      // sorting before it.
+      if (deleting === 'full') throw new BehindBaseError('a delete or cut reaches into the compacted base', { threadId: this.id })
       result = { ...inserted, state: this.#timeline.state.app, replayed: inserted.replayed || deleting }
       const share = this.#options.share
       if (result.replayed && share !== undefined) {
@@ -996,6 +1056,15 @@ export class ThreadEngine<S> {
   /** The log heads of the thread as this peer has them (by identity). */
   heads(): Map<string, LogHead> {
     return this.store.logstore.heads(this.thread.id)
+  }
+
+  /**
+   * Whether a peer may be served this thread's records: in an access-controlled thread, what its
+   * ACL says now (at least `follow`); in a Raw thread, every peer that proves the key.
+   */
+  entitled(peerId: string): boolean {
+    const system = this.#system
+    return system?.entitled === undefined ? true : system.entitled(this.#timeline.state.system, peerId)
   }
 
   /** The identity of the record at `seq` of a log, if this peer has it. */

@@ -77,6 +77,11 @@ export interface SyncTarget {
    */
   endOwnLogRecovery?(): void
   readonly events: TargetEvents
+  /**
+   * Whether the thread's ACL entitles a peer to be served (at least `follow`). Absent, or true
+   * for every peer, in a thread without access control: proving the key is enough there.
+   */
+  entitled?(peerId: string): boolean
   /** Every log's head, by identity. */
   heads(): ReadonlyMap<string, LogHead>
   /** The identity of the record at `seq` of a log, if this peer has it. */

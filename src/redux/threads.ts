@@ -1,6 +1,9 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { MAX_INVITE_ADDRS, createInvite, openInvite, type Role } from '../acl/invite.js'
-import { ClosedError, NotFoundError } from '../core/errors.js'
+import { ClosedError, MisuseError, NotFoundError } from '../core/errors.js'
+import { ACL_PREFIX, aclProjection, createAclThreadId, rolesIn, type AclDocument, type AclScope, type AclState } from '../acl/aclProjection.js'
+import { createRotation } from '../acl/rotation.js'
+import { grants, type AclRole } from '../acl/roles.js'
 import { createThreadKey, type ThreadKey } from '../core/keys.js'
 import { ThreadId, Variant } from '../core/threadId.js'
 import { ThreadEngine } from '../engine/threadEngine.js'
@@ -15,6 +18,19 @@ import type { StatusFeed } from './statusFeed.js'
 
 /** How long addresses learnt from an invite stay in the address book (ms). */
 export const INVITE_ADDR_TTL = 24 * 60 * 60 * 1000
+
+/** A change to an access-controlled thread's ACL. */
+export type AclChange =
+  | { readonly kind: 'grant'; readonly peer: string; readonly roles: readonly AclRole[]; readonly scope?: AclScope; readonly fromSeq?: number }
+  | { readonly kind: 'revoke'; readonly peer: string; readonly roles: readonly AclRole[]; readonly scope?: AclScope }
+  | { readonly kind: 'default'; readonly roles: readonly AclRole[]; readonly scope?: AclScope }
+  | { readonly kind: 'delete'; readonly event: string }
+
+function docOf(acl: AclState, scope: AclScope): AclDocument {
+  if (scope === 'thread') return acl.thread
+  if (scope === 'admin') return acl.admin
+  return acl.entities[scope.entity] ?? { default: ['no-access'], peers: {} }
+}
 
 /** What opening a thread takes. */
 export interface OpenOptions {
@@ -47,13 +63,62 @@ export class ThreadLifecycle {
     return s
   }
 
-  /** A new thread holding `slices`, with this peer as its first writer. */
+  /**
+   * A new thread holding `slices`, with this peer as its first writer. An access-controlled one
+   * (`Variant.AccessControlled`) has an ID that commits to this peer as its owner, and its first
+   * event founds the ACL (the owner holds write and delete, and alone may change the ACL).
+   */
   async create(options: OpenOptions & { variant?: Variant }): Promise<Binding> {
     const s = await this.#started()
     this.#registry.checkBindable(undefined, options.slices)
-    const id = ThreadId.create(options.variant ?? Variant.Raw)
+    const acl = options.variant === Variant.AccessControlled ? createAclThreadId(s.identity.id) : undefined
+    const id = acl?.threadId ?? ThreadId.create(options.variant ?? Variant.Raw)
     await s.eventStore.logstore.addThread(id, createThreadKey())
-    return this.#bind(s, id, options, 'write', false)
+    const b = await this.#bind(s, id, options, 'write', false)
+    if (acl !== undefined) await b.engine.command({ type: `${ACL_PREFIX}init`, payload: { salt: acl.salt } }).durable
+    return b
+  }
+
+  /**
+   * Change an access-controlled thread's ACL with one of its own events: grant or revoke roles,
+   * set a default, delete an event. Refused before it is signed when this peer may not
+   * (`AccessDeniedError`). Revoking a peer's read access rotates the read key: the new key is
+   * sealed to every remaining reader in the revocation, and this peer seals what it writes next
+   * under it.
+   */
+  async changeAcl(threadId: string, change: AclChange): Promise<void> {
+    await this.#started()
+    const b = this.#get(threadId)
+    const acl = b.engine.system as AclState | null
+    if (acl === null || acl === undefined || !('thread' in acl)) throw new MisuseError('the thread has no ACL: create it with `variant: Variant.AccessControlled`', { threadId })
+    if (change.kind === 'revoke') {
+      const had = rolesIn(docOf(acl, change.scope ?? 'thread'), change.peer)
+      const lastSeq = b.engine.heads().get(change.peer)?.seq ?? 0
+      const losesRead = (change.scope ?? 'thread') === 'thread' && grants(had, 'read') && change.roles.some((r) => r === 'read' || r === 'follow' || r === 'write')
+      if (!losesRead) {
+        await b.engine.command({ type: `${ACL_PREFIX}revoke`, payload: { peer: change.peer, roles: change.roles, lastSeq, ...(change.scope === undefined ? {} : { scope: change.scope }) } }).durable
+        return
+      }
+      const readers = Object.entries(acl.thread.peers)
+        .filter(([peer, roles]) => peer !== change.peer && grants(roles, 'read'))
+        .map(([peer]) => peer)
+      const epoch = (acl.rotations.read.at(-1)?.epoch ?? 0) + 1
+      const { key, rotate } = createRotation([...readers, this.#runtime.started?.identity.id ?? ''].filter((p) => p !== ''), epoch)
+      const { durable } = b.engine.command({ type: `${ACL_PREFIX}revoke`, payload: { peer: change.peer, roles: change.roles, lastSeq, rotate: { read: rotate } } })
+      // The revocation itself is sealed under the old key (remaining readers need it to find
+      // theirs); what this peer writes next, under the new one.
+      await this.#runtime.started?.eventStore.logstore.addReadKey(threadId, epoch, key)
+      await durable
+      return
+    }
+    const payload =
+      change.kind === 'grant'
+        ? { peer: change.peer, roles: change.roles, ...(change.fromSeq === undefined ? {} : { fromSeq: change.fromSeq }) }
+        : change.kind === 'default'
+          ? { roles: change.roles }
+          : { event: change.event }
+    const scoped = change.kind !== 'delete' && change.scope !== undefined ? { ...payload, scope: change.scope } : payload
+    await b.engine.command({ type: `${ACL_PREFIX}${change.kind}`, payload: scoped }).durable
   }
 
   /**
@@ -100,10 +165,18 @@ export class ThreadLifecycle {
     return b
   }
 
-  /** An invite string for another peer: the thread ID, this peer's addresses, and the keys the role grants. */
+  /**
+   * An invite string for another peer: the thread ID, this peer's addresses, and the keys the
+   * role grants. In an access-controlled thread the invitee is added to the ACL first (by this
+   * peer, which must be entitled to), so the invite must name it (`to`).
+   */
   async invite(threadId: string, role: Role, to?: string): Promise<string> {
     const s = await this.#started()
     const b = this.#get(threadId)
+    if (b.engine.thread.id.variant === Variant.AccessControlled) {
+      if (to === undefined) throw new MisuseError('an access-controlled thread invites a named peer: pass `to` (its peer ID), so it can be added to the ACL', { threadId })
+      await this.changeAcl(threadId, { kind: 'grant', peer: to, roles: [role] })
+    }
     return createInvite({
       threadId: b.engine.thread.id,
       key: b.engine.thread.key,
@@ -163,6 +236,8 @@ export class ThreadLifecycle {
       store: eventStore,
       threadId: id,
       projection,
+      identity: s.identity,
+      ...(id.variant === Variant.AccessControlled ? { system: aclProjection() } : {}),
       version: projection.version,
       share: shareStates,
       ...(o.snapshotEvery === undefined ? {} : { snapshotEvery: o.snapshotEvery }),

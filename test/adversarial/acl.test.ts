@@ -60,6 +60,9 @@ describe('roles enforced in the order (issue 10)', () => {
     const w2 = cmd(1, 'test/added', 'w2')
     expect(w1).toBeDefined()
     await deliver(0)
+    // The owner's own events move its clock past the writer's: what the writer adds after w2 sorts
+    // before the revocation, on every peer.
+    for (const n of [1, 2, 3]) cmd(0, 'test/added', `o${n}`)
     // The owner revokes, naming the last seq of the writer's log it applied (2).
     cmd(0, 'redux-threads/acl/revoke', { peer: keys[1]!.id, roles: ['write'], lastSeq: peers[0]!.engine.heads().get(keys[1]!.id)!.seq })
     // The writer keeps writing with low clocks, so its records sort before the revocation.
@@ -70,9 +73,36 @@ describe('roles enforced in the order (issue 10)', () => {
     expect(w2).toBeDefined()
     for (const i of [0, 2]) {
       await deliver(i, i === 2 ? 'reverse' : 'forward')
-      expect(peers[i]!.engine.state).toEqual(['w1', 'w2'])
+      expect(peers[i]!.engine.state).toEqual(['w1', 'w2', 'o1', 'o2', 'o3'])
       expect((peers[i]!.engine.system as AclState).cuts[keys[1]!.id]).toEqual([{ from: 3, to: Number.MAX_SAFE_INTEGER }])
     }
+    // They sort before the revocation: a peer that folded them first takes them out when it arrives.
+    const order = peers[2]!.engine.timeline.events.map((e) => e.command.payload)
+    expect(order.indexOf('backdated 1')).toBeLessThan(order.findIndex((p) => typeof p === 'object' && p !== null && 'lastSeq' in p))
+  })
+
+  it('a cut that reaches records already compacted into the base is applied by folding from storage', async () => {
+    const { keys, peers, cmd, thread, sent } = await aclThread(3)
+    cmd(0, 'redux-threads/acl/grant', { peer: keys[1]!.id, roles: ['write'] })
+    const ingest = async (to: number, list: typeof sent): Promise<void> => {
+      for (const { logId, blocks } of list) await peers[to]!.engine.ingest(logId, [blocks])
+    }
+    await ingest(1, sent)
+    cmd(1, 'test/added', 'w1')
+    await ingest(0, sent)
+    for (const n of [1, 2, 3]) cmd(0, 'test/added', `o${n}`)
+    const late = forge(keys[1]!, thread, { id: peers[1]!.engine.heads().get(keys[1]!.id)!.id, seq: 1 }, 'late', 1)
+    const later = forge(keys[1]!, thread, late.head, 'later', 100)
+    // Peer 2 holds the late records and compacts what it folded below every log's clock, the
+    // first of them included, into its base.
+    await ingest(2, [...sent, { logId: keys[1]!.id, blocks: late.blocks }, { logId: keys[1]!.id, blocks: later.blocks }])
+    expect([...(peers[2]!.engine.state as string[])].sort()).toEqual(['late', 'later', 'o1', 'o2', 'o3', 'w1'])
+    expect(peers[2]!.engine.compact()).toBeGreaterThan(0)
+    expect(peers[2]!.engine.timeline.events.map((e) => e.command.payload)).not.toContain('late')
+    // The owner had not seen it when it revoked: the cut reaches into peer 2's base.
+    const revoke = cmd(0, 'redux-threads/acl/revoke', { peer: keys[1]!.id, roles: ['write'], lastSeq: 1 })
+    await peers[2]!.engine.ingest(keys[0]!.id, [revoke])
+    expect(peers[2]!.engine.state).toEqual(['w1', 'o1', 'o2', 'o3'])
   })
 
   it('only the owner the thread ID commits to can found the ACL; a second init changes nothing', async () => {

@@ -64,7 +64,10 @@ function model(events: readonly ThreadEvent[], threadRandom: Uint8Array): { app:
     }
     if (has(rolesOf(author), 'write')) admitted.push(e)
   }
-  return { app: admitted.filter((e) => !deleted.has(e.meta.id)).map((e) => String(e.command.payload)), roles: { ...peers } }
+  // Strong remove: a revoked writer's records past the last one its revoker had applied are gone
+  // wherever they sort, even before the revocation.
+  const removed = (e: ThreadEvent): boolean => cuts[e.meta.author] !== undefined && e.meta.seq > (cuts[e.meta.author] as number)
+  return { app: admitted.filter((e) => !deleted.has(e.meta.id) && !removed(e)).map((e) => String(e.command.payload)), roles: { ...peers } }
 }
 
 const step = fc.oneof(
