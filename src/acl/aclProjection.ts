@@ -255,6 +255,9 @@ export function aclProjection(): SystemProjection<AclState> {
     cuts: (s) => s.cuts,
     // Before the owner's init is folded there is nothing to protect, and a joiner must let its
     // inviter in to get the ACL at all.
+    // A peer named in the ACL without follow was once granted something (or was named to be
+    // shut out): it may hold the service key, and the gossip topic would reach it.
+    gossips: (s) => !Object.values(s.thread.peers).some((roles) => !grants(roles, 'follow')),
     entitled: (s, peerId) => s.owner === null || grants(roleOf(s, peerId), 'follow'),
     rotations: (s) => s.rotations.read,
     sealedKeyFor(event, epoch, peerId) {

@@ -31,6 +31,11 @@ export interface SystemProjection<Sys> {
   cuts?(sys: Sys): Readonly<Record<string, readonly CutRange[]>>
   /** Whether a peer may be served the thread's records (at least `follow`), given the system state. */
   entitled?(sys: Sys, peerId: string): boolean
+  /**
+   * Whether the thread may gossip (default true): false once a peer that held the service key
+   * lost its entitlement (gossip reaches every holder of the key).
+   */
+  gossips?(sys: Sys): boolean
   /** Read key rotations so far: each epoch and the identity of the event that carries its key. */
   rotations?(sys: Sys): ReadonlyArray<{ readonly epoch: number; readonly event: string }>
   /** The new read key a rotation event seals to `peerId` (a sealed box), if it names that peer. */

@@ -1067,6 +1067,12 @@ export class ThreadEngine<S> {
     return system?.entitled === undefined ? true : system.entitled(this.#timeline.state.system, peerId)
   }
 
+  /** Whether the thread's records may go out on its gossip topic (see {@link SystemProjection.gossips}). */
+  gossips(): boolean {
+    const system = this.#system
+    return system?.gossips === undefined ? true : system.gossips(this.#timeline.state.system)
+  }
+
   /** The identity of the record at `seq` of a log, if this peer has it. */
   idAt(logId: string, seq: number): Promise<CID | undefined> {
     return this.store.idAt(this.thread.id, logId, seq)

@@ -82,6 +82,11 @@ export interface SyncTarget {
    * for every peer, in a thread without access control: proving the key is enough there.
    */
   entitled?(peerId: string): boolean
+  /**
+   * Whether the thread's records may go out on its gossip topic (default true). False once its
+   * ACL revoked a peer that still holds the service key: the topic would reach it.
+   */
+  gossips?(): boolean
   /** Every log's head, by identity. */
   heads(): ReadonlyMap<string, LogHead>
   /** The identity of the record at `seq` of a log, if this peer has it. */

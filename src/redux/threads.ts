@@ -15,6 +15,7 @@ import { projectionOf, shareStates, type SliceStates } from './projection.js'
 import type { Binding, ThreadRegistry } from './registry.js'
 import type { PeerRuntime, Started } from './runtime.js'
 import type { StatusFeed } from './statusFeed.js'
+import { isAclState } from './access.js'
 
 /** How long addresses learnt from an invite stay in the address book (ms). */
 export const INVITE_ADDR_TTL = 24 * 60 * 60 * 1000
@@ -89,8 +90,8 @@ export class ThreadLifecycle {
   async changeAcl(threadId: string, change: AclChange): Promise<void> {
     await this.#started()
     const b = this.#get(threadId)
-    const acl = b.engine.system as AclState | null
-    if (acl === null || acl === undefined || !('thread' in acl)) throw new MisuseError('the thread has no ACL: create it with `variant: Variant.AccessControlled`', { threadId })
+    const acl = b.engine.system
+    if (!isAclState(acl)) throw new MisuseError('the thread has no ACL: create it with `variant: Variant.AccessControlled`', { threadId })
     if (change.kind === 'revoke') {
       const had = rolesIn(docOf(acl, change.scope ?? 'thread'), change.peer)
       const lastSeq = b.engine.heads().get(change.peer)?.seq ?? 0
@@ -159,6 +160,8 @@ export class ThreadLifecycle {
       if (peerId !== undefined && peerId !== s.identity.id) learnt.push({ peerId, addr })
     }
     const info = await s.eventStore.logstore.addThread(invite.threadId, invite.key)
+    // Read keys of later epochs (the thread's read key was rotated before this peer joined).
+    for (const [epoch, key] of invite.epochs) await s.eventStore.logstore.addReadKey(invite.threadId, epoch, key)
     for (const { peerId, addr } of learnt) await s.eventStore.logstore.addrs.addAddrs(info.n, peerId, [addr], INVITE_ADDR_TTL)
     const b = await this.#bind(s, invite.threadId, { slices, ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }) }, invite.role, !s.identityIsNew)
     await s.sync?.syncNow()
@@ -184,6 +187,8 @@ export class ThreadLifecycle {
       // An invite holds at most MAX_INVITE_ADDRS addresses: a peer listening on every interface has more.
       addrs: (s.network?.addresses() ?? []).slice(0, MAX_INVITE_ADDRS),
       from: s.identity.id,
+      // Rotated read keys: a reader added after a rotation reads what was written since.
+      epochs: [...(s.eventStore.logstore.thread(threadId)?.readKeys ?? new Map<number, Uint8Array>())].sort((a, b) => a[0] - b[0]),
       ...(to === undefined ? {} : { to })
     })
   }
@@ -228,7 +233,10 @@ export class ThreadLifecycle {
     const { eventStore } = s
     const info = eventStore.logstore.getThread(id)
     await eventStore.logstore.metadata.putString(info.n, 'role', role)
-    const fresh = role === 'write' && info.key.read !== undefined && eventStore.logstore.ownLog(id) === undefined
+    // In an ACL thread the ACL, not the invite, says who writes: a reader gets a log too, so a
+    // later grant of write needs no new invite (its commands are refused until then).
+    const writes = role === 'write' || (role === 'read' && id.variant === Variant.AccessControlled)
+    const fresh = writes && info.key.read !== undefined && eventStore.logstore.ownLog(id) === undefined
     if (fresh) await eventStore.logstore.addLog(id, s.identity.id, s.identity)
     const projection = projectionOf(options.slices)
     const o = this.#runtime.options
