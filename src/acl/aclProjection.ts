@@ -255,9 +255,10 @@ export function aclProjection(): SystemProjection<AclState> {
     cuts: (s) => s.cuts,
     // Before the owner's init is folded there is nothing to protect, and a joiner must let its
     // inviter in to get the ACL at all.
-    // A peer named in the ACL without follow was once granted something (or was named to be
-    // shut out): it may hold the service key, and the gossip topic would reach it.
-    gossips: (s) => !Object.values(s.thread.peers).some((roles) => !grants(roles, 'follow')),
+    // Never: the gossip topic reaches every holder of the service key, named in the ACL or not
+    // (a revoked member, a leaked device). Records travel over sessions, each checked against
+    // the ACL when it is served.
+    gossips: () => false,
     entitled: (s, peerId) => s.owner === null || grants(roleOf(s, peerId), 'follow'),
     rotations: (s) => s.rotations.read,
     sealedKeyFor(event, epoch, peerId) {

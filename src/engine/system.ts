@@ -32,8 +32,8 @@ export interface SystemProjection<Sys> {
   /** Whether a peer may be served the thread's records (at least `follow`), given the system state. */
   entitled?(sys: Sys, peerId: string): boolean
   /**
-   * Whether the thread may gossip (default true): false once a peer that held the service key
-   * lost its entitlement (gossip reaches every holder of the key).
+   * Whether the thread's records may go out on its gossip topic (default true). The topic reaches
+   * every holder of the service key, whether the system state entitles it or not.
    */
   gossips?(sys: Sys): boolean
   /** Read key rotations so far: each epoch and the identity of the event that carries its key. */

@@ -150,8 +150,8 @@ export class SyncService {
         if (s !== undefined) send(s, m)
       },
       gossip: (target, m, direct) => {
-        // A thread whose ACL revoked a peer that still holds the service key gossips no more:
-        // the topic would reach it. Records go over sessions, each checked against the ACL.
+        // An access-controlled thread does not gossip: the topic would reach key holders the ACL
+        // does not entitle. Records go over sessions, each checked against the ACL.
         if (target.gossips?.() === false) return
         if (this.#gossip.reachesBeyond(target.id, direct)) this.#gossip.publish(target, m)
       },

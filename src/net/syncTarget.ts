@@ -83,8 +83,8 @@ export interface SyncTarget {
    */
   entitled?(peerId: string): boolean
   /**
-   * Whether the thread's records may go out on its gossip topic (default true). False once its
-   * ACL revoked a peer that still holds the service key: the topic would reach it.
+   * Whether the thread's records may go out on its gossip topic (default true). False for an
+   * access-controlled thread: the topic reaches every holder of the service key, entitled or not.
    */
   gossips?(): boolean
   /** Every log's head, by identity. */

@@ -8,6 +8,7 @@ import { configureStore } from '@reduxjs/toolkit'
 import { describe, expect, it } from 'vitest'
 import { createMemoryHub } from '../../adapters/network/memory.js'
 import { createPeer, Variant, type Peer } from '../../src/index.js'
+import { createInvite, engineOf } from '../../src/advanced.js'
 import { todos, type Todo } from '../../examples/todo/todoSlice.js'
 
 function member(hub: ReturnType<typeof createMemoryHub>) {
@@ -86,6 +87,39 @@ describe('access control through the store and the network (issue 10)', () => {
     await sync()
     expect(dave.texts()).toEqual(['from alice', 'from bob', 'after revoke'])
     expect(dave.peer.selectors.selectAccess(dave.store.getState(), threadId)?.acl.peers[bobId]).toEqual(['no-access'])
+    await Promise.all(all.map((p) => p.close()))
+  })
+
+  it('a peer holding both keys but no role is refused service: it gets nothing, and writes nothing anyone keeps', async () => {
+    const hub = createMemoryHub({ seed: 11 })
+    const alice = member(hub)
+    const bob = member(hub)
+    const eve = member(hub)
+    const aliceId = (await alice.store.dispatch(alice.peer.thunks.start()).unwrap()).peerId
+    const bobId = (await bob.store.dispatch(bob.peer.thunks.start()).unwrap()).peerId
+    await eve.store.dispatch(eve.peer.thunks.start()).unwrap()
+    const all = [alice, bob, eve].map((m) => m.peer)
+    const { threadId } = await alice.store.dispatch(alice.peer.thunks.createThread({ slices: [todos], variant: Variant.AccessControlled })).unwrap()
+    await alice.store.dispatch(todos.actions.added('members only')).unwrap()
+    const invite = await alice.store.dispatch(alice.peer.thunks.invite({ threadId, role: 'write', to: bobId })).unwrap()
+    await bob.store.dispatch(bob.peer.thunks.joinThread({ invite, slices: [todos], waitForSyncMs: 5000 })).unwrap()
+    // Eve got the keys and Alice's address out of band (a leaked device): the ACL never named her.
+    const engine = engineOf(alice.peer.thread(threadId)!)
+    const leaked = createInvite({ threadId: engine.thread.id, key: engine.thread.key, role: 'write', addrs: [`/memory/${aliceId}/p2p/${aliceId}`], from: aliceId })
+    await eve.store.dispatch(eve.peer.thunks.joinThread({ invite: leaked, slices: [todos], waitForSyncMs: 0 })).unwrap()
+    for (const m of [alice, bob, eve]) await m.store.dispatch(m.peer.thunks.syncNow()).unwrap()
+    await settle(hub, all)
+    expect(bob.texts()).toEqual(['members only'])
+    expect(eve.texts()).toEqual([])
+    // Nor what is written while she is connected (an ACL thread does not gossip: the topic would reach her).
+    await alice.store.dispatch(todos.actions.added('still members only')).unwrap()
+    await settle(hub, all)
+    expect(bob.texts()).toEqual(['members only', 'still members only'])
+    expect(eve.texts()).toEqual([])
+    await eve.peer.idle()
+    expect(eve.peer.selectors.selectThreadStatus(eve.store.getState(), threadId)?.logs.filter((l) => l.seq > 0)).toEqual([])
+    // Her own commands are refused before they are signed: her peer knows of no owner's ACL.
+    expect(() => eve.store.dispatch(todos.actions.added('from eve'))).toThrow(expect.objectContaining({ name: 'AccessDeniedError' }))
     await Promise.all(all.map((p) => p.close()))
   })
 })
