@@ -80,6 +80,11 @@ export class ThreadEngine<S> {
   readonly #deleted = new Set<string>()
   /** Records the system state removes wherever they sort (strong remove), as of the tip. */
   #cuts: Readonly<Record<string, readonly CutRange[]>> = NO_CUTS
+  /**
+   * Events the last fold kept from the app (system events, refused, deleted, cut, or a reducer
+   * threw): the `applied` event leaves them out, so the store never sees them as actions.
+   */
+  readonly #skipped = new Set<string>()
   /** A fold from storage under way (a delete or cut reached into the compacted base). */
   #fullFold: Promise<void> | undefined
   readonly #denied = new Set<string>()
@@ -197,6 +202,7 @@ export class ThreadEngine<S> {
     if (system !== undefined) {
       const refused = system.admit(state.system, event)
       if (system.isSystem(event)) {
+        this.#skipped.add(event.meta.id)
         if (refused !== undefined) {
           this.#reportOnce(this.#denied, event, refused)
           return state
@@ -204,14 +210,15 @@ export class ThreadEngine<S> {
         const next = system.fold(state.system, event)
         return next === state.system ? state : { system: next, app: state.app }
       }
-      if (refused !== undefined) {
-        this.#reportOnce(this.#denied, event, refused)
+      if (refused !== undefined || this.#deleted.has(event.meta.id)) {
+        this.#skipped.add(event.meta.id)
+        if (refused !== undefined) this.#reportOnce(this.#denied, event, refused)
         return state
       }
-      if (this.#deleted.has(event.meta.id)) return state
       // Cut by a later revocation although it sorts before it (a revoked writer backdating its
       // records, or one its revoker had not yet seen): removed on every peer alike.
       if (inCuts(this.#cuts, event.meta.logId, event.meta.seq)) {
+        this.#skipped.add(event.meta.id)
         this.#reportOnce(this.#denied, event, new AccessDeniedError('the author was removed from this record on', { threadId: event.meta.threadId, logId: event.meta.logId, seq: event.meta.seq, cid: event.meta.id }))
         return state
       }
@@ -222,6 +229,7 @@ export class ThreadEngine<S> {
     } catch (cause) {
       const m = event.meta
       const why = cause instanceof Error ? cause.message : String(cause)
+      this.#skipped.add(m.id)
       this.#reportOnce(this.#reducerFailures, event, new ReducerError(`a reducer threw on \`${event.command.type}\`: the event is skipped on every peer (${why})`, { threadId: m.threadId, logId: m.logId, seq: m.seq, cid: m.id }, { cause }))
       return state
     }
@@ -456,6 +464,7 @@ export class ThreadEngine<S> {
       this.#snapshots.stale()
       return
     }
+    this.#skipped.clear()
     this.#awaiting.clear()
     for (const [log, seq] of loaded.awaiting) this.#awaiting.set(log, seq)
     this.#gate = loaded.gate
@@ -522,7 +531,9 @@ export class ThreadEngine<S> {
       // Sent only once stored: a record peers hold must never be one this peer could lose.
       durable.then(() => this.events.emit('recorded', { records: [record.record] }), () => undefined)
     }
-    this.events.emit('applied', { events: [event], state, replayed: inserted !== undefined || deleting === true })
+    // A system event (an ACL change) is the system's, never an app action.
+    const reaching = this.#system?.isSystem(event) === true ? [] : this.#reaching([event])
+    this.events.emit('applied', { events: reaching, state, replayed: inserted !== undefined || deleting === true })
     this.#snapshots.applied(1, this.#txn !== undefined)
     return { event, record: record.record, state, durable }
   }
@@ -931,7 +942,15 @@ export class ThreadEngine<S> {
     this.events.emit('applied', { events: [], state: this.state, replayed: true })
   }
 
+  /** The events among `events` that reached the app's fold; forgets what the fold skipped. */
+  #reaching(events: readonly ThreadEvent[]): ThreadEvent[] {
+    const kept = this.#skipped.size === 0 ? [...events] : events.filter((e) => !this.#skipped.has(e.meta.id))
+    this.#skipped.clear()
+    return kept
+  }
+
   async #apply(events: ThreadEvent[], rejected: ThreadsError[], durable: Promise<void>): Promise<Omit<IngestResult<S>, 'stored' | 'forks'>> {
+    this.#skipped.clear()
     for (const e of events) this.#clock = Math.max(this.#clock, e.meta.clock)
     const before = this.#timeline.state
     let result
@@ -956,7 +975,7 @@ export class ThreadEngine<S> {
       await durable.catch(() => undefined)
       await this.#load(false)
       const added = events.filter((ev) => this.#timeline.has(ev.meta))
-      this.events.emit('applied', { events: added, state: this.state, replayed: true })
+      this.events.emit('applied', { events: this.#reaching(added), state: this.state, replayed: true })
       // The stored snapshot no longer describes a prefix of the order: write a fresh one.
       this.#snapshots.stale()
       this.#snapshots.applied(added.length, false)
@@ -964,7 +983,8 @@ export class ThreadEngine<S> {
     }
     if (result.replayed) this.#snapshots.replayedFrom(result.added)
     const visible = result.added.filter((e) => e.command.type !== TXN_COMMIT)
-    if (visible.length > 0 || result.replayed) this.events.emit('applied', { events: visible, state: result.state, replayed: result.replayed })
+    const reaching = this.#reaching(visible)
+    if (reaching.length > 0 || result.replayed) this.events.emit('applied', { events: reaching, state: result.state, replayed: result.replayed })
     this.#snapshots.applied(result.added.length, this.#txn !== undefined)
     return { added: visible, state: result.state, replayed: result.replayed, folds: result.folds, rejected, held: this.held, durable }
   }

@@ -4,7 +4,7 @@
  * key rotates to the readers left, and it is no longer served), and a reader added after the
  * rotation reads everything. What the revoked writer writes after is cut on every peer. Each peer's store shows its roles and the ACL.
  */
-import { configureStore } from '@reduxjs/toolkit'
+import { configureStore, type Middleware, type UnknownAction } from '@reduxjs/toolkit'
 import { describe, expect, it } from 'vitest'
 import { createMemoryHub } from '../../adapters/network/memory.js'
 import { createPeer, Variant, type Peer } from '../../src/index.js'
@@ -13,12 +13,20 @@ import { todos, type Todo } from '../../examples/todo/todoSlice.js'
 
 function member(hub: ReturnType<typeof createMemoryHub>) {
   const peer = createPeer({ network: hub.network(), syncIntervalMs: 0 })
+  // Every action type the store sees, with the todo text where there is one.
+  const seen: string[] = []
+  const record: Middleware = () => (next) => (action) => {
+    const a = action as UnknownAction
+    const text = (a.payload as { text?: unknown } | undefined)?.text
+    seen.push(typeof text === 'string' ? `${a.type}:${text}` : a.type)
+    return next(action)
+  }
   const store = configureStore({
     reducer: { [peer.reducerPath]: peer.reducer, todos: todos.reducer },
-    middleware: (gDM) => gDM().concat(peer.middleware)
+    middleware: (gDM) => gDM().concat(peer.middleware, record)
   })
   const texts = (): string[] => store.getState().todos.map((t: Todo) => t.text)
-  return { peer, store, texts }
+  return { peer, store, texts, seen }
 }
 
 async function settle(hub: ReturnType<typeof createMemoryHub>, peers: Peer[]): Promise<void> {
@@ -80,6 +88,11 @@ describe('access control through the store and the network (issue 10)', () => {
     await bob.store.dispatch(todos.actions.added('from bob, revoked')).unwrap()
     await sync()
     for (const m of [alice, carol]) expect(m.texts()).toEqual(['from alice', 'from bob', 'after revoke'])
+    // Cut events and ACL events never reach a store as actions: listeners see what the app applied.
+    for (const m of [alice, carol]) {
+      expect(m.seen.filter((t) => t.startsWith(`${todos.actions.added.type}:`))).toEqual(['from alice', 'from bob', 'after revoke'].map((x) => `${todos.actions.added.type}:${x}`))
+      expect(m.seen.filter((t) => t.startsWith('redux-threads/acl/'))).toEqual([])
+    }
 
     // Dave, invited after the rotation, gets the new key with his invite and reads everything.
     const forDave = await alice.store.dispatch(alice.peer.thunks.invite({ threadId, role: 'read', to: daveId })).unwrap()
