@@ -23,7 +23,7 @@ export interface RotationPayload {
  */
 export function createRotation(members: readonly string[], epoch: number): { key: Uint8Array; rotate: RotationPayload } {
   const key = getCrypto().randomBytes(KEY_BYTES)
-  const sealed: Record<string, Uint8Array> = {}
-  for (const peer of new Set(members)) sealed[peer] = sealTo(publicKeyFromLogId(peer), key)
+  // fromEntries defines own properties: a peer ID can never reach Object's prototype.
+  const sealed: Record<string, Uint8Array> = Object.fromEntries([...new Set(members)].map((peer) => [peer, sealTo(publicKeyFromLogId(peer), key)]))
   return { key, rotate: { epoch, sealed } }
 }

@@ -21,14 +21,23 @@ export interface SystemProjection<Sys> {
    * when not, the reason, reported once per event.
    */
   admit(sys: Sys, event: ThreadEvent): ThreadsError | undefined
-  /** Identities of the events the system state says are deleted (the app fold skips them). */
-  deleted(sys: Sys): Iterable<string>
+  /**
+   * The events the system state says are deleted, by identity, with the log and seq the delete
+   * named (a hint: it tells the engine whether the event may lie in a compacted base). The app
+   * fold skips them wherever they sort. Must return the same object while nothing changed.
+   */
+  deleted(sys: Sys): Readonly<Record<string, { readonly logId?: string; readonly seq?: number }>>
   /**
    * Records the system state removes wherever they sort (strong remove): per log, ranges of seqs.
    * The engine skips them in the app fold even where they sort before the event that cut them.
    * Must return the same object while nothing changed (the engine compares by reference).
    */
   cuts?(sys: Sys): Readonly<Record<string, readonly CutRange[]>>
+  /**
+   * The cuts that remove system events too, wherever they sort. They must follow from events no
+   * cut can remove (the owner's), so one fold decides them; other cuts remove app events only.
+   */
+  systemCuts?(sys: Sys): Readonly<Record<string, readonly CutRange[]>>
   /** Whether a peer may be served the thread's records (at least `follow`), given the system state. */
   entitled?(sys: Sys, peerId: string): boolean
   /**
@@ -50,7 +59,7 @@ export interface CutRange {
 
 /** True when `seq` of `logId` falls in one of `cuts`' ranges. */
 export function inCuts(cuts: Readonly<Record<string, readonly CutRange[]>>, logId: string, seq: number): boolean {
-  const ranges = cuts[logId]
+  const ranges = Object.hasOwn(cuts, logId) ? cuts[logId] : undefined
   return ranges !== undefined && ranges.some((r) => seq >= r.from && seq <= r.to)
 }
 

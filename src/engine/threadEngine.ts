@@ -38,7 +38,15 @@ interface Transaction {
 
 /** Records of a CAR ingested at once: a page, as a pull would bring. */
 const IMPORT_CHUNK = 500
-const NO_CUTS: Readonly<Record<string, readonly CutRange[]>> = {}
+type CutMap = Readonly<Record<string, readonly CutRange[]>>
+type DeletedMap = Readonly<Record<string, { readonly logId?: string; readonly seq?: number }>>
+const NO_CUTS: CutMap = {}
+const NO_DELETED: DeletedMap = {}
+/** Rounds of {@link ThreadEngine.#applyDeletes}: the owner's cuts settle in one, the rest in the next. */
+const MAX_DELETE_ROUNDS = 4
+const sameRanges = (a: readonly CutRange[] | undefined, b: readonly CutRange[] | undefined): boolean =>
+  (a?.length ?? 0) === (b?.length ?? 0) && (a ?? []).every((r, i) => r.from === b?.[i]?.from && r.to === b[i]?.to)
+const ownRanges = (m: CutMap, log: string): readonly CutRange[] | undefined => (Object.hasOwn(m, log) ? m[log] : undefined)
 
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)))
@@ -77,14 +85,18 @@ export class ThreadEngine<S> {
   /** The system projection (access control), or undefined for a Raw thread. */
   readonly #system: SystemProjection<unknown> | undefined
   /** Events deleted by admitted delete events anywhere in the timeline: the app fold skips them. */
-  readonly #deleted = new Set<string>()
+  #deleted: DeletedMap = NO_DELETED
   /** Records the system state removes wherever they sort (strong remove), as of the tip. */
-  #cuts: Readonly<Record<string, readonly CutRange[]>> = NO_CUTS
+  #cuts: CutMap = NO_CUTS
+  /** Records whose system events are removed too, wherever they sort (the owner's cuts). */
+  #systemCuts: CutMap = NO_CUTS
   /**
    * Events the last fold kept from the app (system events, refused, deleted, cut, or a reducer
    * threw): the `applied` event leaves them out, so the store never sees them as actions.
    */
   readonly #skipped = new Set<string>()
+  /** Accepted rotation events already opened (or found not sealed to this peer). */
+  readonly #checkedRotations = new Set<string>()
   /** A fold from storage under way (a delete or cut reached into the compacted base). */
   #fullFold: Promise<void> | undefined
   readonly #denied = new Set<string>()
@@ -165,6 +177,7 @@ export class ThreadEngine<S> {
     }
     if (own !== undefined) engine.#ownHead = engine.store.logstore.head(thread.id, own.id)
     await engine.#load(true)
+    engine.#skipped.clear()
     await engine.#collectKeys()
     return engine
   }
@@ -207,10 +220,15 @@ export class ThreadEngine<S> {
           this.#reportOnce(this.#denied, event, refused)
           return state
         }
+        // The owner removed its author from this record on, wherever it sorts.
+        if (inCuts(this.#systemCuts, event.meta.logId, event.meta.seq)) {
+          this.#reportOnce(this.#denied, event, new AccessDeniedError('the author was removed by the owner from this record on', { threadId: event.meta.threadId, logId: event.meta.logId, seq: event.meta.seq, cid: event.meta.id }))
+          return state
+        }
         const next = system.fold(state.system, event)
         return next === state.system ? state : { system: next, app: state.app }
       }
-      if (refused !== undefined || this.#deleted.has(event.meta.id)) {
+      if (refused !== undefined || Object.hasOwn(this.#deleted, event.meta.id)) {
         this.#skipped.add(event.meta.id)
         if (refused !== undefined) this.#reportOnce(this.#denied, event, refused)
         return state
@@ -245,41 +263,67 @@ export class ThreadEngine<S> {
   }
 
   /**
-   * After events were inserted: if the system state now deletes or cuts events it did not, fold
-   * again from the earliest of them (a delete sorts after what it deletes; a cut may reach events
-   * that sort before it). Returns `'full'` when one may lie in the compacted base, which only a
-   * fold from storage can take out; true when it folded again.
+   * After events were inserted or removed: if the system state now deletes or cuts other events
+   * than the fold assumed (a delete sorts after what it deletes; a cut reaches records that sort
+   * before it; a late revocation can undo a delete), fold again from the earliest event whose
+   * standing changed, until nothing changes (the owner's cuts settle in one round, since no cut
+   * removes the owner's events; the rest in the next). Returns `'full'` when a change may lie in
+   * the compacted or snapshotted base, which only a fold from storage can redo; true when it
+   * folded again.
    */
   #applyDeletes(): boolean | 'full' {
     const system = this.#system
     if (system === undefined) return false
-    const events = this.#timeline.events
-    const sys = this.#timeline.state.system
-    let at = -1
-    const earliest = (i: number): void => {
-      if (i >= 0 && (at < 0 || i < at)) at = i
-    }
-    const fresh: string[] = []
-    for (const id of system.deleted(sys)) if (!this.#deleted.has(id)) fresh.push(id)
-    for (const id of fresh) this.#deleted.add(id)
-    let inBase = false
-    if (fresh.length > 0) {
-      const wanted = new Set(fresh)
-      const found = events.findIndex((e) => wanted.has(e.meta.id))
-      earliest(found)
-      inBase ||= found < 0
-    }
-    const cuts = system.cuts?.(sys) ?? NO_CUTS
-    if (cuts !== this.#cuts) {
-      const old = this.#cuts
+    let refolded = false
+    for (let round = 0; round < MAX_DELETE_ROUNDS; round++) {
+      const sys = this.#timeline.state.system
+      const deleted = system.deleted(sys)
+      const cuts = system.cuts?.(sys) ?? NO_CUTS
+      const systemCuts = system.systemCuts?.(sys) ?? NO_CUTS
+      if (deleted === this.#deleted && cuts === this.#cuts && systemCuts === this.#systemCuts) break
+      const old = { deleted: this.#deleted, cuts: this.#cuts, systemCuts: this.#systemCuts }
+      this.#deleted = deleted
       this.#cuts = cuts
-      earliest(events.findIndex((e) => inCuts(old, e.meta.logId, e.meta.seq) !== inCuts(cuts, e.meta.logId, e.meta.seq)))
-      inBase = true
+      this.#systemCuts = systemCuts
+      // What changed in value (a refold makes new objects of equal content).
+      const ids = [...Object.keys(deleted).filter((id) => !Object.hasOwn(old.deleted, id)), ...Object.keys(old.deleted).filter((id) => !Object.hasOwn(deleted, id))]
+      const logs = new Set<string>()
+      for (const [now, was] of [[cuts, old.cuts], [systemCuts, old.systemCuts]] as const) {
+        for (const log of new Set([...Object.keys(now), ...Object.keys(was)])) if (!sameRanges(ownRanges(now, log), ownRanges(was, log))) logs.add(log)
+      }
+      if (ids.length === 0 && logs.size === 0) continue
+      if (this.#timeline.baseKey !== undefined && this.#reachesBase(ids, logs, { ...old.deleted, ...deleted }, [cuts, old.cuts, systemCuts, old.systemCuts])) return 'full'
+      const changedIds = new Set(ids)
+      const at = this.#timeline.events.findIndex((e) => changedIds.has(e.meta.id) || logs.has(e.meta.logId))
+      if (at < 0) continue
+      this.#timeline.refoldFrom(at)
+      refolded = true
     }
-    // Only a compacted or snapshotted base can hide what changed.
-    if (inBase && this.#timeline.baseKey !== undefined) return 'full'
-    if (at >= 0) this.#timeline.refoldFrom(at)
-    return at >= 0
+    return refolded
+  }
+
+  /**
+   * Whether a changed delete or cut may concern an event in the timeline's base. A delete names
+   * its target's log and seq (a hint; without one, a target absent after the base is assumed in
+   * it); a cut, the seqs of its ranges. A log's events up to `baseSeq` are in the base.
+   */
+  #reachesBase(ids: readonly string[], logs: ReadonlySet<string>, targets: DeletedMap, maps: readonly CutMap[]): boolean {
+    const events = this.#timeline.events
+    const baseSeq = (log: string): number => {
+      const first = events.find((e) => e.meta.logId === log)
+      return first !== undefined ? first.meta.seq - 1 : (this.#folded.get(log)?.seq ?? 0)
+    }
+    for (const id of ids) {
+      const hint = Object.hasOwn(targets, id) ? targets[id] : undefined
+      if (hint?.logId !== undefined && hint.seq !== undefined) {
+        if (hint.seq <= baseSeq(hint.logId)) return true
+      } else if (!events.some((e) => e.meta.id === id)) return true
+    }
+    for (const log of logs) {
+      const from = Math.min(...maps.flatMap((m) => (ownRanges(m, log) ?? []).map((r) => r.from)))
+      if (from <= baseSeq(log)) return true
+    }
+    return false
   }
 
   /** Fold from storage (outside the caller's turn): a delete or cut reached the compacted base. */
@@ -290,6 +334,7 @@ export class ThreadEngine<S> {
         await this.#ingesting
         await this.store.flush()
         await this.#load(false)
+        this.#skipped.clear()
         this.#snapshots.stale()
         this.events.emit('applied', { events: [], state: this.state, replayed: true })
       } catch (cause) {
@@ -429,9 +474,10 @@ export class ThreadEngine<S> {
     // while storage was being read see the engine whole, never half rebuilt.
     const timeline = this.#newTimeline(loaded.snap?.state ?? this.#initial(), loaded.snap?.lastKey)
     // Deletes the snapshot knows are deletes still: its app state already left their targets out.
-    this.#deleted.clear()
-    if (loaded.snap !== undefined && this.#system !== undefined) for (const id of this.#system.deleted(loaded.snap.state.system)) this.#deleted.add(id)
-    this.#cuts = (loaded.snap === undefined ? undefined : this.#system?.cuts?.(loaded.snap.state.system)) ?? NO_CUTS
+    const snapSystem = loaded.snap?.state.system
+    this.#deleted = (snapSystem === undefined ? undefined : this.#system?.deleted(snapSystem)) ?? NO_DELETED
+    this.#cuts = (snapSystem === undefined ? undefined : this.#system?.cuts?.(snapSystem)) ?? NO_CUTS
+    this.#systemCuts = (snapSystem === undefined ? undefined : this.#system?.systemCuts?.(snapSystem)) ?? NO_CUTS
     try {
       timeline.insert(loaded.events)
     } catch (e) {
@@ -464,7 +510,6 @@ export class ThreadEngine<S> {
       this.#snapshots.stale()
       return
     }
-    this.#skipped.clear()
     this.#awaiting.clear()
     for (const [log, seq] of loaded.awaiting) this.#awaiting.set(log, seq)
     this.#gate = loaded.gate
@@ -570,10 +615,16 @@ export class ThreadEngine<S> {
   /** The read key of an epoch, if this peer holds it (0: the thread's first). */
   readonly #keyFor = (epoch: number): Uint8Array | undefined => (epoch === 0 ? this.thread.key.read : this.thread.readKeys.get(epoch))
 
-  /** The newest read key epoch this peer holds: new records are sealed under it. */
+  /**
+   * The newest read key epoch this peer holds *and the order has accepted* (a folded rotation
+   * names it): new records are sealed under it. A key kept for a rotation the order refused is
+   * never used, so nobody writes what the other readers cannot open.
+   */
   #newestEpoch(): number {
+    const system = this.#system
+    const accepted = system?.rotations === undefined ? undefined : new Set(system.rotations(this.#timeline.state.system).map((r) => r.epoch))
     let top = 0
-    for (const e of this.thread.readKeys.keys()) top = Math.max(top, e)
+    for (const e of this.thread.readKeys.keys()) if (accepted === undefined || accepted.has(e)) top = Math.max(top, e)
     return top
   }
 
@@ -587,22 +638,33 @@ export class ThreadEngine<S> {
     const identity = this.#options.identity ?? this.logKey
     if (system?.rotations === undefined || system.sealedKeyFor === undefined || identity === undefined) return
     let added = false
+    let replaced = false
     for (const { epoch, event: id } of system.rotations(this.#timeline.state.system)) {
-      if (this.#keyFor(epoch) !== undefined) continue
+      // Each accepted rotation is opened once (an X25519 agreement), whether or not a key for its
+      // epoch is held already: a key kept for a rotation the order refused is replaced by this one.
+      if (this.#checkedRotations.has(id)) continue
       const event = this.#timeline.events.find((e) => e.meta.id === id)
-      const sealed = event === undefined ? undefined : system.sealedKeyFor(event, epoch, identity.id)
+      if (event === undefined) continue
+      if (this.#checkedRotations.size < 4096) this.#checkedRotations.add(id)
+      const sealed = system.sealedKeyFor(event, epoch, identity.id)
       if (sealed === undefined) continue
       let key: Uint8Array
       try {
         key = openSealed(identity, sealed)
       } catch (e) {
+        // Reported once: a box that does not open now never will.
         this.events.emit('rejected', e instanceof ThreadsError ? e : new ThreadsError(String(e)))
         continue
       }
-      await this.store.logstore.addReadKey(this.thread.id, epoch, key)
-      added = true
+      const held = this.#keyFor(epoch)
+      if (held !== undefined && held.length === key.length && held.every((b, i) => b === key[i])) continue
+      await this.store.logstore.addReadKey(this.thread.id, epoch, key, { replace: true })
+      if (held === undefined) added = true
+      else replaced = true
     }
-    if (added) await this.#retryAwaiting()
+    // Records already opened (or found unreadable) under the wrong key: fold from storage.
+    if (replaced) this.#foldAllLater()
+    else if (added) await this.#retryAwaiting()
   }
 
   /** Logs that waited for a read key: open what now opens, in order, and apply it. */
@@ -669,7 +731,10 @@ export class ThreadEngine<S> {
       if (result instanceof Promise) throw new TypeError('a transaction function must be synchronous: it runs between two dispatches')
     } catch (e) {
       this.#txn = undefined
-      const state = this.#timeline.dropNewest(txn.records.length).app
+      this.#timeline.dropNewest(txn.records.length)
+      // A delete or cut the transaction made is gone with it.
+      if (this.#applyDeletes() === 'full') this.#foldAllLater()
+      const state = this.#timeline.state.app
       this.#ownHead = txn.head
       this.#clock = txn.clock
       if (ownId !== undefined) {
@@ -731,6 +796,7 @@ export class ThreadEngine<S> {
       try {
         await this.#ingesting
         await this.#load(false)
+        this.#skipped.clear()
         if (this.logKey !== undefined) this.#ownHead = this.store.logstore.head(this.thread.id, this.logKey.id)
         this.events.emit('applied', { events: [], state: this.state, replayed: true })
       } catch (cause) {
@@ -931,6 +997,11 @@ export class ThreadEngine<S> {
       await this.#load(false)
     } else {
       this.#timeline.remove((e) => e.meta.logId === fork.logId && e.meta.seq >= fork.seq)
+      // Deletes and cuts the forked records made go with them.
+      if (this.#applyDeletes() === 'full') {
+        await this.store.flush()
+        await this.#load(false)
+      }
       const kept = this.#timeline.events.filter((e) => e.meta.logId === fork.logId).at(-1)
       const below = fork.seq > 1 ? await this.store.idAt(this.thread.id, fork.logId, fork.seq - 1) : undefined
       if (below === undefined) this.#folded.delete(fork.logId)
@@ -938,6 +1009,7 @@ export class ThreadEngine<S> {
       if (kept === undefined) this.#logClocks.delete(fork.logId)
       else this.#logClocks.set(fork.logId, kept.meta.clock)
     }
+    this.#skipped.clear()
     this.#snapshots.stale()
     this.events.emit('applied', { events: [], state: this.state, replayed: true })
   }
@@ -1085,6 +1157,15 @@ export class ThreadEngine<S> {
   entitled(peerId: string): boolean {
     const system = this.#system
     return system?.entitled === undefined ? true : system.entitled(this.#timeline.state.system, peerId)
+  }
+
+  /**
+   * The seq up to which a log's records are applied here (0 for none): what a revocation names as
+   * `lastSeq`. Applied, not merely stored: records held in an open transaction or behind a gap
+   * are not, so a cut never splits a transaction this peer applied.
+   */
+  appliedSeq(logId: string): number {
+    return this.#folded.get(logId)?.seq ?? 0
   }
 
   /** Whether the thread's records may go out on its gossip topic (see {@link SystemProjection.gossips}). */

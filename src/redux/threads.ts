@@ -1,7 +1,8 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { MAX_INVITE_ADDRS, createInvite, openInvite, type Role } from '../acl/invite.js'
-import { ClosedError, MisuseError, NotFoundError } from '../core/errors.js'
-import { ACL_PREFIX, aclProjection, createAclThreadId, rolesIn, type AclDocument, type AclScope, type AclState } from '../acl/aclProjection.js'
+import { ClosedError, MisuseError, NotFoundError, ThreadsError } from '../core/errors.js'
+import { nextMacrotask } from '../platform/scheduler.js'
+import { ACL_PREFIX, aclProjection, createAclThreadId, namedReaders, rolesIn, staleKeyHolders, type AclDocument, type AclScope, type AclState } from '../acl/aclProjection.js'
 import { createRotation } from '../acl/rotation.js'
 import { grants, type AclRole } from '../acl/roles.js'
 import { createThreadKey, type ThreadKey } from '../core/keys.js'
@@ -92,34 +93,48 @@ export class ThreadLifecycle {
     const b = this.#get(threadId)
     const acl = b.engine.system
     if (!isAclState(acl)) throw new MisuseError('the thread has no ACL: create it with `variant: Variant.AccessControlled`', { threadId })
-    if (change.kind === 'revoke') {
-      const had = rolesIn(docOf(acl, change.scope ?? 'thread'), change.peer)
-      const lastSeq = b.engine.heads().get(change.peer)?.seq ?? 0
-      const losesRead = (change.scope ?? 'thread') === 'thread' && grants(had, 'read') && change.roles.some((r) => r === 'read' || r === 'follow' || r === 'write')
-      if (!losesRead) {
-        await b.engine.command({ type: `${ACL_PREFIX}revoke`, payload: { peer: change.peer, roles: change.roles, lastSeq, ...(change.scope === undefined ? {} : { scope: change.scope }) } }).durable
-        return
+    let payload: Record<string, unknown>
+    if (change.kind === 'delete') {
+      // Where the event is: every peer can tell whether it lies in its compacted base.
+      const target = b.engine.timeline.events.find((e) => e.meta.id === change.event)?.meta
+      payload = { event: change.event, ...(target === undefined ? {} : { log: target.logId, seq: target.seq }) }
+    } else if (change.kind === 'default') {
+      payload = { roles: change.roles }
+    } else {
+      const scope = change.scope ?? 'thread'
+      const had = rolesIn(docOf(acl, scope), change.peer)
+      // The last record of the peer's log applied here: its records after it are cut. Applied,
+      // not stored, so a transaction is never split.
+      const lastSeq = b.engine.appliedSeq(change.peer)
+      payload = { peer: change.peer, roles: change.roles }
+      if (change.kind === 'revoke') payload.lastSeq = lastSeq
+      else if (scope === 'thread' && grants(had, 'write') && !grants(change.roles, 'write')) payload.lastSeq = lastSeq
+      else if (scope === 'thread' && grants(change.roles, 'write')) {
+        // Write granted again after a revocation: its records count again from its next one.
+        const fromSeq = change.fromSeq ?? (Object.hasOwn(acl.cuts, change.peer) ? lastSeq + 1 : undefined)
+        if (fromSeq !== undefined) payload.fromSeq = fromSeq
       }
-      const readers = Object.entries(acl.thread.peers)
-        .filter(([peer, roles]) => peer !== change.peer && grants(roles, 'read'))
-        .map(([peer]) => peer)
-      const epoch = (acl.rotations.read.at(-1)?.epoch ?? 0) + 1
-      const { key, rotate } = createRotation([...readers, this.#runtime.started?.identity.id ?? ''].filter((p) => p !== ''), epoch)
-      const { durable } = b.engine.command({ type: `${ACL_PREFIX}revoke`, payload: { peer: change.peer, roles: change.roles, lastSeq, rotate: { read: rotate } } })
-      // The revocation itself is sealed under the old key (remaining readers need it to find
-      // theirs); what this peer writes next, under the new one.
-      await this.#runtime.started?.eventStore.logstore.addReadKey(threadId, epoch, key)
-      await durable
-      return
     }
-    const payload =
-      change.kind === 'grant'
-        ? { peer: change.peer, roles: change.roles, ...(change.fromSeq === undefined ? {} : { fromSeq: change.fromSeq }) }
-        : change.kind === 'default'
-          ? { roles: change.roles }
-          : { event: change.event }
-    const scoped = change.kind !== 'delete' && change.scope !== undefined ? { ...payload, scope: change.scope } : payload
-    await b.engine.command({ type: `${ACL_PREFIX}${change.kind}`, payload: scoped }).durable
+    if (change.kind !== 'delete' && change.scope !== undefined) payload.scope = change.scope
+    await b.engine.command({ type: `${ACL_PREFIX}${change.kind}`, payload }).durable
+    await this.#rotateIfNeeded(b)
+  }
+
+  /**
+   * The owner rotates the read key when a peer that may hold it no longer reads (revoked by the
+   * owner or by an admin): the new key is sealed to every reader named in the ACL, in a `rotate`
+   * event sealed under the old key (the readers need it to find theirs); what the owner writes
+   * next is sealed under the new one. Only the owner rotates, so epochs never compete.
+   */
+  async #rotateIfNeeded(b: Binding): Promise<void> {
+    const s = this.#runtime.started
+    const acl = b.engine.system
+    if (s === undefined || !isAclState(acl) || acl.owner !== s.identity.id || staleKeyHolders(acl).length === 0) return
+    const epoch = (acl.rotations.read.at(-1)?.epoch ?? 0) + 1
+    const { key, rotate } = createRotation(namedReaders(acl), epoch)
+    const { durable } = b.engine.command({ type: `${ACL_PREFIX}rotate`, payload: { rotate: { read: rotate } } })
+    await s.eventStore.logstore.addReadKey(b.threadId, epoch, key)
+    await durable
   }
 
   /**
@@ -272,6 +287,23 @@ export class ThreadLifecycle {
       engine.events.on('applied', ({ events, state, replayed }) => this.#link.applied(binding, replayed ? 'replay' : 'remote', events, state)),
       this.#feed.watch(binding)
     )
+    if (id.variant === Variant.AccessControlled) {
+      // The owner's peer rotates the read key when an admin's revocation (or a late one) left a
+      // key holder without read: after the turn that applied it, never inside the engine's event.
+      let scheduled = false
+      offs.push(
+        engine.events.on('applied', () => {
+          const acl = engine.system
+          if (scheduled || !isAclState(acl) || acl.owner !== s.identity.id || staleKeyHolders(acl).length === 0) return
+          scheduled = true
+          nextMacrotask(() => {
+            scheduled = false
+            if (this.#registry.get(binding.threadId) !== binding) return
+            this.#rotateIfNeeded(binding).catch((e: unknown) => engine.events.emit('rejected', e instanceof ThreadsError ? e : new ThreadsError(`key rotation failed: ${String(e)}`, { threadId: binding.threadId }, { cause: e })))
+          })
+        })
+      )
+    }
     // Damage found while opening (keys, heads, records, snapshot) reaches the status now it listens.
     engine.reportDamage()
     this.#registry.bind(binding)

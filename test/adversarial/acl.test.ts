@@ -125,10 +125,10 @@ describe('roles enforced in the order (issue 10)', () => {
     const target = peers[0]!.engine.timeline.events.find((e) => e.command.payload === 'keep')!
     cmd(0, 'test/added', 'drop me')
     const drop = peers[0]!.engine.timeline.events.find((e) => e.command.payload === 'drop me')!
-    cmd(0, 'redux-threads/acl/delete', { event: drop.meta.id })
+    cmd(0, 'redux-threads/acl/delete', { event: drop.meta.id, log: drop.meta.logId, seq: drop.meta.seq })
     expect(peers[0]!.engine.state).toEqual(['keep'])
     await deliver(1)
-    expect(() => peers[1]!.engine.command({ type: 'redux-threads/acl/delete', payload: { event: target.meta.id } })).toThrow(expect.objectContaining({ name: 'AccessDeniedError' }))
+    expect(() => peers[1]!.engine.command({ type: 'redux-threads/acl/delete', payload: { event: target.meta.id, log: target.meta.logId, seq: target.meta.seq } })).toThrow(expect.objectContaining({ name: 'AccessDeniedError' }))
     await deliver(2, 'reverse')
     expect(peers[2]!.engine.state).toEqual(['keep'])
     expect(peers[1]!.engine.state).toEqual(['keep'])

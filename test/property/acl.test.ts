@@ -120,7 +120,7 @@ describe('access control in the order (property against a reference model, issue
           } else if (s.kind === 'default') write(0, 'redux-threads/acl/default', { roles: [s.role] })
           else if (s.kind === 'delete') {
             const target = (peers[s.who] as TestEngine).engine.timeline.events.filter((e) => e.command.type === 'test/added').at(-1)
-            if (target !== undefined) write(s.who, 'redux-threads/acl/delete', { event: target.meta.id })
+            if (target !== undefined) write(s.who, 'redux-threads/acl/delete', { event: target.meta.id, log: target.meta.logId, seq: target.meta.seq })
           } else if (s.kind === 'partition') cut = cut === s.cut ? -1 : s.cut
           else {
             if (s.to === cut) continue

@@ -244,11 +244,12 @@ export class Logstore {
 
   /**
    * Keep the read key of a later epoch (a rotation sealed it to this peer), durably. The thread's
-   * `readKeys` map gains it at once.
+   * `readKeys` map gains it at once. A key already held for the epoch stays, unless `replace`
+   * (the order accepted another rotation to that epoch than the one the key came from).
    */
-  async addReadKey(id: ThreadId | string, epoch: number, key: Uint8Array): Promise<void> {
+  async addReadKey(id: ThreadId | string, epoch: number, key: Uint8Array, options: { replace?: boolean } = {}): Promise<void> {
     const info = this.getThread(id)
-    if (info.readKeys.has(epoch)) return
+    if (info.readKeys.has(epoch) && options.replace !== true) return
     const next = new Map(info.readKeys)
     next.set(epoch, Uint8Array.from(key))
     await this.storage.batch([this.#threadEntry(info.id, info.key, info.n, next)])
