@@ -20,14 +20,14 @@ function runsOrRefused(fn: () => unknown): void {
 }
 
 describe('prototype keys in ACL lookups', () => {
-  it.each(NAMES)('BUG: a local command whose meta.entity is %j is taken or refused by the ACL, not a TypeError', async (entity) => {
+  it.each(NAMES)('a local command whose meta.entity is %j is taken or refused by the ACL, not a TypeError', async (entity) => {
     const w = await aclWorld(2)
     w.cmd(0, `${ACL}grant`, { peer: w.keys[1]!.id, roles: ['write'] })
     await w.deliver(1)
     runsOrRefused(() => w.peers[1]!.engine.command({ type: 'test/added', payload: 'local', meta: { entity } }))
   })
 
-  it.each(NAMES)('BUG: a writer\'s record whose meta.entity is %j does not break an honest peer (ingest, later events, reopen)', async (entity) => {
+  it.each(NAMES)('a writer\'s record whose meta.entity is %j does not break an honest peer (ingest, later events, reopen)', async (entity) => {
     const w = await aclWorld(3)
     const [, writer] = w.keys
     w.cmd(0, `${ACL}grant`, { peer: writer!.id, roles: ['write'] })
@@ -47,7 +47,7 @@ describe('prototype keys in ACL lookups', () => {
     expect(again.engine.state).toEqual(w.peers[2]!.engine.state)
   })
 
-  it.each(NAMES)('BUG: grant/revoke naming peer %j (thread scope, with fromSeq) keeps the fold total on every peer', async (peer) => {
+  it.each(NAMES)('grant/revoke naming peer %j (thread scope, with fromSeq) keeps the fold total on every peer', async (peer) => {
     const w = await aclWorld(2)
     const cmds = [
       { type: `${ACL}grant`, payload: { peer, roles: ['write'], fromSeq: 5 } },
@@ -74,7 +74,7 @@ describe('prototype keys in ACL lookups', () => {
     expect(fresh.engine.state).toEqual(['later'])
   })
 
-  it.each(NAMES)('BUG: the owner\'s own grant/revoke naming peer %j is taken or refused, not a TypeError', async (peer) => {
+  it.each(NAMES)('the owner\'s own grant/revoke naming peer %j is taken or refused, not a TypeError', async (peer) => {
     const w = await aclWorld(1)
     runsOrRefused(() => w.peers[0]!.engine.command({ type: `${ACL}grant`, payload: { peer, roles: ['write'], fromSeq: 5 } }))
     runsOrRefused(() => w.peers[0]!.engine.command({ type: `${ACL}revoke`, payload: { peer, roles: ['write'], lastSeq: 0 } }))
