@@ -20,8 +20,9 @@
 // The peer: storage, identity, threads, and the reducer + middleware that bind them to a store.
 export { createPeer } from './redux/createPeer.js'
 export type { Peer, PeerOptions, TypedSelectors } from './redux/createPeer.js'
-export type { PeerState, PeerPhase, ThreadEntry, PeerSelectors } from './redux/peerSlice.js'
-export type { PeerThunks, ThreadResult, CreateThreadArgs, OpenThreadArgs, JoinThreadArgs, InviteArgs, TransactionArgs } from './redux/thunks.js'
+export type { PeerState, PeerPhase, ThreadEntry, ThreadAccess, PeerSelectors } from './redux/peerSlice.js'
+export type { PeerThunks, ThreadResult, CreateThreadArgs, OpenThreadArgs, JoinThreadArgs, InviteArgs, TransactionArgs, ChangeAclArgs } from './redux/thunks.js'
+export type { AclChange } from './redux/threads.js'
 export type { ThreadHandle } from './redux/threadHandle.js'
 
 // Thread slices: RTK slices whose state is a thread's projection.
@@ -36,6 +37,8 @@ export { ThreadId, Variant } from './core/threadId.js'
 export { generateLogKey } from './core/keys.js'
 export type { LogKey, ThreadKey } from './core/keys.js'
 export type { Role } from './acl/invite.js'
+export type { AclRole } from './acl/roles.js'
+export type { AclDocument, AclScope } from './acl/aclProjection.js'
 export type { ThreadStatus, LogStatus, StatusError } from './rx/threadStatus.js'
 
 // The contracts adapters implement.

@@ -43,7 +43,24 @@ export interface Invite {
   readonly addrs: readonly string[]
   /** The inviter's peer ID. */
   readonly from: string
+  /**
+   * Read keys of later epochs (an ACL thread whose read key was rotated, DESIGN.md section 6):
+   * `[epoch, key]`, epochs ascending, at most {@link MAX_INVITE_EPOCHS}. Empty for `follow`.
+   */
+  readonly epochs: ReadonlyArray<readonly [number, Uint8Array]>
 }
+
+/**
+ * Most rotated read keys one invite carries (count): the newest ones. 32 keep an invite at every
+ * other limit within {@link MAX_INVITE_CHARS}; a thread rotated more often than that gives a new
+ * reader the last 32 epochs, and older records under earlier keys stay closed to it.
+ *
+ * @example
+ * ```ts
+ * createInvite({ ...options, epochs: held.slice(-MAX_INVITE_EPOCHS) })
+ * ```
+ */
+export const MAX_INVITE_EPOCHS = 32
 
 /**
  * The prefix of every invite string (paper section 3.2.3): `threads:`, then the multibase
@@ -68,7 +85,8 @@ export const INVITE_PREFIX = 'threads:'
  * body     = dag-cbor { thread, addrs, from, keys }    a bearer link
  *          | dag-cbor { to, sealed }                   sealed to `to`
  * sealed   = sealTo(to, dag-cbor { thread, addrs, from, keys })
- * keys     = dag-cbor { role, key }                    key = service ‖ read (64) or service (32)
+ * keys     = dag-cbor { role, key, epochs? }           key = service ‖ read (64) or service (32)
+ * epochs   = [[epoch, read key (32)], …]               rotated read keys, ascending, at most 32
  * ```
  *
  * The version sits in front, outside the body and ahead of the checksum, so that any later
@@ -149,6 +167,7 @@ const ADDR_CHARS = /^[\x21-\x7e]+$/
 interface KeySet {
   role: Role
   key: Uint8Array
+  epochs?: Array<[number, Uint8Array]>
 }
 
 function fail(message: string, cause?: unknown): never {
@@ -340,13 +359,32 @@ function checkThread(bytes: unknown): ThreadId {
   }
 }
 
-function keySetOf(role: Role, key: ThreadKey): KeySet {
+function keySetOf(role: Role, key: ThreadKey, epochs: ReadonlyArray<readonly [number, Uint8Array]>): KeySet {
   if (role !== 'follow' && key.read === undefined) fail(`a ${role} invite needs the read key, which this peer does not hold`)
-  return { role, key: threadKeyToBytes(role === 'follow' ? { service: key.service } : key) }
+  const set: KeySet = { role, key: threadKeyToBytes(role === 'follow' ? { service: key.service } : key) }
+  // A follower reads nothing: it gets no read key of any epoch.
+  if (role !== 'follow' && epochs.length > 0) set.epochs = checkEpochs(epochs.slice(-MAX_INVITE_EPOCHS))
+  return set
 }
 
-function checkKeySet(bytes: unknown): { role: Role; key: ThreadKey } {
-  const keySet = fieldsOf(decodeCbor(bytes, 'the invite key set'), ['role', 'key'], 'the invite key set')
+function checkEpochs(value: unknown): Array<[number, Uint8Array]> {
+  if (!Array.isArray(value) || value.length === 0) fail(`the invite's epochs must be a non-empty array, not ${show(value)}`)
+  if (value.length > MAX_INVITE_EPOCHS) fail(`the invite has ${value.length} epochs; the limit is MAX_INVITE_EPOCHS (${MAX_INVITE_EPOCHS})`)
+  let last = 0
+  return value.map((entry: unknown) => {
+    if (!Array.isArray(entry) || entry.length !== 2) fail(`an invite epoch must be [epoch, key], not ${show(entry)}`)
+    const [epoch, key] = entry as [unknown, unknown]
+    if (typeof epoch !== 'number' || !Number.isSafeInteger(epoch) || epoch <= last || epoch > 0xffffffff) fail(`invite epochs must be ascending integers from 1, not ${show(epoch)}`)
+    if (!(key instanceof Uint8Array) || key.length !== KEY_BYTES) fail(`an invite epoch key must be ${KEY_BYTES} bytes, not ${show(key)}`)
+    last = epoch
+    return [epoch, key] as [number, Uint8Array]
+  })
+}
+
+function checkKeySet(bytes: unknown): { role: Role; key: ThreadKey; epochs: Array<[number, Uint8Array]> } {
+  const decoded = decodeCbor(bytes, 'the invite key set')
+  const withEpochs = typeof decoded === 'object' && decoded !== null && 'epochs' in decoded
+  const keySet = fieldsOf(decoded, withEpochs ? ['role', 'key', 'epochs'] : ['role', 'key'], 'the invite key set')
   const role = checkRole(keySet.role)
   const raw = keySet.key
   if (!(raw instanceof Uint8Array) || (raw.length !== KEY_BYTES && raw.length !== 2 * KEY_BYTES)) {
@@ -354,8 +392,10 @@ function checkKeySet(bytes: unknown): { role: Role; key: ThreadKey } {
   }
   const key = threadKeyFromBytes(raw)
   if (role !== 'follow' && key.read === undefined) fail(`a ${role} invite must carry the read key`)
+  const epochs = withEpochs ? checkEpochs(keySet.epochs) : []
+  if (role === 'follow' && epochs.length > 0) fail('a follow invite must not carry read keys')
   // A follow key set that carries the read key anyway: the invitee does not keep it.
-  return { role, key: role === 'follow' ? { service: key.service } : key }
+  return { role, key: role === 'follow' ? { service: key.service } : key, epochs }
 }
 
 /** The fields of a bearer body, or of a sealed body's contents. */
@@ -367,8 +407,8 @@ function checkInner(value: unknown, what: string): Invite {
   const threadId = checkThread(inner.thread)
   const addrs = checkAddrs(inner.addrs)
   const from = checkPeerId(inner.from, 'invite `from`')
-  const { role, key } = checkKeySet(inner.keys)
-  return { threadId, role, key, addrs, from }
+  const { role, key, epochs } = checkKeySet(inner.keys)
+  return { threadId, role, key, addrs, from, epochs }
 }
 
 /**
@@ -384,6 +424,7 @@ function checkInner(value: unknown, what: string): Invite {
  *   {@link MAX_INVITE_ADDR_CHARS} printable ASCII characters, ending in `/p2p/<Ed25519 peer ID>`.
  * @param options.from - the inviter's peer ID (canonical Ed25519 form).
  * @param options.to - the invitee's peer ID (canonical Ed25519 form), to seal the invite.
+ * @param options.epochs - read keys of later epochs (after rotations); not given to followers.
  * @returns a string of at most {@link MAX_INVITE_CHARS} characters.
  * @throws {@link InvalidInviteError} naming the limit or field at fault: too many or too long
  *   addresses, an address or peer ID that is not valid, a `read` or `write` role without the read
@@ -395,12 +436,21 @@ function checkInner(value: unknown, what: string): Invite {
  * const sealed = createInvite({ threadId, key, role: 'read', addrs, from: peer.id, to: bobPeerId })
  * ```
  */
-export function createInvite(options: { threadId: ThreadId; key: ThreadKey; role: Role; addrs: readonly string[]; from: string; to?: string }): string {
+export function createInvite(options: {
+  threadId: ThreadId
+  key: ThreadKey
+  role: Role
+  addrs: readonly string[]
+  from: string
+  to?: string
+  /** Rotated read keys `[epoch, key]`, ascending; the newest {@link MAX_INVITE_EPOCHS} are kept. */
+  epochs?: ReadonlyArray<readonly [number, Uint8Array]>
+}): string {
   const inner = {
     thread: options.threadId.bytes,
     addrs: checkAddrs(options.addrs),
     from: checkPeerId(options.from, 'invite `from`'),
-    keys: dagCbor.encode(keySetOf(checkRole(options.role), options.key))
+    keys: dagCbor.encode(keySetOf(checkRole(options.role), options.key, options.epochs ?? []))
   }
   // A sealed invite seals everything, not only the keys: its thread and addresses cannot be
   // changed on the way without the box failing to open.

@@ -176,6 +176,14 @@ export class ClosedError extends ThreadsError {
   static override readonly NAME = 'ClosedError'
 }
 
+/**
+ * An event its author may not make at its position in an access-controlled thread: every peer
+ * ignores it (or, for a local command, it is refused before it is signed).
+ */
+export class AccessDeniedError extends ThreadsError {
+  static override readonly NAME = 'AccessDeniedError'
+}
+
 const NAMES = new Set<string>()
 
 /**
@@ -193,7 +201,7 @@ const ERROR_CLASSES: ReadonlyArray<{ readonly NAME: string }> = [
   ThreadsError, InvalidThreadIdError, InvalidKeyError, MalformedRecordError, CidMismatchError, BadSignatureError,
   BrokenChainError, EquivocationError, DecryptionError, TooLargeError, NotFoundError, CorruptStoreError,
   MalformedMessageError, UnauthorizedError, NotWriterError, InvalidInviteError, UnsupportedFormatError,
-  ForkedLogError, ReducerError, StorageFailedError, SnapshotError, ThreadDeletedError, StorageLockedError, MisuseError, ClosedError
+  ForkedLogError, ReducerError, StorageFailedError, SnapshotError, ThreadDeletedError, StorageLockedError, MisuseError, ClosedError, AccessDeniedError
 ]
 
 /**

@@ -23,6 +23,7 @@ const RAW_CID_PREFIX = Uint8Array.of(0x01, 0x55, 0x12, 0x20)
 const KEY_V = Uint8Array.of(0x61, 0x76) // "v"
 const LINK_BYTES = LINK_HEAD.length + CID_PREFIX.length + 32 // 41
 const KEY_BODY = Uint8Array.of(0x64, 0x62, 0x6f, 0x64, 0x79) // "body"
+const KEY_EPOCH = Uint8Array.of(0x65, 0x65, 0x70, 0x6f, 0x63, 0x68) // "epoch"
 const KEY_HEADER = Uint8Array.of(0x66, 0x68, 0x65, 0x61, 0x64, 0x65, 0x72) // "header"
 const KEY_SEQ = Uint8Array.of(0x63, 0x73, 0x65, 0x71) // "seq"
 const KEY_SIG = Uint8Array.of(0x63, 0x73, 0x69, 0x67, 0x58, 0x40) // "sig" + bytes(64) head
@@ -72,13 +73,22 @@ function put(out: Uint8Array, at: number, bytes: Uint8Array): number {
   return at + bytes.length
 }
 
-/** dag-cbor bytes of the event node `{ header, body }`. */
-export function encodeEventNode(header: CID, body: CID): Uint8Array {
-  const out = new Uint8Array(1 + KEY_BODY.length + KEY_HEADER.length + 2 * LINK_BYTES)
+/**
+ * dag-cbor bytes of the event node `{ body, epoch?, header }`. `epoch` names the read key the
+ * header is sealed under (absent for the thread's first key, 0): it is plaintext, so a reader
+ * knows which key to use, and part of the signed event CID, so nobody can change it.
+ */
+export function encodeEventNode(header: CID, body: CID, epoch = 0): Uint8Array {
+  const epochBytes = epoch === 0 ? 0 : KEY_EPOCH.length + uintLength(epoch)
+  const out = new Uint8Array(1 + KEY_BODY.length + KEY_HEADER.length + 2 * LINK_BYTES + epochBytes)
   let at = 0
-  out[at++] = 0xa2
+  out[at++] = epoch === 0 ? 0xa2 : 0xa3
   at = put(out, at, KEY_BODY)
   at = writeLink(out, at, body)
+  if (epoch !== 0) {
+    at = put(out, at, KEY_EPOCH)
+    at = writeUint(out, at, epoch)
+  }
   at = put(out, at, KEY_HEADER)
   writeLink(out, at, header)
   return out
@@ -163,16 +173,23 @@ class Reader {
   }
 }
 
-/** Parse the event node, accepting only its canonical bytes. */
-export function decodeEventNode(bytes: Uint8Array, ctx: ErrorContext): { header: CID; body: CID } {
+/** Parse the event node, accepting only its canonical bytes (an `epoch` of 0 is written by leaving it out). */
+export function decodeEventNode(bytes: Uint8Array, ctx: ErrorContext): { header: CID; body: CID; epoch: number } {
   const r = new Reader(bytes, ctx, 'event node')
-  r.expect(Uint8Array.of(0xa2), 'map head')
+  const head = r.take(1, 'map head')[0]
+  if (head !== 0xa2 && head !== 0xa3) r.fail('not a map of 2 or 3 fields')
   r.expect(KEY_BODY, '"body"')
   const body = r.link('body link')
+  let epoch = 0
+  if (head === 0xa3) {
+    r.expect(KEY_EPOCH, '"epoch"')
+    epoch = r.uint('epoch')
+    if (epoch === 0) r.fail('epoch 0 is written by leaving it out')
+  }
   r.expect(KEY_HEADER, '"header"')
   const header = r.link('header link')
   r.end()
-  return { header, body }
+  return { header, body, epoch }
 }
 
 /**

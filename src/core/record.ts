@@ -54,6 +54,8 @@ export interface LogRecord {
   readonly sig: Uint8Array
   /** The CID of the event block (signed). */
   readonly eventCid: CID
+  /** The read key epoch its header is sealed under (0: the thread's first read key). */
+  readonly epoch: number
   readonly blocks: { readonly record: Block; readonly event: Block; readonly header: Block; readonly body: Block }
 }
 
@@ -97,6 +99,8 @@ export interface NewRecord {
   readonly prev?: LogHead
   /** Mark the record as part of the transaction that starts at this seq (see `TxnGate`). */
   readonly txn?: number
+  /** The epoch of `threadKey.read` (default 0): a rotated read key has a later one. */
+  readonly epoch?: number
 }
 
 /**
@@ -132,7 +136,8 @@ export function createRecord(input: NewRecord): LogRecord {
   const bodyBlock = encryptBlock(contentKey, pad(body), nonce(0))
   const header = input.txn === undefined ? { key: contentKey, clock, time } : { key: contentKey, clock, time, txn: input.txn }
   const headerBlock = encryptBlock(threadKey.read, dagCbor.encode(header), nonce(1))
-  const eventBlock = blockOf(encodeEventNode(headerBlock.cid, bodyBlock.cid))
+  const epoch = input.epoch ?? 0
+  const eventBlock = blockOf(encodeEventNode(headerBlock.cid, bodyBlock.cid, epoch))
   const seq = prev === undefined ? 1 : prev.seq + 1
   const statement = statementBytes({ thread: thread.bytes, seq, event: eventBlock.cid, prev: prev?.id })
   const sig = logKey.signer.sign(statement)
@@ -145,6 +150,7 @@ export function createRecord(input: NewRecord): LogRecord {
     prev: prev?.id,
     sig,
     eventCid: eventBlock.cid,
+    epoch,
     blocks: { record: recordBlock, event: eventBlock, header: headerBlock, body: bodyBlock }
   }
 }
@@ -236,6 +242,7 @@ export function verifyRecord(at: RecordContext, blocks: RecordBlocks, options: V
     prev: node.prev,
     sig: node.sig,
     eventCid: node.block,
+    epoch: links.epoch,
     blocks: { record: recordBlock, event: eventBlock, header: headerBlock, body: bodyBlock }
   }
 }

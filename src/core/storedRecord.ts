@@ -32,6 +32,8 @@ export interface StoredRecord {
   readonly idDigest: Uint8Array
   readonly sig: Uint8Array
   readonly recordNonce: Uint8Array
+  /** The read key epoch of the header. */
+  readonly epoch: number
   /** `nonce ‖ ciphertext ‖ tag` of the header (read key). */
   readonly headerBox: Uint8Array
   /** `nonce ‖ ciphertext ‖ tag` of the body (content key). */
@@ -45,7 +47,8 @@ export function encodeStoredRecord(record: LogRecord): Uint8Array {
   const headerBox = boxOf(record.blocks.header.bytes, ctx)
   const bodyBox = boxOf(record.blocks.body.bytes, ctx)
   const lenBytes = varint.encodingLength(headerBox.length)
-  const out = new Uint8Array(1 + NONCE_BYTES + SIG + DIGEST + lenBytes + headerBox.length + bodyBox.length)
+  const epochBytes = varint.encodingLength(record.epoch)
+  const out = new Uint8Array(1 + NONCE_BYTES + SIG + DIGEST + epochBytes + lenBytes + headerBox.length + bodyBox.length)
   let at = 0
   out[at++] = VERSION
   out.set(recordBox.subarray(0, NONCE_BYTES), at)
@@ -54,6 +57,8 @@ export function encodeStoredRecord(record: LogRecord): Uint8Array {
   at += SIG
   out.set(record.id.multihash.digest, at)
   at += DIGEST
+  varint.encodeTo(record.epoch, out, at)
+  at += epochBytes
   varint.encodeTo(headerBox.length, out, at)
   at += lenBytes
   out.set(headerBox, at)
@@ -77,15 +82,17 @@ export function decodeStoredRecord(bytes: Uint8Array, ctx: ErrorContext): Stored
   const recordNonce = bytes.subarray(at, (at += NONCE_BYTES))
   const sig = bytes.subarray(at, (at += SIG))
   const idDigest = bytes.subarray(at, (at += DIGEST))
-  let len: number, lenBytes: number
+  let len: number, lenBytes: number, epoch: number, epochBytes: number
   try {
+    ;[epoch, epochBytes] = varint.decode(bytes, at)
+    at += epochBytes
     ;[len, lenBytes] = varint.decode(bytes, at)
   } catch (cause) {
     throw new CorruptStoreError('stored record has a damaged length', ctx, { cause })
   }
   at += lenBytes
   if (at + len > bytes.length) throw new CorruptStoreError('stored record is truncated', ctx)
-  return { idDigest, sig, recordNonce, headerBox: bytes.subarray(at, at + len), bodyBox: bytes.subarray(at + len) }
+  return { idDigest, sig, recordNonce, epoch, headerBox: bytes.subarray(at, at + len), bodyBox: bytes.subarray(at + len) }
 }
 
 /** Where a stored record sits: what its identity is computed from. */
@@ -108,7 +115,7 @@ export interface StoredAt {
 export function checkStored(stored: StoredRecord, at: StoredAt): { id: CID; eventCid: CID; event: Block; header: Block; body: Block } {
   const header = encodeBlock(stored.headerBox)
   const body = encodeBlock(stored.bodyBox)
-  const event = blockOf(encodeEventNode(header.cid, body.cid))
+  const event = blockOf(encodeEventNode(header.cid, body.cid, stored.epoch))
   const digest = getCrypto().sha256(statementBytes({ thread: at.thread.bytes, seq: at.seq, event: event.cid, prev: at.prev }))
   if (!equals(digest, stored.idDigest)) {
     throw new CorruptStoreError('stored record does not hash to its identity (damaged in storage)', {
@@ -134,5 +141,5 @@ export function rebuildRecord(stored: StoredRecord, at: StoredAt & { serviceKey:
   box.set(stored.recordNonce)
   box.set(sealed, NONCE_BYTES)
   const record = encodeBlock(box)
-  return { id, cid: record.cid, logId: at.logId, seq: at.seq, prev: at.prev, sig: stored.sig, eventCid, blocks: { record, event, header, body } }
+  return { id, cid: record.cid, logId: at.logId, seq: at.seq, prev: at.prev, sig: stored.sig, eventCid, epoch: stored.epoch, blocks: { record, event, header, body } }
 }

@@ -7,6 +7,7 @@ import type { ForkedLog } from './forks.js'
 import type { Progress } from './load.js'
 import type { ThreadEvent } from './threadEvent.js'
 import type { Fold } from './timeline.js'
+import type { SystemProjection } from './system.js'
 
 export type { Progress } from './load.js'
 
@@ -20,6 +21,16 @@ export interface ThreadEngineOptions<S> {
   readonly store: EventStore
   readonly threadId: ThreadId | string
   readonly projection: Projection<S>
+  /**
+   * The thread's system projection (access control), folded first in the same order: it admits
+   * or ignores each app event and deletes earlier ones. Default: none (every event is admitted).
+   */
+  readonly system?: SystemProjection<unknown>
+  /**
+   * This peer's identity, to open read keys a rotation seals to it (a reader has no log key in
+   * the thread). Default: the thread's own log key.
+   */
+  readonly identity?: { readonly id: string; readonly seed: Uint8Array }
   readonly checkpoints?: CheckpointPolicy
   /** Write a snapshot every this many applied events (default 1,000; 0 turns snapshots off). */
   readonly snapshotEvery?: number

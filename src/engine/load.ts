@@ -46,6 +46,8 @@ export interface Loaded<S> {
   /** Logs with a damaged record: repair from there. */
   readonly damaged: Array<{ logId: string; seq: number; error: ThreadsError }>
   readonly maxClock: number
+  /** Logs stopped at a record whose read key epoch this peer does not hold yet: the seq. */
+  readonly awaiting: Map<string, number>
 }
 
 /**
@@ -86,9 +88,11 @@ export async function readThread<S>(input: LoadInput): Promise<Loaded<S>> {
     for (const c of logClocks.values()) maxClock = Math.max(maxClock, c)
   }
   const gate = new TxnGate()
+  const awaiting = new Map<string, number>()
+  const keyFor = (epoch: number): Uint8Array | undefined => (epoch === 0 ? thread.key.read : thread.readKeys.get(epoch))
   const events: ThreadEvent[] = []
   const damaged: Loaded<S>['damaged'] = []
-  if (readKey === undefined) return { snap, snapshotStale, events, logClocks, settled, gate, damaged, maxClock }
+  if (readKey === undefined) return { snap, snapshotStale, events, logClocks, settled, gate, damaged, maxClock, awaiting }
   const logs = store.logstore.logs(thread.id)
   const last = (logId: string): number => {
     const head = store.logstore.head(thread.id, logId)?.seq ?? 0
@@ -103,9 +107,12 @@ export async function readThread<S>(input: LoadInput): Promise<Loaded<S>> {
     let clock = logClocks.get(log.id) ?? -1
     const after = settled.get(log.id)
     const batch: Parameters<typeof openRecords>[2][number][] = []
+    let blockedAt: number | undefined
     const flush = (): void => {
-      const { opened, clock: c } = openRecords(readKey, tid, batch.splice(0), clock, log.id === input.ownLogId, input.report)
+      if (blockedAt !== undefined) return
+      const { opened, clock: c, blockedAt: b } = openRecords(keyFor, tid, batch.splice(0), clock, log.id === input.ownLogId, input.report)
       clock = c
+      blockedAt = b
       const { apply, settled: s } = gate.pass(log.id, opened)
       events.push(...apply)
       if (s !== undefined) settled.set(log.id, s)
@@ -115,8 +122,10 @@ export async function readThread<S>(input: LoadInput): Promise<Loaded<S>> {
     try {
       const range = { from: (after?.seq ?? 0) + 1, to: last(log.id), ...(after === undefined ? {} : { after: { id: after.id, seq: after.seq } }) }
       for await (const stored of store.events(thread.id, log.id, range)) {
-        batch.push({ logId: log.id, seq: stored.seq, id: stored.id, headerBox: stored.headerBox, bodyBox: stored.bodyBox })
+        batch.push({ logId: log.id, seq: stored.seq, id: stored.id, epoch: stored.epoch, headerBox: stored.headerBox, bodyBox: stored.bodyBox })
         if (batch.length >= 256) flush()
+        // Waiting for a rotated read key: the rest of the log waits with it.
+        if (blockedAt !== undefined) break
       }
     } catch (e) {
       if (!(e instanceof ThreadsError)) throw e
@@ -124,11 +133,12 @@ export async function readThread<S>(input: LoadInput): Promise<Loaded<S>> {
       damaged.push({ logId: log.id, seq: e.seq ?? (settled.get(log.id)?.seq ?? 0) + 1, error: e })
     }
     flush()
+    if (blockedAt !== undefined) awaiting.set(log.id, blockedAt)
     if (clock >= 0) logClocks.set(log.id, clock)
     maxClock = Math.max(maxClock, clock)
   }
   input.progress({ phase: 'load', done, total })
-  return { snap, snapshotStale, events, logClocks, settled, gate, damaged, maxClock }
+  return { snap, snapshotStale, events, logClocks, settled, gate, damaged, maxClock, awaiting }
 }
 
 /** True when storage holds every record a snapshot folded, by identity. */

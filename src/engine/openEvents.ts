@@ -11,14 +11,16 @@ export interface Sealed {
   readonly logId: string
   readonly seq: number
   readonly id: CID
+  /** The read key epoch the header is sealed under. */
+  readonly epoch: number
   readonly headerBox: Uint8Array
   readonly bodyBox: Uint8Array
 }
 
 /** The boxes of a record's header and body blocks, as {@link openRecords} takes them. */
-export function sealedOf(r: { logId: string; seq: number; id: CID; blocks: { header: Block; body: Block } }): Sealed {
+export function sealedOf(r: { logId: string; seq: number; id: CID; epoch: number; blocks: { header: Block; body: Block } }): Sealed {
   const ctx: ErrorContext = { logId: r.logId, seq: r.seq }
-  return { logId: r.logId, seq: r.seq, id: r.id, headerBox: boxOf(r.blocks.header.bytes, ctx), bodyBox: boxOf(r.blocks.body.bytes, ctx) }
+  return { logId: r.logId, seq: r.seq, id: r.id, epoch: r.epoch, headerBox: boxOf(r.blocks.header.bytes, ctx), bodyBox: boxOf(r.blocks.body.bytes, ctx) }
 }
 
 /** An event from its parts (the one place `EventMeta` is made). */
@@ -32,18 +34,24 @@ export function makeEvent(command: Command, meta: EventMeta): ThreadEvent {
  * log's previous effective clock). A record that does not open is kept as unreadable (`event`
  * undefined, the error reported through `onError`): the log stays whole, and every peer skips it
  * alike. This is the one place records become events, for load and for ingest.
+ *
+ * A record sealed under a read key epoch this peer does not hold (yet: a rotation's key comes
+ * with an event it has not folded) stops the log there: `blockedAt` names its seq, and the
+ * records from it on wait for the key, in order.
  */
 export function openRecords(
-  readKey: Uint8Array,
+  keyFor: (epoch: number) => Uint8Array | undefined,
   threadId: string,
   records: readonly Sealed[],
   prevClock: number,
   local: boolean,
   onError: (e: ThreadsError) => void
-): { opened: Opened[]; clock: number } {
+): { opened: Opened[]; clock: number; blockedAt?: number } {
   const opened: Opened[] = []
   let clock = prevClock
   for (const r of records) {
+    const readKey = keyFor(r.epoch)
+    if (readKey === undefined) return { opened, clock, blockedAt: r.seq }
     const ctx = { threadId, logId: r.logId, seq: r.seq, cid: r.id.toString() }
     let header: EventHeader
     let command: Command

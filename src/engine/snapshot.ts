@@ -55,7 +55,9 @@ function encodeOrExplain(value: Record<string, unknown>): Uint8Array {
   try {
     return dagCbor.encode(value)
   } catch (cause) {
-    const path = unencodablePath(value.state) ?? 'the state'
+    // The engine's state holds the system state and the app's: name paths in the app's.
+    const st = value.state as { app?: unknown } | null
+    const path = unencodablePath(st !== null && typeof st === 'object' && 'app' in st && 'system' in st ? st.app : st) ?? 'the state'
     throw new SnapshotError(`the thread state cannot be snapshotted: ${path} (store plain data: strings, numbers, booleans, null, arrays, objects; make dates ISO strings and ids strings when the command is made)`, {}, { cause })
   }
 }

@@ -1,8 +1,8 @@
 import type { CID } from 'multiformats/cid'
 import { encodeCommand, decodeCommand, type Command } from '../core/command.js'
-import { CorruptStoreError, ForkedLogError, MalformedRecordError, MisuseError, NotWriterError, ReducerError, StorageFailedError, ThreadsError, TooLargeError } from '../core/errors.js'
+import { AccessDeniedError, CorruptStoreError, ForkedLogError, MalformedRecordError, MisuseError, NotWriterError, ReducerError, StorageFailedError, ThreadsError, TooLargeError } from '../core/errors.js'
 import type { ForkProof } from '../core/forkProof.js'
-import { publicKeyFromLogId, type LogKey } from '../core/keys.js'
+import { openSealed, publicKeyFromLogId, type LogKey } from '../core/keys.js'
 import { createRecord, signatureHolds, type LogHead, type LogRecord, type RecordBlocks } from '../core/record.js'
 import type { ThreadInfo } from '../store/logstore/logstore.js'
 import type { EventStore } from '../store/eventStore.js'
@@ -14,12 +14,13 @@ import { HeldRecords, type Gap } from './heldRecords.js'
 import { adoptOrphans } from './integrity.js'
 import { RecordIntake } from './intake.js'
 import { readThread } from './load.js'
-import { makeEvent, openRecords, sealedOf } from './openEvents.js'
+import { makeEvent, openRecords, sealedOf, type Sealed } from './openEvents.js'
 import { SeenRecords } from './seenRecords.js'
 import { Snapshotter, type SnapshotContent } from './snapshotter.js'
 import { compareOrder, effectiveClock, type ThreadEvent } from './threadEvent.js'
 import { BehindBaseError, Timeline, type Fold } from './timeline.js'
 import { MAX_TXN_BYTES, MAX_TXN_RECORDS, TXN_COMMIT, TxnGate, type Settled } from './transactions.js'
+import { inCuts, type Composite, type CutRange, type SystemProjection } from './system.js'
 
 export type { CommandResult, EngineEvents, IngestResult, Progress, Projection, ThreadEngineOptions } from './engineTypes.js'
 
@@ -37,6 +38,15 @@ interface Transaction {
 
 /** Records of a CAR ingested at once: a page, as a pull would bring. */
 const IMPORT_CHUNK = 500
+type CutMap = Readonly<Record<string, readonly CutRange[]>>
+type DeletedMap = Readonly<Record<string, { readonly logId?: string; readonly seq?: number }>>
+const NO_CUTS: CutMap = {}
+const NO_DELETED: DeletedMap = {}
+/** Rounds of {@link ThreadEngine.#applyDeletes}: the owner's cuts settle in one, the rest in the next. */
+const MAX_DELETE_ROUNDS = 4
+const sameRanges = (a: readonly CutRange[] | undefined, b: readonly CutRange[] | undefined): boolean =>
+  (a?.length ?? 0) === (b?.length ?? 0) && (a ?? []).every((r, i) => r.from === b?.[i]?.from && r.to === b[i]?.to)
+const ownRanges = (m: CutMap, log: string): readonly CutRange[] | undefined => (Object.hasOwn(m, log) ? m[log] : undefined)
 
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)))
@@ -70,9 +80,29 @@ export class ThreadEngine<S> {
   readonly #held: HeldRecords
   readonly #seen = new SeenRecords()
   readonly #intake: RecordIntake
-  readonly #snapshots: Snapshotter<S>
+  readonly #snapshots: Snapshotter<Composite<S>>
   #gate = new TxnGate()
-  #timeline: Timeline<S>
+  /** The system projection (access control), or undefined for a Raw thread. */
+  readonly #system: SystemProjection<unknown> | undefined
+  /** Events deleted by admitted delete events anywhere in the timeline: the app fold skips them. */
+  #deleted: DeletedMap = NO_DELETED
+  /** Records the system state removes wherever they sort (strong remove), as of the tip. */
+  #cuts: CutMap = NO_CUTS
+  /** Records whose system events are removed too, wherever they sort (the owner's cuts). */
+  #systemCuts: CutMap = NO_CUTS
+  /**
+   * Events the last fold kept from the app (system events, refused, deleted, cut, or a reducer
+   * threw): the `applied` event leaves them out, so the store never sees them as actions.
+   */
+  readonly #skipped = new Set<string>()
+  /** Accepted rotation events already opened (or found not sealed to this peer). */
+  readonly #checkedRotations = new Set<string>()
+  /** A fold from storage under way (a delete or cut reached into the compacted base). */
+  #fullFold: Promise<void> | undefined
+  readonly #denied = new Set<string>()
+  /** Logs stopped at a record sealed under a read key epoch this peer does not hold yet. */
+  readonly #awaiting = new Map<string, number>()
+  #timeline: Timeline<Composite<S>>
   /** Highest effective clock applied: a new local event gets one more (DESIGN.md section 4 rule 4). */
   #clock = 0
   /** Per log, the effective clock of its last record opened: the next one's clock starts there. */
@@ -93,7 +123,6 @@ export class ThreadEngine<S> {
   #lastRetry = 0
   readonly #damage: ThreadsError[] = []
   readonly #reducerFailures = new Set<string>()
-
   private constructor(options: ThreadEngineOptions<S>, thread: ThreadInfo, logKey: LogKey | undefined, forks: Forks) {
     this.#options = options
     this.store = options.store
@@ -101,23 +130,25 @@ export class ThreadEngine<S> {
     this.logKey = logKey
     this.#forks = forks
     this.#projection = options.projection
+    this.#system = options.system
     this.#held = new HeldRecords({
       ...(options.maxHeldPerLog === undefined ? {} : { maxPerLog: options.maxHeldPerLog }),
       ...(options.maxHeldBytes === undefined ? {} : { maxBytes: options.maxHeldBytes })
     })
     this.#intake = new RecordIntake({ thread, store: this.store, forks, held: this.#held, seen: this.#seen })
-    this.#snapshots = new Snapshotter<S>({
+    const version = this.#version
+    this.#snapshots = new Snapshotter<Composite<S>>({
       store: this.store,
       thread,
       every: options.snapshotEvery ?? 1000,
-      ...(options.version === undefined ? {} : { version: options.version }),
+      ...(version === undefined ? {} : { version }),
       capture: () => this.#capture(),
       report: (e) => this.events.emit('rejected', e),
       afterWrite: () => {
         if (options.compactOnSnapshot === true) this.compact()
       }
     })
-    this.#timeline = this.#newTimeline(options.projection.initial, undefined)
+    this.#timeline = this.#newTimeline(this.#initial(), undefined)
     this.#ownHead = logKey === undefined ? undefined : this.store.logstore.head(thread.id, logKey.id)
   }
 
@@ -146,6 +177,8 @@ export class ThreadEngine<S> {
     }
     if (own !== undefined) engine.#ownHead = engine.store.logstore.head(thread.id, own.id)
     await engine.#load(true)
+    engine.#skipped.clear()
+    await engine.#collectKeys()
     return engine
   }
 
@@ -164,29 +197,161 @@ export class ThreadEngine<S> {
     if (this.events.listenerCount('rejected') > 0) this.reportDamage()
   }
 
+  #initial(): Composite<S> {
+    // null, not undefined: the state is snapshotted as dag-cbor.
+    return { system: this.#system?.initial ?? null, app: this.#projection.initial }
+  }
+
   /**
-   * The projection's fold, made total: a reducer that throws on an event leaves the state as it
-   * was, on every peer alike (the same code throws on the same event everywhere), and the event
-   * is reported once as a {@link ReducerError} with its context. Commit records change nothing.
+   * The fold of the whole state: system events change the system state; an app event reaches the
+   * app's reducers only if the system admits it at its position and no admitted delete names it.
+   * Both are decided identically on every peer. The app fold is made total: a reducer that throws
+   * on an event leaves the state as it was, on every peer alike, reported once as a
+   * {@link ReducerError}. Commit records change nothing.
    */
-  readonly #fold: Fold<S> = (state, event) => {
+  readonly #fold: Fold<Composite<S>> = (state, event) => {
     if (event.command.type === TXN_COMMIT) return state
+    const system = this.#system
+    if (system !== undefined) {
+      const refused = system.admit(state.system, event)
+      if (system.isSystem(event)) {
+        this.#skipped.add(event.meta.id)
+        if (refused !== undefined) {
+          this.#reportOnce(this.#denied, event, refused)
+          return state
+        }
+        // The owner removed its author from this record on, wherever it sorts.
+        if (inCuts(this.#systemCuts, event.meta.logId, event.meta.seq)) {
+          this.#reportOnce(this.#denied, event, new AccessDeniedError('the author was removed by the owner from this record on', { threadId: event.meta.threadId, logId: event.meta.logId, seq: event.meta.seq, cid: event.meta.id }))
+          return state
+        }
+        const next = system.fold(state.system, event)
+        return next === state.system ? state : { system: next, app: state.app }
+      }
+      if (refused !== undefined || Object.hasOwn(this.#deleted, event.meta.id)) {
+        this.#skipped.add(event.meta.id)
+        if (refused !== undefined) this.#reportOnce(this.#denied, event, refused)
+        return state
+      }
+      // Cut by a later revocation although it sorts before it (a revoked writer backdating its
+      // records, or one its revoker had not yet seen): removed on every peer alike.
+      if (inCuts(this.#cuts, event.meta.logId, event.meta.seq)) {
+        this.#skipped.add(event.meta.id)
+        this.#reportOnce(this.#denied, event, new AccessDeniedError('the author was removed from this record on', { threadId: event.meta.threadId, logId: event.meta.logId, seq: event.meta.seq, cid: event.meta.id }))
+        return state
+      }
+    }
     try {
-      return this.#projection.fold(state, event)
+      const app = this.#projection.fold(state.app, event)
+      return app === state.app ? state : { system: state.system, app }
     } catch (cause) {
       const m = event.meta
-      const key = `${m.logId}\u0000${m.seq}`
-      if (!this.#reducerFailures.has(key)) {
-        if (this.#reducerFailures.size >= 1024) this.#reducerFailures.clear()
-        this.#reducerFailures.add(key)
-        const why = cause instanceof Error ? cause.message : String(cause)
-        this.events.emit('rejected', new ReducerError(`a reducer threw on \`${event.command.type}\`: the event is skipped on every peer (${why})`, { threadId: m.threadId, logId: m.logId, seq: m.seq, cid: m.id }, { cause }))
-      }
+      const why = cause instanceof Error ? cause.message : String(cause)
+      this.#skipped.add(m.id)
+      this.#reportOnce(this.#reducerFailures, event, new ReducerError(`a reducer threw on \`${event.command.type}\`: the event is skipped on every peer (${why})`, { threadId: m.threadId, logId: m.logId, seq: m.seq, cid: m.id }, { cause }))
       return state
     }
   }
 
-  #newTimeline(base: S, baseKey: Parameters<typeof compareOrder>[0] | undefined): Timeline<S> {
+  /** Report an error about an event once (a replay folds it again). */
+  #reportOnce(seen: Set<string>, event: ThreadEvent, error: ThreadsError): void {
+    const key = `${event.meta.logId}\u0000${event.meta.seq}`
+    if (seen.has(key)) return
+    if (seen.size >= 1024) seen.clear()
+    seen.add(key)
+    this.events.emit('rejected', error)
+  }
+
+  /**
+   * After events were inserted or removed: if the system state now deletes or cuts other events
+   * than the fold assumed (a delete sorts after what it deletes; a cut reaches records that sort
+   * before it; a late revocation can undo a delete), fold again from the earliest event whose
+   * standing changed, until nothing changes (the owner's cuts settle in one round, since no cut
+   * removes the owner's events; the rest in the next). Returns `'full'` when a change may lie in
+   * the compacted or snapshotted base, which only a fold from storage can redo; true when it
+   * folded again.
+   */
+  #applyDeletes(): boolean | 'full' {
+    const system = this.#system
+    if (system === undefined) return false
+    let refolded = false
+    for (let round = 0; round < MAX_DELETE_ROUNDS; round++) {
+      const sys = this.#timeline.state.system
+      const deleted = system.deleted(sys)
+      const cuts = system.cuts?.(sys) ?? NO_CUTS
+      const systemCuts = system.systemCuts?.(sys) ?? NO_CUTS
+      if (deleted === this.#deleted && cuts === this.#cuts && systemCuts === this.#systemCuts) break
+      const old = { deleted: this.#deleted, cuts: this.#cuts, systemCuts: this.#systemCuts }
+      this.#deleted = deleted
+      this.#cuts = cuts
+      this.#systemCuts = systemCuts
+      // What changed in value (a refold makes new objects of equal content).
+      const ids = [...Object.keys(deleted).filter((id) => !Object.hasOwn(old.deleted, id)), ...Object.keys(old.deleted).filter((id) => !Object.hasOwn(deleted, id))]
+      const logs = new Set<string>()
+      for (const [now, was] of [[cuts, old.cuts], [systemCuts, old.systemCuts]] as const) {
+        for (const log of new Set([...Object.keys(now), ...Object.keys(was)])) if (!sameRanges(ownRanges(now, log), ownRanges(was, log))) logs.add(log)
+      }
+      if (ids.length === 0 && logs.size === 0) continue
+      if (this.#timeline.baseKey !== undefined && this.#reachesBase(ids, logs, { ...old.deleted, ...deleted }, [cuts, old.cuts, systemCuts, old.systemCuts])) return 'full'
+      const changedIds = new Set(ids)
+      const at = this.#timeline.events.findIndex((e) => changedIds.has(e.meta.id) || logs.has(e.meta.logId))
+      if (at < 0) continue
+      this.#timeline.refoldFrom(at)
+      refolded = true
+    }
+    return refolded
+  }
+
+  /**
+   * Whether a changed delete or cut may concern an event in the timeline's base. A delete names
+   * its target's log and seq (a hint; without one, a target absent after the base is assumed in
+   * it); a cut, the seqs of its ranges. A log's events up to `baseSeq` are in the base.
+   */
+  #reachesBase(ids: readonly string[], logs: ReadonlySet<string>, targets: DeletedMap, maps: readonly CutMap[]): boolean {
+    const events = this.#timeline.events
+    const baseSeq = (log: string): number => {
+      const first = events.find((e) => e.meta.logId === log)
+      return first !== undefined ? first.meta.seq - 1 : (this.#folded.get(log)?.seq ?? 0)
+    }
+    for (const id of ids) {
+      const hint = Object.hasOwn(targets, id) ? targets[id] : undefined
+      if (hint?.logId !== undefined && hint.seq !== undefined) {
+        if (hint.seq <= baseSeq(hint.logId)) return true
+      } else if (!events.some((e) => e.meta.id === id)) return true
+    }
+    for (const log of logs) {
+      const from = Math.min(...maps.flatMap((m) => (ownRanges(m, log) ?? []).map((r) => r.from)))
+      if (from <= baseSeq(log)) return true
+    }
+    return false
+  }
+
+  /** Fold from storage (outside the caller's turn): a delete or cut reached the compacted base. */
+  #foldAllLater(): void {
+    if (this.#fullFold !== undefined) return
+    this.#fullFold = (async () => {
+      try {
+        await this.#ingesting
+        await this.store.flush()
+        await this.#load(false)
+        this.#skipped.clear()
+        this.#snapshots.stale()
+        this.events.emit('applied', { events: [], state: this.state, replayed: true })
+      } catch (cause) {
+        this.events.emit('rejected', cause instanceof ThreadsError ? cause : new StorageFailedError(`reading storage back failed: ${String(cause)}`, { threadId: this.id }, { cause }))
+      } finally {
+        this.#fullFold = undefined
+      }
+    })()
+  }
+
+  /** The version snapshots must match: the app projection's and the system rules'. */
+  get #version(): string | undefined {
+    const system = this.#system?.version
+    return system === undefined ? this.#options.version : `${this.#options.version ?? ''}|${system}`
+  }
+
+  #newTimeline(base: Composite<S>, baseKey: Parameters<typeof compareOrder>[0] | undefined): Timeline<Composite<S>> {
     return new Timeline(this.#fold, base, {
       ...(this.#options.checkpoints === undefined ? {} : { policy: this.#options.checkpoints }),
       ...(baseKey === undefined ? {} : { baseKey })
@@ -195,11 +360,16 @@ export class ThreadEngine<S> {
 
   /** The projection's state after every applied event. */
   get state(): S {
-    return this.#timeline.state
+    return this.#timeline.state.app
   }
 
-  /** The timeline (events in total order), read-only. */
-  get timeline(): Timeline<S> {
+  /** The system state (access control) after every applied event; undefined for a Raw thread. */
+  get system(): unknown {
+    return this.#timeline.state.system
+  }
+
+  /** The timeline (events in total order), read-only. Its states hold the system and the app state. */
+  get timeline(): Timeline<Composite<S>> {
     return this.#timeline
   }
 
@@ -290,19 +460,24 @@ export class ThreadEngine<S> {
   }
 
   async #load(useSnapshot: boolean): Promise<void> {
-    const loaded = await readThread<S>({
+    const loaded = await readThread<Composite<S>>({
       store: this.store,
       thread: this.thread,
       forks: this.#forks,
       ownLogId: this.logKey?.id,
-      version: this.#options.version,
+      version: this.#version,
       useSnapshot,
       report: (e) => (e.name === 'DecryptionError' || e.name === 'MalformedRecordError' ? this.events.emit('rejected', e) : this.#report(e)),
       progress: (p) => this.#progress(p)
     })
     // From here to the end nothing awaits (but the fallback, which starts over): commands made
     // while storage was being read see the engine whole, never half rebuilt.
-    const timeline = this.#newTimeline(loaded.snap?.state ?? this.#projection.initial, loaded.snap?.lastKey)
+    const timeline = this.#newTimeline(loaded.snap?.state ?? this.#initial(), loaded.snap?.lastKey)
+    // Deletes the snapshot knows are deletes still: its app state already left their targets out.
+    const snapSystem = loaded.snap?.state.system
+    this.#deleted = (snapSystem === undefined ? undefined : this.#system?.deleted(snapSystem)) ?? NO_DELETED
+    this.#cuts = (snapSystem === undefined ? undefined : this.#system?.cuts?.(snapSystem)) ?? NO_CUTS
+    this.#systemCuts = (snapSystem === undefined ? undefined : this.#system?.systemCuts?.(snapSystem)) ?? NO_CUTS
     try {
       timeline.insert(loaded.events)
     } catch (e) {
@@ -329,6 +504,14 @@ export class ThreadEngine<S> {
       maxClock = Math.max(maxClock, m.clock)
     }
     this.#timeline = timeline
+    if (this.#applyDeletes() === 'full') {
+      // A delete or cut among the new events reaches into the snapshot: fold everything.
+      await this.#load(false)
+      this.#snapshots.stale()
+      return
+    }
+    this.#awaiting.clear()
+    for (const [log, seq] of loaded.awaiting) this.#awaiting.set(log, seq)
     this.#gate = loaded.gate
     this.#snapshots.loaded(loaded.snap?.lastKey, loaded.snapshotStale)
     this.#logClocks.clear()
@@ -364,12 +547,25 @@ export class ThreadEngine<S> {
     // if one throws, the command leaves no trace. Below the tip, the engine folds it in order, as
     // every other peer will, and the store hears of it as a replay.
     const atTip = this.#timeline.lastKey === undefined || compareOrder(event.meta, this.#timeline.lastKey) > 0
+    // A command the system (access control) would ignore is refused before anything is stored.
+    const tip = this.#timeline.state
+    const refused = this.#system?.admit(tip.system, event)
+    if (refused !== undefined) throw refused
     // The author's own reducers may refuse the command by throwing: no trace then (unlike a
     // remote event, which every peer skips alike).
-    const stateAfter = atTip ? (apply === undefined ? this.#projection.fold(this.state, event) : apply(event)) : undefined
+    let stateAfter: Composite<S> | undefined
+    if (atTip) {
+      stateAfter =
+        this.#system?.isSystem(event) === true
+          ? { system: this.#system.fold(tip.system, event), app: tip.app }
+          : { system: tip.system, app: apply === undefined ? this.#projection.fold(tip.app, event) : apply(event) }
+    }
     this.#advanceOwn(record.record, record.clock, txn === undefined)
     const inserted = atTip ? undefined : this.#timeline.insert([event])
-    const state = inserted === undefined ? this.#timeline.append(event, stateAfter) : inserted.state
+    const composite = inserted === undefined ? this.#timeline.append(event, stateAfter) : inserted.state
+    const deleting = this.#applyDeletes()
+    if (deleting === 'full') this.#foldAllLater()
+    const state = deleting === true ? this.state : composite.app
     let durable: Promise<void>
     if (txn !== undefined) {
       txn.records.push(record.record)
@@ -380,7 +576,9 @@ export class ThreadEngine<S> {
       // Sent only once stored: a record peers hold must never be one this peer could lose.
       durable.then(() => this.events.emit('recorded', { records: [record.record] }), () => undefined)
     }
-    this.events.emit('applied', { events: [event], state, replayed: inserted !== undefined })
+    // A system event (an ACL change) is the system's, never an app action.
+    const reaching = this.#system?.isSystem(event) === true ? [] : this.#reaching([event])
+    this.events.emit('applied', { events: reaching, state, replayed: inserted !== undefined || deleting === true })
     this.#snapshots.applied(1, this.#txn !== undefined)
     return { event, record: record.record, state, durable }
   }
@@ -399,9 +597,11 @@ export class ThreadEngine<S> {
   #createRecord(logKey: LogKey, body: Uint8Array, txn: number | undefined): { record: LogRecord; clock: number } {
     const ownClock = this.#logClocks.get(logKey.id) ?? -1
     const clock = effectiveClock(Math.min(this.#clock + 1, Number.MAX_SAFE_INTEGER), ownClock)
+    const epoch = this.#newestEpoch()
     const record = createRecord({
       logKey,
-      threadKey: this.thread.key,
+      threadKey: { service: this.thread.key.service, read: this.#keyFor(epoch) },
+      epoch,
       thread: this.thread.id,
       body,
       clock,
@@ -410,6 +610,82 @@ export class ThreadEngine<S> {
       ...(txn === undefined ? {} : { txn })
     })
     return { record, clock }
+  }
+
+  /** The read key of an epoch, if this peer holds it (0: the thread's first). */
+  readonly #keyFor = (epoch: number): Uint8Array | undefined => (epoch === 0 ? this.thread.key.read : this.thread.readKeys.get(epoch))
+
+  /**
+   * The newest read key epoch this peer holds *and the order has accepted* (a folded rotation
+   * names it): new records are sealed under it. A key kept for a rotation the order refused is
+   * never used, so nobody writes what the other readers cannot open.
+   */
+  #newestEpoch(): number {
+    const system = this.#system
+    const accepted = system?.rotations === undefined ? undefined : new Set(system.rotations(this.#timeline.state.system).map((r) => r.epoch))
+    let top = 0
+    for (const e of this.thread.readKeys.keys()) if (accepted === undefined || accepted.has(e)) top = Math.max(top, e)
+    return top
+  }
+
+  /**
+   * Rotations the system state names whose key this peer does not hold: open the key sealed to
+   * this peer in the rotation event (if it names this peer), keep it, and take the records that
+   * waited for it.
+   */
+  async #collectKeys(): Promise<void> {
+    const system = this.#system
+    const identity = this.#options.identity ?? this.logKey
+    if (system?.rotations === undefined || system.sealedKeyFor === undefined || identity === undefined) return
+    let added = false
+    let replaced = false
+    for (const { epoch, event: id } of system.rotations(this.#timeline.state.system)) {
+      // Each accepted rotation is opened once (an X25519 agreement), whether or not a key for its
+      // epoch is held already: a key kept for a rotation the order refused is replaced by this one.
+      if (this.#checkedRotations.has(id)) continue
+      const event = this.#timeline.events.find((e) => e.meta.id === id)
+      if (event === undefined) continue
+      if (this.#checkedRotations.size < 4096) this.#checkedRotations.add(id)
+      const sealed = system.sealedKeyFor(event, epoch, identity.id)
+      if (sealed === undefined) continue
+      let key: Uint8Array
+      try {
+        key = openSealed(identity, sealed)
+      } catch (e) {
+        // Reported once: a box that does not open now never will.
+        this.events.emit('rejected', e instanceof ThreadsError ? e : new ThreadsError(String(e)))
+        continue
+      }
+      const held = this.#keyFor(epoch)
+      if (held !== undefined && held.length === key.length && held.every((b, i) => b === key[i])) continue
+      await this.store.logstore.addReadKey(this.thread.id, epoch, key, { replace: true })
+      if (held === undefined) added = true
+      else replaced = true
+    }
+    // Records already opened (or found unreadable) under the wrong key: fold from storage.
+    if (replaced) this.#foldAllLater()
+    else if (added) await this.#retryAwaiting()
+  }
+
+  /** Logs that waited for a read key: open what now opens, in order, and apply it. */
+  async #retryAwaiting(): Promise<void> {
+    for (const [logId, from] of [...this.#awaiting]) {
+      const head = this.store.logstore.head(this.thread.id, logId)
+      if (head === undefined || from > head.seq) {
+        this.#awaiting.delete(logId)
+        continue
+      }
+      const sealed: Sealed[] = []
+      for await (const stored of this.store.events(this.thread.id, logId, { from })) sealed.push({ logId, seq: stored.seq, id: stored.id, epoch: stored.epoch, headerBox: stored.headerBox, bodyBox: stored.bodyBox })
+      const { opened, clock, blockedAt } = openRecords(this.#keyFor, this.id, sealed, this.#logClocks.get(logId) ?? -1, logId === this.logKey?.id, (e) => this.events.emit('rejected', e))
+      if (blockedAt === undefined) this.#awaiting.delete(logId)
+      else this.#awaiting.set(logId, blockedAt)
+      if (opened.length === 0) continue
+      this.#logClocks.set(logId, clock)
+      const { apply, settled } = this.#gate.pass(logId, opened)
+      if (settled !== undefined) this.#folded.set(logId, settled)
+      await this.#apply(apply, [], Promise.resolve())
+    }
   }
 
   #metaOf(record: LogRecord, clock: number): ThreadEvent['meta'] {
@@ -455,7 +731,10 @@ export class ThreadEngine<S> {
       if (result instanceof Promise) throw new MisuseError('a transaction function must be synchronous: it runs between two dispatches', { threadId: this.id })
     } catch (e) {
       this.#txn = undefined
-      const state = this.#timeline.dropNewest(txn.records.length)
+      this.#timeline.dropNewest(txn.records.length)
+      // A delete or cut the transaction made is gone with it.
+      if (this.#applyDeletes() === 'full') this.#foldAllLater()
+      const state = this.#timeline.state.app
       this.#ownHead = txn.head
       this.#clock = txn.clock
       if (ownId !== undefined) {
@@ -478,7 +757,7 @@ export class ThreadEngine<S> {
     const commit = this.#createRecord(this.logKey as LogKey, encodeCommand({ type: TXN_COMMIT, payload: { from } }), from)
     const commitEvent = makeEvent({ type: TXN_COMMIT, payload: { from } }, this.#metaOf(commit.record, commit.clock))
     this.#advanceOwn(commit.record, commit.clock, true)
-    this.#timeline.append(commitEvent, this.state)
+    this.#timeline.append(commitEvent, this.#timeline.state)
     const records = [...txn.records, commit.record]
     const durable = this.#append(records)
     durable.then(txn.settle.resolve, txn.settle.reject)
@@ -517,6 +796,7 @@ export class ThreadEngine<S> {
       try {
         await this.#ingesting
         await this.#load(false)
+        this.#skipped.clear()
         if (this.logKey !== undefined) this.#ownHead = this.store.logstore.head(this.thread.id, this.logKey.id)
         this.events.emit('applied', { events: [], state: this.state, replayed: true })
       } catch (cause) {
@@ -616,11 +896,17 @@ export class ThreadEngine<S> {
       this.#folded.set(logId, { id: newest.id, seq: newest.seq, clock: -1 })
       return { ...nothing(), stored: verified.length, durable }
     }
-    const { opened, clock } = openRecords(readKey, this.id, verified.map(sealedOf), this.#logClocks.get(logId) ?? -1, logId === this.logKey?.id, reject)
+    // A log waiting for a rotated read key takes nothing more until the key comes.
+    if (this.#awaiting.has(logId)) return { ...nothing(), stored: verified.length, durable }
+    const { opened, clock, blockedAt } = openRecords(this.#keyFor, this.id, verified.map(sealedOf), this.#logClocks.get(logId) ?? -1, logId === this.logKey?.id, reject)
+    if (blockedAt !== undefined) this.#awaiting.set(logId, blockedAt)
     this.#logClocks.set(logId, clock)
     const { apply, settled } = this.#gate.pass(logId, opened)
     if (settled !== undefined) this.#folded.set(logId, settled)
-    return { ...(await this.#apply(apply, rejected, durable)), stored: verified.length, forks }
+    const applied = await this.#apply(apply, rejected, durable)
+    // A rotation folded just now may carry a read key for this peer.
+    await this.#collectKeys()
+    return { ...applied, state: this.state, stored: verified.length, forks }
   }
 
   /**
@@ -711,6 +997,11 @@ export class ThreadEngine<S> {
       await this.#load(false)
     } else {
       this.#timeline.remove((e) => e.meta.logId === fork.logId && e.meta.seq >= fork.seq)
+      // Deletes and cuts the forked records made go with them.
+      if (this.#applyDeletes() === 'full') {
+        await this.store.flush()
+        await this.#load(false)
+      }
       const kept = this.#timeline.events.filter((e) => e.meta.logId === fork.logId).at(-1)
       const below = fork.seq > 1 ? await this.store.idAt(this.thread.id, fork.logId, fork.seq - 1) : undefined
       if (below === undefined) this.#folded.delete(fork.logId)
@@ -718,20 +1009,34 @@ export class ThreadEngine<S> {
       if (kept === undefined) this.#logClocks.delete(fork.logId)
       else this.#logClocks.set(fork.logId, kept.meta.clock)
     }
+    this.#skipped.clear()
     this.#snapshots.stale()
     this.events.emit('applied', { events: [], state: this.state, replayed: true })
   }
 
+  /** The events among `events` that reached the app's fold; forgets what the fold skipped. */
+  #reaching(events: readonly ThreadEvent[]): ThreadEvent[] {
+    const kept = this.#skipped.size === 0 ? [...events] : events.filter((e) => !this.#skipped.has(e.meta.id))
+    this.#skipped.clear()
+    return kept
+  }
+
   async #apply(events: ThreadEvent[], rejected: ThreadsError[], durable: Promise<void>): Promise<Omit<IngestResult<S>, 'stored' | 'forks'>> {
+    this.#skipped.clear()
     for (const e of events) this.#clock = Math.max(this.#clock, e.meta.clock)
     const before = this.#timeline.state
     let result
     try {
-      result = this.#timeline.insert(events)
+      const inserted = this.#timeline.insert(events)
+      const deleting = this.#applyDeletes()
+      // A delete or cut reaching into the compacted base: fold from storage, as for an event
+      // sorting before it.
+      if (deleting === 'full') throw new BehindBaseError('a delete or cut reaches into the compacted base', { threadId: this.id })
+      result = { ...inserted, state: this.#timeline.state.app, replayed: inserted.replayed || deleting }
       const share = this.#options.share
       if (result.replayed && share !== undefined) {
-        const shared = share(before, result.state)
-        this.#timeline.replaceTip(shared)
+        const shared = share(before.app, result.state)
+        this.#timeline.replaceTip({ system: this.#timeline.state.system, app: shared })
         result = { ...result, state: shared }
       }
     } catch (e) {
@@ -742,7 +1047,7 @@ export class ThreadEngine<S> {
       await durable.catch(() => undefined)
       await this.#load(false)
       const added = events.filter((ev) => this.#timeline.has(ev.meta))
-      this.events.emit('applied', { events: added, state: this.state, replayed: true })
+      this.events.emit('applied', { events: this.#reaching(added), state: this.state, replayed: true })
       // The stored snapshot no longer describes a prefix of the order: write a fresh one.
       this.#snapshots.stale()
       this.#snapshots.applied(added.length, false)
@@ -750,13 +1055,14 @@ export class ThreadEngine<S> {
     }
     if (result.replayed) this.#snapshots.replayedFrom(result.added)
     const visible = result.added.filter((e) => e.command.type !== TXN_COMMIT)
-    if (visible.length > 0 || result.replayed) this.events.emit('applied', { events: visible, state: result.state, replayed: result.replayed })
+    const reaching = this.#reaching(visible)
+    if (reaching.length > 0 || result.replayed) this.events.emit('applied', { events: reaching, state: result.state, replayed: result.replayed })
     this.#snapshots.applied(result.added.length, this.#txn !== undefined)
     return { added: visible, state: result.state, replayed: result.replayed, folds: result.folds, rejected, held: this.held, durable }
   }
 
   /** What a snapshot of now holds (only settled records: open transactions stay out). */
-  #capture(): SnapshotContent<S> {
+  #capture(): SnapshotContent<Composite<S>> {
     const heads: Record<string, number> = {}
     const ids: Record<string, CID> = {}
     const clocks: Record<string, number> = {}
@@ -765,7 +1071,7 @@ export class ThreadEngine<S> {
       ids[log] = s.id
       clocks[log] = s.clock
     }
-    return { state: this.state, count: this.#timeline.length, lastKey: this.#timeline.lastKey, heads, ids, clocks }
+    return { state: this.#timeline.state, count: this.#timeline.length, lastKey: this.#timeline.lastKey, heads, ids, clocks }
   }
 
   /**
@@ -842,6 +1148,30 @@ export class ThreadEngine<S> {
   /** The log heads of the thread as this peer has them (by identity). */
   heads(): Map<string, LogHead> {
     return this.store.logstore.heads(this.thread.id)
+  }
+
+  /**
+   * Whether a peer may be served this thread's records: in an access-controlled thread, what its
+   * ACL says now (at least `follow`); in a Raw thread, every peer that proves the key.
+   */
+  entitled(peerId: string): boolean {
+    const system = this.#system
+    return system?.entitled === undefined ? true : system.entitled(this.#timeline.state.system, peerId)
+  }
+
+  /**
+   * The seq up to which a log's records are applied here (0 for none): what a revocation names as
+   * `lastSeq`. Applied, not merely stored: records held in an open transaction or behind a gap
+   * are not, so a cut never splits a transaction this peer applied.
+   */
+  appliedSeq(logId: string): number {
+    return this.#folded.get(logId)?.seq ?? 0
+  }
+
+  /** Whether the thread's records may go out on its gossip topic (see {@link SystemProjection.gossips}). */
+  gossips(): boolean {
+    const system = this.#system
+    return system?.gossips === undefined ? true : system.gossips(this.#timeline.state.system)
   }
 
   /** The identity of the record at `seq` of a log, if this peer has it. */

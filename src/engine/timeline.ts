@@ -202,6 +202,14 @@ export class Timeline<S> {
   }
 
   /**
+   * Fold again from `position` (a rule outside the events changed how some of them fold: an
+   * event after it was deleted). Returns the reducer calls spent.
+   */
+  refoldFrom(position: number): number {
+    return this.#replayFrom(Math.max(0, Math.min(position, this.#entries.length)))
+  }
+
+  /**
    * Replace the state after the newest event with an equal one (the same values, objects shared
    * with an older state): later folds build on it, so what did not change keeps its identity.
    * The caller guarantees equality; nothing is folded.

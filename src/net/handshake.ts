@@ -90,6 +90,9 @@ export class Handshake {
     const threadId = session.expected.get(tagKey(tag))
     const target = threadId === undefined ? undefined : this.#host.target(threadId)
     if (threadId === undefined || target === undefined) return this.#unmatched(session)
+    // An access-controlled thread serves only peers its ACL entitles (DESIGN.md section 6): a
+    // revoked or no-access peer holding the key gets what an outsider gets, silence.
+    if (target.entitled !== undefined && !target.entitled(session.peerId)) return
     const link = session.link(threadId)
     if (link.proved) return this.#host.provedAgain(session, target)
     link.proved = true

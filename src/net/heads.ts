@@ -68,7 +68,7 @@ export class HeadsExchange {
     for (const [log, h] of target.heads()) if (heads.length < MAX_LOGS) heads.push([log, h.seq, h.id])
     const addrs = options.addrs ? await this.#knownAddrs(target, session.peerId) : []
     // The reads above wait: if the connection closed meanwhile these heads are of no use.
-    if (session.closed || !session.proved(target.id)) return
+    if (session.closed || !session.proved(target.id) || target.entitled?.(session.peerId) === false) return
     this.#host.send(session, { t: 'heads', thread: target.thread.id.bytes, heads, addrs, reply: options.reply })
   }
 

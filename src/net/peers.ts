@@ -22,6 +22,11 @@ export interface PeerTableOptions {
   readonly maxUnsentBytes?: number
   /** Called for every session that closes (the connection, or this peer, ended it). */
   readonly onClose: (session: PeerSession) => void
+  /**
+   * Whether a thread's ACL still entitles a peer to be served (default: always). A peer whose
+   * role was revoked after it proved the key drops out of the thread's sessions at once.
+   */
+  readonly entitled?: (threadId: string, peerId: string) => boolean
 }
 
 /**
@@ -50,12 +55,17 @@ export class PeerTable {
 
   /** Sessions whose peer proved the thread. */
   proved(threadId: string): PeerSession[] {
-    return [...this.#sessions.values()].filter((s) => s.proved(threadId))
+    return [...this.#sessions.values()].filter((s) => s.proved(threadId) && this.entitled(threadId, s.peerId))
+  }
+
+  /** Whether the thread's ACL entitles the peer to be served (always, without access control). */
+  entitled(threadId: string, peerId: string): boolean {
+    return this.#options.entitled?.(threadId, peerId) ?? true
   }
 
   /** Peers that proved the thread and authorised this peer for it: where pushes and announcements go. */
   mutual(threadId: string): PeerSession[] {
-    return [...this.#sessions.values()].filter((s) => s.mutual(threadId))
+    return [...this.#sessions.values()].filter((s) => s.mutual(threadId) && this.entitled(threadId, s.peerId))
   }
 
   /** A session for a newly connected peer; none for a banned one (it is hung up on at once). */

@@ -83,7 +83,8 @@ export class PullServer {
   async #serve(session: PeerSession, r: PullRequest): Promise<void> {
     await this.#paced(session)
     const target = this.#host.target(r.threadId)
-    if (session.closed || target === undefined) return
+    // A peer revoked since it proved the key is served nothing more (DESIGN.md section 6).
+    if (session.closed || target === undefined || target.entitled?.(session.peerId) === false) return
     const empty: SyncMessage = { t: 'records', thread: target.thread.id.bytes, log: r.log, records: [], more: false, push: false }
     const head = target.heads().get(r.log)
     if (head === undefined || r.from > head.seq) return this.#host.send(session, empty)

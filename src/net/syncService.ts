@@ -114,7 +114,8 @@ export class SyncService {
       log,
       score,
       ...(options.maxUnsentBytes === undefined ? {} : { maxUnsentBytes: options.maxUnsentBytes }),
-      onClose: (s) => this.#closed(s)
+      onClose: (s) => this.#closed(s),
+      entitled: (threadId, peerId) => host.target(threadId)?.entitled?.(peerId) ?? true
     })
     const peers = this.#peers
     const busy = this.#busy
@@ -149,6 +150,9 @@ export class SyncService {
         if (s !== undefined) send(s, m)
       },
       gossip: (target, m, direct) => {
+        // An access-controlled thread does not gossip: the topic would reach key holders the ACL
+        // does not entitle. Records go over sessions, each checked against the ACL.
+        if (target.gossips?.() === false) return
         if (this.#gossip.reachesBeyond(target.id, direct)) this.#gossip.publish(target, m)
       },
       busy

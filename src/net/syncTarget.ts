@@ -77,6 +77,16 @@ export interface SyncTarget {
    */
   endOwnLogRecovery?(): void
   readonly events: TargetEvents
+  /**
+   * Whether the thread's ACL entitles a peer to be served (at least `follow`). Absent, or true
+   * for every peer, in a thread without access control: proving the key is enough there.
+   */
+  entitled?(peerId: string): boolean
+  /**
+   * Whether the thread's records may go out on its gossip topic (default true). False for an
+   * access-controlled thread: the topic reaches every holder of the service key, entitled or not.
+   */
+  gossips?(): boolean
   /** Every log's head, by identity. */
   heads(): ReadonlyMap<string, LogHead>
   /** The identity of the record at `seq` of a log, if this peer has it. */

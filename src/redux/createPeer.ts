@@ -3,6 +3,7 @@ import { filter, firstValueFrom, type Observable } from 'rxjs'
 import { NotFoundError } from '../core/errors.js'
 import type { LogKey } from '../core/keys.js'
 import type { NetworkAdapter } from '../net/networkAdapter.js'
+import { accessOf } from './access.js'
 import { StoreLink } from './middleware.js'
 import { peerSelectors, peerSlice, type PeerSelectors, type PeerState, type ThreadEntry } from './peerSlice.js'
 import { ThreadRegistry, type Binding } from './registry.js'
@@ -101,7 +102,8 @@ export function createPeer<ReducerPath extends string = 'threads'>(options: Peer
     const caught = sync === undefined || sync.caughtUp(b.threadId)
     // Own-log recovery ends once the peers reached were asked (see ThreadEngine.recoverOwnLog).
     if (caught) b.engine.endOwnLogRecovery()
-    return { ...b.status.current(), role: b.role, behind, caughtUp: caught }
+    const access = accessOf(b.engine.system, runtime?.started?.identity.id)
+    return { ...b.status.current(), role: b.role, behind, caughtUp: caught, ...(access === undefined ? {} : { access }) }
   }
   const feed = new StatusFeed(() => link.dispatch, entryOf)
   /** Refusals an engine reported itself: the sync service's strike for the same error must not count it again. */

@@ -1,6 +1,22 @@
 import { createSlice, type PayloadAction } from '@reduxjs/toolkit'
 import type { ThreadStatus } from '../rx/threadStatus.js'
 import type { Role } from '../acl/invite.js'
+import type { AclDocument } from '../acl/aclProjection.js'
+import type { AclRole } from '../acl/roles.js'
+
+/** An access-controlled thread's ACL as this peer has folded it (paper section 5.5.2). */
+export interface ThreadAccess {
+  /** The owner the thread ID commits to, once its `init` event is folded. */
+  readonly owner: string | null
+  /** This peer's roles in the thread now. */
+  readonly roles: readonly AclRole[]
+  /** The thread's ACL document: the default roles and each named peer's. */
+  readonly acl: AclDocument
+  /** Who may change the ACL (the admin document). */
+  readonly admin: AclDocument
+  /** The newest read key epoch (0 until the first rotation). */
+  readonly epoch: number
+}
 
 /** Where the peer is in its life. */
 export type PeerPhase = 'idle' | 'starting' | 'ready' | 'closing' | 'closed' | 'failed'
@@ -15,6 +31,8 @@ export interface ThreadEntry extends ThreadStatus {
   readonly behind: number
   /** True once this peer has compared heads with at least one peer and pulled what it lacked. */
   readonly caughtUp: boolean
+  /** The ACL and this peer's roles, for an access-controlled thread; absent for a Raw one. */
+  readonly access?: ThreadAccess
 }
 
 /** The peer's state in the store, at `state[peer.reducerPath]` (`threads` by default). */
@@ -75,6 +93,8 @@ export function peerSelectors(reducerPath: string) {
       const t = peerState(root).threads[threadId]
       return t !== undefined && t.caughtUp && t.behind === 0
     },
+    /** An access-controlled thread's ACL and this peer's roles in it (undefined for Raw threads). */
+    selectAccess: (root: unknown, threadId: string): ThreadAccess | undefined => peerState(root).threads[threadId]?.access,
     /** Peers with an open connection. */
     selectConnected: (root: unknown): readonly string[] => peerState(root).connected
   }

@@ -1,6 +1,10 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { MAX_INVITE_ADDRS, createInvite, openInvite, type Role } from '../acl/invite.js'
-import { ClosedError, NotFoundError } from '../core/errors.js'
+import { ClosedError, MisuseError, NotFoundError, ThreadsError } from '../core/errors.js'
+import { nextMacrotask } from '../platform/scheduler.js'
+import { ACL_PREFIX, aclProjection, createAclThreadId, namedReaders, rolesIn, staleKeyHolders, type AclDocument, type AclScope, type AclState } from '../acl/aclProjection.js'
+import { createRotation } from '../acl/rotation.js'
+import { grants, type AclRole } from '../acl/roles.js'
 import { createThreadKey, type ThreadKey } from '../core/keys.js'
 import { ThreadId, Variant } from '../core/threadId.js'
 import { ThreadEngine } from '../engine/threadEngine.js'
@@ -12,9 +16,23 @@ import { projectionOf, shareStates, type SliceStates } from './projection.js'
 import type { Binding, ThreadRegistry } from './registry.js'
 import type { PeerRuntime, Started } from './runtime.js'
 import type { StatusFeed } from './statusFeed.js'
+import { isAclState } from './access.js'
 
 /** How long addresses learnt from an invite stay in the address book (ms). */
 export const INVITE_ADDR_TTL = 24 * 60 * 60 * 1000
+
+/** A change to an access-controlled thread's ACL. */
+export type AclChange =
+  | { readonly kind: 'grant'; readonly peer: string; readonly roles: readonly AclRole[]; readonly scope?: AclScope; readonly fromSeq?: number }
+  | { readonly kind: 'revoke'; readonly peer: string; readonly roles: readonly AclRole[]; readonly scope?: AclScope }
+  | { readonly kind: 'default'; readonly roles: readonly AclRole[]; readonly scope?: AclScope }
+  | { readonly kind: 'delete'; readonly event: string }
+
+function docOf(acl: AclState, scope: AclScope): AclDocument {
+  if (scope === 'thread') return acl.thread
+  if (scope === 'admin') return acl.admin
+  return acl.entities[scope.entity] ?? { default: ['no-access'], peers: {} }
+}
 
 /** What opening a thread takes. */
 export interface OpenOptions {
@@ -49,13 +67,76 @@ export class ThreadLifecycle {
     return s
   }
 
-  /** A new thread holding `slices`, with this peer as its first writer. */
+  /**
+   * A new thread holding `slices`, with this peer as its first writer. An access-controlled one
+   * (`Variant.AccessControlled`) has an ID that commits to this peer as its owner, and its first
+   * event founds the ACL (the owner holds write and delete, and alone may change the ACL).
+   */
   async create(options: OpenOptions & { variant?: Variant }): Promise<Binding> {
     const s = await this.#started()
     this.#registry.checkBindable(undefined, options.slices)
-    const id = ThreadId.create(options.variant ?? Variant.Raw)
+    const acl = options.variant === Variant.AccessControlled ? createAclThreadId(s.identity.id) : undefined
+    const id = acl?.threadId ?? ThreadId.create(options.variant ?? Variant.Raw)
     await s.eventStore.logstore.addThread(id, createThreadKey())
-    return this.#bind(s, id, options, 'write', false)
+    const b = await this.#bind(s, id, options, 'write', false)
+    if (acl !== undefined) await b.engine.command({ type: `${ACL_PREFIX}init`, payload: { salt: acl.salt } }).durable
+    return b
+  }
+
+  /**
+   * Change an access-controlled thread's ACL with one of its own events: grant or revoke roles,
+   * set a default, delete an event. Refused before it is signed when this peer may not
+   * (`AccessDeniedError`). Revoking a peer's read access rotates the read key: the new key is
+   * sealed to every remaining reader in the revocation, and this peer seals what it writes next
+   * under it.
+   */
+  async changeAcl(threadId: string, change: AclChange): Promise<void> {
+    await this.#started()
+    const b = this.#get(threadId)
+    const acl = b.engine.system
+    if (!isAclState(acl)) throw new MisuseError('the thread has no ACL: create it with `variant: Variant.AccessControlled`', { threadId })
+    let payload: Record<string, unknown>
+    if (change.kind === 'delete') {
+      // Where the event is: every peer can tell whether it lies in its compacted base.
+      const target = b.engine.timeline.events.find((e) => e.meta.id === change.event)?.meta
+      payload = { event: change.event, ...(target === undefined ? {} : { log: target.logId, seq: target.seq }) }
+    } else if (change.kind === 'default') {
+      payload = { roles: change.roles }
+    } else {
+      const scope = change.scope ?? 'thread'
+      const had = rolesIn(docOf(acl, scope), change.peer)
+      // The last record of the peer's log applied here: its records after it are cut. Applied,
+      // not stored, so a transaction is never split.
+      const lastSeq = b.engine.appliedSeq(change.peer)
+      payload = { peer: change.peer, roles: change.roles }
+      if (change.kind === 'revoke') payload.lastSeq = lastSeq
+      else if (scope === 'thread' && grants(had, 'write') && !grants(change.roles, 'write')) payload.lastSeq = lastSeq
+      else if (scope === 'thread' && grants(change.roles, 'write')) {
+        // Write granted again after a revocation: its records count again from its next one.
+        const fromSeq = change.fromSeq ?? (Object.hasOwn(acl.cuts, change.peer) ? lastSeq + 1 : undefined)
+        if (fromSeq !== undefined) payload.fromSeq = fromSeq
+      }
+    }
+    if (change.kind !== 'delete' && change.scope !== undefined) payload.scope = change.scope
+    await b.engine.command({ type: `${ACL_PREFIX}${change.kind}`, payload }).durable
+    await this.#rotateIfNeeded(b)
+  }
+
+  /**
+   * The owner rotates the read key when a peer that may hold it no longer reads (revoked by the
+   * owner or by an admin): the new key is sealed to every reader named in the ACL, in a `rotate`
+   * event sealed under the old key (the readers need it to find theirs); what the owner writes
+   * next is sealed under the new one. Only the owner rotates, so epochs never compete.
+   */
+  async #rotateIfNeeded(b: Binding): Promise<void> {
+    const s = this.#runtime.started
+    const acl = b.engine.system
+    if (s === undefined || !isAclState(acl) || acl.owner !== s.identity.id || staleKeyHolders(acl).length === 0) return
+    const epoch = (acl.rotations.read.at(-1)?.epoch ?? 0) + 1
+    const { key, rotate } = createRotation(namedReaders(acl), epoch)
+    const { durable } = b.engine.command({ type: `${ACL_PREFIX}rotate`, payload: { rotate: { read: rotate } } })
+    await s.eventStore.logstore.addReadKey(b.threadId, epoch, key)
+    await durable
   }
 
   /**
@@ -96,16 +177,26 @@ export class ThreadLifecycle {
       if (peerId !== undefined && peerId !== s.identity.id) learnt.push({ peerId, addr })
     }
     const info = await s.eventStore.logstore.addThread(invite.threadId, invite.key)
+    // Read keys of later epochs (the thread's read key was rotated before this peer joined).
+    for (const [epoch, key] of invite.epochs) await s.eventStore.logstore.addReadKey(invite.threadId, epoch, key)
     for (const { peerId, addr } of learnt) await s.eventStore.logstore.addrs.addAddrs(info.n, peerId, [addr], INVITE_ADDR_TTL)
     const b = await this.#bind(s, invite.threadId, { slices, ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }) }, invite.role, !s.identityIsNew)
     await s.sync?.syncNow()
     return b
   }
 
-  /** An invite string for another peer: the thread ID, this peer's addresses, and the keys the role grants. */
+  /**
+   * An invite string for another peer: the thread ID, this peer's addresses, and the keys the
+   * role grants. In an access-controlled thread the invitee is added to the ACL first (by this
+   * peer, which must be entitled to), so the invite must name it (`to`).
+   */
   async invite(threadId: string, role: Role, to?: string): Promise<string> {
     const s = await this.#started()
     const b = this.#get(threadId)
+    if (b.engine.thread.id.variant === Variant.AccessControlled) {
+      if (to === undefined) throw new MisuseError('an access-controlled thread invites a named peer: pass `to` (its peer ID), so it can be added to the ACL', { threadId })
+      await this.changeAcl(threadId, { kind: 'grant', peer: to, roles: [role] })
+    }
     return createInvite({
       threadId: b.engine.thread.id,
       key: b.engine.thread.key,
@@ -113,6 +204,8 @@ export class ThreadLifecycle {
       // An invite holds at most MAX_INVITE_ADDRS addresses: a peer listening on every interface has more.
       addrs: (s.network?.addresses() ?? []).slice(0, MAX_INVITE_ADDRS),
       from: s.identity.id,
+      // Rotated read keys: a reader added after a rotation reads what was written since.
+      epochs: [...(s.eventStore.logstore.thread(threadId)?.readKeys ?? new Map<number, Uint8Array>())].sort((a, b) => a[0] - b[0]),
       ...(to === undefined ? {} : { to })
     })
   }
@@ -157,7 +250,10 @@ export class ThreadLifecycle {
     const { eventStore } = s
     const info = eventStore.logstore.getThread(id)
     await eventStore.logstore.metadata.putString(info.n, 'role', role)
-    const fresh = role === 'write' && info.key.read !== undefined && eventStore.logstore.ownLog(id) === undefined
+    // In an ACL thread the ACL, not the invite, says who writes: a reader gets a log too, so a
+    // later grant of write needs no new invite (its commands are refused until then).
+    const writes = role === 'write' || (role === 'read' && id.variant === Variant.AccessControlled)
+    const fresh = writes && info.key.read !== undefined && eventStore.logstore.ownLog(id) === undefined
     if (fresh) await eventStore.logstore.addLog(id, s.identity.id, s.identity)
     const projection = projectionOf(options.slices)
     const o = this.#runtime.options
@@ -165,6 +261,8 @@ export class ThreadLifecycle {
       store: eventStore,
       threadId: id,
       projection,
+      identity: s.identity,
+      ...(id.variant === Variant.AccessControlled ? { system: aclProjection() } : {}),
       version: projection.version,
       share: shareStates,
       ...(o.snapshotEvery === undefined ? {} : { snapshotEvery: o.snapshotEvery }),
@@ -192,6 +290,23 @@ export class ThreadLifecycle {
       engine.events.on('applied', ({ events, state, replayed }) => this.#link.applied(binding, replayed ? 'replay' : 'remote', events, state)),
       this.#feed.watch(binding)
     )
+    if (id.variant === Variant.AccessControlled) {
+      // The owner's peer rotates the read key when an admin's revocation (or a late one) left a
+      // key holder without read: after the turn that applied it, never inside the engine's event.
+      let scheduled = false
+      offs.push(
+        engine.events.on('applied', () => {
+          const acl = engine.system
+          if (scheduled || !isAclState(acl) || acl.owner !== s.identity.id || staleKeyHolders(acl).length === 0) return
+          scheduled = true
+          nextMacrotask(() => {
+            scheduled = false
+            if (this.#registry.get(binding.threadId) !== binding) return
+            this.#rotateIfNeeded(binding).catch((e: unknown) => engine.events.emit('rejected', e instanceof ThreadsError ? e : new ThreadsError(`key rotation failed: ${String(e)}`, { threadId: binding.threadId }, { cause: e })))
+          })
+        })
+      )
+    }
     // Damage found while opening (keys, heads, records, snapshot) reaches the status now it listens.
     engine.reportDamage()
     this.#registry.bind(binding)

@@ -6,7 +6,7 @@ import { NotFoundError } from '../core/errors.js'
 import type { Progress } from '../engine/engineTypes.js'
 import type { ThreadSliceLike } from './createThreadSlice.js'
 import type { ThreadRegistry } from './registry.js'
-import type { ThreadLifecycle } from './threads.js'
+import type { AclChange, ThreadLifecycle } from './threads.js'
 import type { PeerRuntime } from './runtime.js'
 
 /** What a thread thunk resolves with. */
@@ -52,6 +52,12 @@ export interface InviteArgs {
   readonly role?: Role
   /** Seal the invite to this peer ID: only it can open it. Without, the invite is a bearer link. */
   readonly to?: string
+}
+
+/** Arguments of `changeAcl`: the thread, and one change to its ACL. */
+export interface ChangeAclArgs {
+  readonly threadId: string
+  readonly change: AclChange
 }
 
 /** Arguments of `transaction`. */
@@ -102,6 +108,22 @@ export function createThunks(parts: {
     }, options),
     /** An invite string for another peer (sealed to `to`, or a bearer link). */
     invite: createAsyncThunk('redux-threads/invite', (args: InviteArgs): Promise<string> => threads.invite(args.threadId, args.role ?? 'write', args.to), options),
+    /**
+     * Change an access-controlled thread's ACL (paper section 5.5.2): grant a peer roles, revoke
+     * them (a writer's later records are cut everywhere; a reader's revocation rotates the read
+     * key to the readers left), set the default roles, or delete an event. Resolves when the
+     * change is durable; rejects with `AccessDeniedError` when this peer may not make it, or
+     * `MisuseError` for a Raw thread.
+     *
+     * @example
+     * ```ts
+     * await store.dispatch(peer.thunks.changeAcl({ threadId, change: { kind: 'revoke', peer: bob, roles: ['write'] } })).unwrap()
+     * ```
+     */
+    changeAcl: createAsyncThunk('redux-threads/changeAcl', async (args: ChangeAclArgs): Promise<ChangeAclArgs> => {
+      await threads.changeAcl(args.threadId, args.change)
+      return args
+    }, options),
     /** Stop projecting and syncing a thread; it stays in storage. */
     leaveThread: createAsyncThunk('redux-threads/leaveThread', async (args: { threadId: string }): Promise<{ threadId: string }> => {
       await threads.close(args.threadId)

@@ -28,6 +28,11 @@ export interface ThreadInfo {
   readonly damage?: readonly CorruptStoreError[]
   /** True when the damage is in the thread key itself: nothing can be read or written with it. */
   readonly keyDamaged?: boolean
+  /**
+   * Read keys of later epochs (rotations), by epoch; epoch 0 is `key.read`. The same map for the
+   * thread's whole life in this store, so an engine holding the thread sees keys added later.
+   */
+  readonly readKeys: Map<number, Uint8Array>
 }
 
 /** Bytes of the check value stored beside a thread key. */
@@ -108,7 +113,7 @@ export class Logstore {
     const above = (n: string, c: number): number => Math.max(c, parseInt(n, 36) + 1)
     for await (const { key, value } of this.storage.range(keys.threads())) {
       let id: ThreadId
-      let entry: { n: string; key: Uint8Array; check?: Uint8Array }
+      let entry: { n: string; key: Uint8Array; check?: Uint8Array; epochs?: Record<string, Uint8Array> }
       try {
         id = ThreadId.parse(key[1] as string)
         entry = dagCbor.decode(value) as typeof entry
@@ -167,7 +172,13 @@ export class Logstore {
         }
         heads.set(logId, head)
       }
-      this.#threads.set(id.toString(), { id, key: threadKey, n: entry.n, ...(damage.length === 0 ? {} : { damage }), ...(keyDamaged ? { keyDamaged } : {}) })
+      const readKeys = new Map<number, Uint8Array>()
+      for (const [e, sealed] of Object.entries(entry.epochs ?? {})) {
+        const key = sealed instanceof Uint8Array && sealed.length === KEY_CHECK_BYTES + 32 ? sealed.subarray(KEY_CHECK_BYTES) : undefined
+        if (key === undefined || !equals(sealed.subarray(0, KEY_CHECK_BYTES), keyCheck(key))) damage.push(new CorruptStoreError(`the stored read key of epoch ${e} is damaged`, ctx))
+        else readKeys.set(Number(e), key)
+      }
+      this.#threads.set(id.toString(), { id, key: threadKey, n: entry.n, readKeys, ...(damage.length === 0 ? {} : { damage }), ...(keyDamaged ? { keyDamaged } : {}) })
       this.#logs.set(id.toString(), logs)
       this.#heads.set(id.toString(), heads)
     }
@@ -206,15 +217,43 @@ export class Logstore {
     }
     const merged: ThreadKey = existing?.key.read !== undefined ? existing.key : key.read !== undefined ? key : (existing?.key ?? key)
     const n = existing?.n ?? internKey(this.#counters.t++)
-    const info: ThreadInfo = { id, key: merged, n }
-    const keyBytes = threadKeyToBytes(merged)
-    const ops: StorageOp[] = [{ type: 'put', key: keys.thread(id.toString()), value: dagCbor.encode({ n, key: keyBytes, check: keyCheck(keyBytes) }) }]
+    const readKeys = existing?.readKeys ?? new Map<number, Uint8Array>()
+    const info: ThreadInfo = existing === undefined ? { id, key: merged, n, readKeys } : Object.assign(existing, { key: merged })
+    const ops: StorageOp[] = [this.#threadEntry(id, merged, n, readKeys)]
     if (existing === undefined) ops.push({ type: 'put', key: keys.counters(), value: dagCbor.encode(this.#counters) })
     await this.storage.batch(ops)
     this.#threads.set(id.toString(), info)
     if (!this.#logs.has(id.toString())) this.#logs.set(id.toString(), new Map())
     if (!this.#heads.has(id.toString())) this.#heads.set(id.toString(), new Map())
     return info
+  }
+
+  /** The storage op that writes a thread's entry: keys with their check values. */
+  #threadEntry(id: ThreadId, key: ThreadKey, n: string, readKeys: ReadonlyMap<number, Uint8Array>): StorageOp {
+    const keyBytes = threadKeyToBytes(key)
+    const epochs: Record<string, Uint8Array> = {}
+    for (const [e, k] of readKeys) {
+      const sealed = new Uint8Array(KEY_CHECK_BYTES + k.length)
+      sealed.set(keyCheck(k))
+      sealed.set(k, KEY_CHECK_BYTES)
+      epochs[String(e)] = sealed
+    }
+    const value = readKeys.size === 0 ? { n, key: keyBytes, check: keyCheck(keyBytes) } : { n, key: keyBytes, check: keyCheck(keyBytes), epochs }
+    return { type: 'put', key: keys.thread(id.toString()), value: dagCbor.encode(value) }
+  }
+
+  /**
+   * Keep the read key of a later epoch (a rotation sealed it to this peer), durably. The thread's
+   * `readKeys` map gains it at once. A key already held for the epoch stays, unless `replace`
+   * (the order accepted another rotation to that epoch than the one the key came from).
+   */
+  async addReadKey(id: ThreadId | string, epoch: number, key: Uint8Array, options: { replace?: boolean } = {}): Promise<void> {
+    const info = this.getThread(id)
+    if (info.readKeys.has(epoch) && options.replace !== true) return
+    const next = new Map(info.readKeys)
+    next.set(epoch, Uint8Array.from(key))
+    await this.storage.batch([this.#threadEntry(info.id, info.key, info.n, next)])
+    info.readKeys.set(epoch, Uint8Array.from(key))
   }
 
   thread(id: ThreadId | string): ThreadInfo | undefined {

@@ -83,7 +83,7 @@ describe('stored records', () => {
     expect(diff.every((i) => i >= NONCE_AT && i < SIG_AT)).toBe(true)
   })
 
-  it('has the layout 0x02 ‖ nonce(12) ‖ sig(64) ‖ idDigest(32) ‖ varint(len) ‖ headerBox ‖ bodyBox', () => {
+  it('has the layout 0x02 ‖ nonce(12) ‖ sig(64) ‖ idDigest(32) ‖ varint(epoch) ‖ varint(len) ‖ headerBox ‖ bodyBox', () => {
     const r = chain[1] as LogRecord
     const bytes = encodeStoredRecord(r)
     const headerBox = boxOf(r.blocks.header.bytes, {})
@@ -93,12 +93,14 @@ describe('stored records', () => {
     expect(hex(bytes.subarray(NONCE_AT, SIG_AT))).toBe(hex(recordBox.subarray(0, 12)))
     expect(hex(bytes.subarray(SIG_AT, ID_AT))).toBe(hex(r.sig))
     expect(hex(bytes.subarray(ID_AT, LEN_AT))).toBe(hex(r.id.multihash.digest))
-    const [len, lenBytes] = varint.decode(bytes, LEN_AT)
+    // The read key epoch (0 here: one byte), then the header box's length.
+    expect(bytes[LEN_AT]).toBe(0)
+    const [len, lenBytes] = varint.decode(bytes, LEN_AT + 1)
     expect(len).toBe(headerBox.length)
-    const boxesAt = LEN_AT + lenBytes
+    const boxesAt = LEN_AT + 1 + lenBytes
     expect(hex(bytes.subarray(boxesAt, boxesAt + len))).toBe(hex(headerBox))
     expect(hex(bytes.subarray(boxesAt + len))).toBe(hex(bodyBox))
-    expect(bytes.length).toBe(LEN_AT + lenBytes + headerBox.length + bodyBox.length)
+    expect(bytes.length).toBe(LEN_AT + 1 + lenBytes + headerBox.length + bodyBox.length)
   })
 
   it('splits the stored form into its parts', () => {
@@ -245,7 +247,8 @@ describe('stored records', () => {
     const unterminated = Uint8Array.from(stored.subarray(0, LEN_AT + 1))
     unterminated[LEN_AT] = 0xff
     catchTyped(() => decodeStoredRecord(unterminated, {}), CorruptStoreError)
-    const huge = Uint8Array.from([...stored.subarray(0, LEN_AT), 0xff, 0xff, 0xff, 0xff, 0x0f, ...stored.subarray(LEN_AT + 1)])
+    // (LEN_AT holds the epoch, one byte here; the header box's length follows it.)
+    const huge = Uint8Array.from([...stored.subarray(0, LEN_AT + 1), 0xff, 0xff, 0xff, 0xff, 0x0f, ...stored.subarray(LEN_AT + 2)])
     catchTyped(() => decodeStoredRecord(huge, {}), CorruptStoreError)
     for (const v of [undefined, null, 'stored', [2, 1]]) catchTyped(() => decodeStoredRecord(v as unknown as Uint8Array, {}), CorruptStoreError)
   })
