@@ -1,9 +1,9 @@
-import { isAction, type Dispatch, type Middleware, type MiddlewareAPI, type UnknownAction } from '@reduxjs/toolkit'
+import { SHOULD_AUTOBATCH, isAction, type Dispatch, type Middleware, type MiddlewareAPI, type UnknownAction } from '@reduxjs/toolkit'
 import { MisuseError } from '../core/errors.js'
 import type { ThreadEvent } from '../engine/threadEvent.js'
 import { threadApplied, type AppliedReason } from './appliedAction.js'
 import { settleCommand } from './createThreadSlice.js'
-import { autoBatched, commandOf, eventActionWith, isEventAction } from './eventAction.js'
+import { autoBatched, commandOf, eventActionOf, eventActionWith, isEventAction } from './eventAction.js'
 import { changedStates, type SliceStates } from './projection.js'
 import type { Binding, ThreadRegistry } from './registry.js'
 
@@ -52,9 +52,15 @@ export class StoreLink {
     const step = (): void => {
       const api = this.#api as MiddlewareAPI
       const states = reason === 'open' || reason === 'close' ? { ...state } : changedStates(this.storeStates(b), state)
-      const actions: UnknownAction[] = [threadApplied({ threadId: b.threadId, reason, states, events: events.length })]
-      for (const e of events) actions.push(eventActionWith(e, reason === 'replay' ? { replay: true } : {}) as unknown as UnknownAction)
-      actions.forEach((a, i) => api.dispatch(i < actions.length - 1 ? autoBatched(a) : a))
+      const applied = threadApplied({ threadId: b.threadId, reason, states, events: events.length })
+      api.dispatch(events.length > 0 ? autoBatched(applied) : applied)
+      // Each event's action is built once (the cached one as is, for the last of a remote batch).
+      const replay = reason === 'replay'
+      events.forEach((e, i) => {
+        const last = i === events.length - 1
+        if (last && !replay) api.dispatch(eventActionOf(e) as unknown as UnknownAction)
+        else api.dispatch(eventActionWith(e, { ...(replay ? { replay: true } : {}), ...(last ? {} : { [SHOULD_AUTOBATCH]: true }) }) as unknown as UnknownAction)
+      })
     }
     // In order: behind steps still waiting for the store (or being given to it).
     if (this.#api === undefined || this.#draining || this.#waiting.length > 0) this.#waiting.push(step)
