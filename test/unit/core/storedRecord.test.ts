@@ -137,16 +137,18 @@ describe('stored records', () => {
   })
 
   it.each([
-    ['header box', (_s: Uint8Array) => LEN_AT + 1 + 3, 'first bytes'],
-    ['header box', (s: Uint8Array) => LEN_AT + 1 + (s[LEN_AT] as number) - 1, 'last byte'],
-    ['body box', (s: Uint8Array) => LEN_AT + 1 + (s[LEN_AT] as number) + 20, 'a middle byte'],
+    // At LEN_AT the epoch (one byte, 0), then the header box's length (one byte), then the boxes.
+    ['header box', (_s: Uint8Array) => LEN_AT + 2 + 3, 'first bytes'],
+    ['header box', (s: Uint8Array) => LEN_AT + 2 + (s[LEN_AT + 1] as number) - 1, 'last byte'],
+    ['body box', (s: Uint8Array) => LEN_AT + 2 + (s[LEN_AT + 1] as number) + 20, 'a middle byte'],
     ['body box', (s: Uint8Array) => s.length - 1, 'last byte (tag)'],
     ['id digest', (_s: Uint8Array) => ID_AT, 'first byte'],
     ['id digest', (_s: Uint8Array) => LEN_AT - 1, 'last byte']
   ])('checkStored finds a flipped byte in the %s (%s): CorruptStoreError', (_where, index, _which) => {
     const r = chain[2] as LogRecord
     const stored = encodeStoredRecord(r)
-    expect(stored[LEN_AT]).toBeLessThan(0x80) // a one-byte varint: the header box is small
+    expect(stored[LEN_AT]).toBe(0) // epoch 0, one byte
+    expect(stored[LEN_AT + 1]).toBeLessThan(0x80) // a one-byte varint: the header box is small
     const i = index(stored)
     for (const mask of [0x01, 0x80, 0xff]) {
       const bad = decodeStoredRecord(flip(stored, i, mask), {})
