@@ -54,14 +54,27 @@ function shareObject(prev: Record<string, unknown>, next: Record<string, unknown
 }
 
 function shareArray(prev: readonly unknown[], next: readonly unknown[]): readonly unknown[] {
+  // The items a replay left as they were keep their identity already (immer): skip the common
+  // prefix and suffix by identity, so the work (and the pool of moved items) is bounded by what
+  // the replay refolded, not by the list's length.
+  const shortest = Math.min(prev.length, next.length)
+  let start = 0
+  while (start < shortest && prev[start] === next[start]) start++
+  let endPrev = prev.length
+  let endNext = next.length
+  while (endPrev > start && endNext > start && prev[endPrev - 1] === next[endNext - 1]) {
+    endPrev--
+    endNext--
+  }
+  if (start === endNext && start === endPrev) return prev.length === next.length ? prev : next
   let same = prev.length === next.length
-  const out = new Array<unknown>(next.length)
-  /** Old items by value, built only when one is needed: items that moved. */
+  const out = next.slice()
+  /** Old items of the window by value, built only when one is needed: items that moved. */
   let pool: Map<string, unknown[]> | undefined
-  for (let i = 0; i < next.length; i++) {
+  for (let i = start; i < endNext; i++) {
     const b = next[i]
-    const aligned = i < prev.length ? shareStructure(prev[i], b) : b
-    if (i < prev.length && aligned === prev[i]) {
+    const aligned = i < endPrev ? shareStructure(prev[i], b) : b
+    if (i < endPrev && aligned === prev[i]) {
       out[i] = aligned
       continue
     }
@@ -69,7 +82,8 @@ function shareArray(prev: readonly unknown[], next: readonly unknown[]): readonl
     if (typeof b === 'object' && b !== null) {
       if (pool === undefined) {
         pool = new Map()
-        for (const a of prev) {
+        for (let j = start; j < endPrev; j++) {
+          const a = prev[j]
           if (typeof a !== 'object' || a === null) continue
           const k = keyOf(a)
           if (k !== undefined) pool.set(k, [...(pool.get(k) ?? []), a])

@@ -19,6 +19,10 @@ import {
   type PeerPhase,
   type PeerState,
   type Role,
+  type AclChange,
+  type AclRole,
+  type ChangeAclArgs,
+  type ThreadAccess,
   type ThreadEntry,
   type ThreadHandle,
   type ThreadKey,
@@ -83,6 +87,16 @@ describe('createPeer types', () => {
     expectTypeOf(store.dispatch(peer.thunks.leaveThread({ threadId: 't' })).unwrap()).resolves.toEqualTypeOf<{ threadId: string }>()
     expectTypeOf(store.dispatch(peer.thunks.deleteThread({ threadId: 't' })).unwrap()).resolves.toEqualTypeOf<{ threadId: string }>()
     expectTypeOf(store.dispatch(peer.thunks.syncNow()).unwrap()).resolves.toEqualTypeOf<void>()
+    // Access control: one thunk for every ACL change; roles are the paper's five.
+    expectTypeOf(store.dispatch(peer.thunks.changeAcl({ threadId: 't', change: { kind: 'revoke', peer: 'p', roles: ['write'] } })).unwrap()).resolves.toEqualTypeOf<ChangeAclArgs>()
+    expectTypeOf<AclChange['kind']>().toEqualTypeOf<'grant' | 'revoke' | 'default' | 'delete'>()
+    expectTypeOf<AclRole>().toEqualTypeOf<'no-access' | 'follow' | 'read' | 'write' | 'delete'>()
+    // @ts-expect-error: not a role
+    void store.dispatch(peer.thunks.changeAcl({ threadId: 't', change: { kind: 'grant', peer: 'p', roles: ['admin'] } }))
+    // @ts-expect-error: a revocation names its peer
+    void store.dispatch(peer.thunks.changeAcl({ threadId: 't', change: { kind: 'revoke', roles: ['read'] } }))
+    expectTypeOf(peer.selectors.selectAccess(store.getState(), 't')).toEqualTypeOf<ThreadAccess | undefined>()
+    expectTypeOf<ThreadEntry['access']>().toEqualTypeOf<ThreadAccess | undefined>()
     expectTypeOf(store.dispatch(peer.thunks.start()).unwrap()).resolves.toEqualTypeOf<{ peerId: string }>()
     // A transaction's result is not carried through the thunk's type (see the report).
     expectTypeOf(store.dispatch(peer.thunks.transaction({ threadId: 't', run: () => 42 })).unwrap()).resolves.toEqualTypeOf<unknown>()
