@@ -16,6 +16,7 @@ const esmOnly = new Set(['conformance', 'network-conformance', 'cli'])
 const entries = {
   index: 'src/index.ts',
   advanced: 'src/advanced.ts',
+  db: 'src/db/index.ts',
   memory: 'adapters/storage/memory.ts',
   level: 'adapters/storage/level.ts',
   localforage: 'adapters/storage/localforage.ts',

@@ -22,7 +22,9 @@ const ALLOWED: Record<string, readonly string[]> = {
   rx: ['core', 'store', 'engine', 'platform'],
   net: ['core', 'store', 'engine', 'platform'],
   redux: ['core', 'store', 'engine', 'acl', 'rx', 'net', 'platform'],
-  '.': ['core', 'store', 'engine', 'acl', 'rx', 'net', 'redux', 'platform']
+  // The database modules are thread slices: they sit on the Redux bindings (REVIEW.md part 3, move 3).
+  db: ['core', 'engine', 'redux', 'platform'],
+  '.': ['core', 'store', 'engine', 'acl', 'rx', 'net', 'redux', 'db', 'platform']
 }
 
 function files(dir: string): string[] {
