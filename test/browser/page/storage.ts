@@ -36,7 +36,7 @@ async function rawIndexedDb(): Promise<{ databases: string[]; stores: string[]; 
     req.onsuccess = () => resolve(req.result)
     req.onerror = () => reject(req.error)
   })
-  const stores = [...db.objectStoreNames]
+  const stores = Array.from(db.objectStoreNames)
   const value = await new Promise<unknown>((resolve, reject) => {
     const tx = db.transaction('storage', 'readonly')
     let found: unknown

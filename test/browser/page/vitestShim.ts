@@ -9,7 +9,7 @@
  * the assertions mean in the page what they mean in Node.
  */
 import * as chai from 'chai'
-import { JestAsymmetricMatchers, JestChaiExpect, JestExtend, getState, setState } from '@vitest/expect'
+import { JestAsymmetricMatchers, JestChaiExpect, JestExtend, getState, setState, type ExpectStatic } from '@vitest/expect'
 
 chai.use(JestExtend)
 chai.use(JestChaiExpect)
@@ -70,7 +70,7 @@ export const expect = ((value: unknown, message?: string) => {
   const { assertionCalls } = getState(expect)
   setState({ assertionCalls: assertionCalls + 1 }, expect)
   return chai.expect(value, message)
-}) as unknown as typeof import('@vitest/expect').chai.expect & ((value: unknown, message?: string) => any)
+}) as unknown as ExpectStatic
 Object.assign(expect, chai.expect)
 setState({ assertionCalls: 0, isExpectingAssertions: false, isExpectingAssertionsError: null, expectedAssertionsNumber: null, expectedAssertionsNumberErrorGen: null }, expect)
 

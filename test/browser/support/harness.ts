@@ -107,6 +107,9 @@ export async function servePage(entry: string): Promise<PageServer> {
     } else if (path === '/app.js') {
       res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-store' })
       res.end(js)
+    } else if (path === '/favicon.ico') {
+      res.writeHead(204) // asked for by every page; not an error worth logging
+      res.end()
     } else {
       res.writeHead(404)
       res.end()
@@ -177,4 +180,30 @@ function watch(page: Page): void {
 export async function tempProfile(label: string): Promise<{ dir: string; remove: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), `redux-threads-${label}-`))
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) }
+}
+
+/**
+ * SIGKILL the Chromium running on the profile `userDataDir` (its main process: the one with that
+ * `--user-data-dir` and no `--type=`), as a crash or a killed tab process would end it: no
+ * shutdown, no flush. Resolves when `context` has seen the browser go.
+ */
+export async function killBrowser(context: BrowserContext, userDataDir: string): Promise<number> {
+  const { readdir, readFile } = await import('node:fs/promises')
+  const pids: number[] = []
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    let args: string[]
+    try {
+      args = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0')
+    } catch {
+      continue // exited meanwhile
+    }
+    if (args.includes(`--user-data-dir=${userDataDir}`) && !args.some((a) => a.startsWith('--type='))) pids.push(Number(entry))
+  }
+  if (pids.length !== 1) throw new Error(`expected one Chromium main process on ${userDataDir}, found ${JSON.stringify(pids)}`)
+  const pid = pids[0] as number
+  const closed = new Promise<void>((resolve) => context.once('close', () => resolve()))
+  process.kill(pid, 'SIGKILL')
+  await closed
+  return pid
 }
