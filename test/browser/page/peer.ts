@@ -124,6 +124,69 @@ const harness = {
 
   acknowledged: (): string[] => [...acknowledged],
 
+  /** The page's clock (ms), for timings measured in the page. */
+  now: (): number => performance.now(),
+
+  count: (): number => started().store.getState().todos.length,
+
+  /** Resolves with the page's clock when the store holds at least `n` todos. */
+  whenCount(n: number): Promise<number> {
+    const { store } = started()
+    return new Promise((resolve) => {
+      const check = (): boolean => {
+        if (store.getState().todos.length < n) return false
+        resolve(performance.now())
+        return true
+      }
+      if (check()) return
+      const off = store.subscribe(() => {
+        if (check()) off()
+      })
+    })
+  },
+
+  /**
+   * What storing `n` entries of `bytes` costs here: one `batch` through the localforage adapter,
+   * and the same entries in one raw IndexedDB transaction (ms each). For the browser bench.
+   */
+  async storageBatch(n: number, bytes: number): Promise<{ adapterMs: number; rawMs: number }> {
+    const value = new Uint8Array(bytes).fill(7)
+    const name = `bench-batch-${Date.now()}`
+    const adapter = localforageStorage({ name })
+    await adapter.get(['warm']) // opens the database outside the timed region
+    let start = performance.now()
+    await adapter.batch(Array.from({ length: n }, (_, i) => ({ type: 'put' as const, key: ['b', String(i)], value })))
+    const adapterMs = performance.now() - start
+    await adapter.close()
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const req = indexedDB.open(`${name}-raw`, 1)
+      req.onupgradeneeded = () => req.result.createObjectStore('s')
+      req.onsuccess = () => resolve(req.result)
+      req.onerror = () => reject(req.error)
+    })
+    start = performance.now()
+    await new Promise<void>((resolve, reject) => {
+      const tx = db.transaction('s', 'readwrite')
+      const store = tx.objectStore('s')
+      for (let i = 0; i < n; i++) store.put(value, `b/${i}`)
+      tx.oncomplete = () => resolve()
+      tx.onerror = () => reject(tx.error)
+    })
+    const rawMs = performance.now() - start
+    db.close()
+    return { adapterMs, rawMs }
+  },
+
+  /** Dispatch `n` commands in one turn; resolves with the ms until every one is durable. */
+  async burst(n: number, prefix: string): Promise<number> {
+    const { store } = started()
+    const start = performance.now()
+    const pending: Array<Promise<unknown>> = []
+    for (let i = 0; i < n; i++) pending.push(store.dispatch(todos.actions.added(`${prefix}-${i}`)).unwrap())
+    await Promise.all(pending)
+    return performance.now() - start
+  },
+
   texts(): string[] {
     return started().store.getState().todos.map((t) => t.text)
   },
