@@ -12,10 +12,15 @@ import { localforageStorage } from '../../../adapters/storage/localforage.js'
 import { libp2pNetwork } from '../../../adapters/network/libp2p.js'
 import { todos } from '../../../examples/todo/todoSlice.js'
 import type { ThreadEntry } from '../../../src/redux/peerSlice.js'
+import { tally } from './tally.js'
+
+/** The thread slice a thread projects into: the todo list, or the benches' event tally. */
+export type SliceName = 'todos' | 'tally'
+const slices = { todos, tally } as const
 
 function makeStore(peer: Peer) {
   return configureStore({
-    reducer: { [peer.reducerPath]: peer.reducer, todos: todos.reducer },
+    reducer: { [peer.reducerPath]: peer.reducer, todos: todos.reducer, tally: tally.reducer },
     // RTK's dev checks walk the whole state on every dispatch; they test nothing of the peer.
     middleware: (d) => d({ immutableCheck: false, serializableCheck: false }).concat(peer.middleware)
   })
@@ -33,6 +38,7 @@ export interface StartOptions {
 let peer: Peer | undefined
 let store: Store | undefined
 let threadId: string | undefined
+let slice: SliceName = 'todos'
 /** Texts whose `added` command resolved `unwrap()` (durable), in order. */
 const acknowledged: string[] = []
 
@@ -58,15 +64,17 @@ const harness = {
     return { peerId: peer.id as string }
   },
 
-  async createThread(): Promise<string> {
+  async createThread(kind: SliceName = 'todos'): Promise<string> {
     const { peer, store } = started()
-    ;({ threadId } = await store.dispatch(peer.thunks.createThread({ slices: [todos] })).unwrap())
+    slice = kind
+    ;({ threadId } = await store.dispatch(peer.thunks.createThread({ slices: [slices[kind]] })).unwrap())
     return threadId
   },
 
-  async join(invite: string): Promise<{ threadId: string; caughtUp: boolean }> {
+  async join(invite: string, kind: SliceName = 'todos'): Promise<{ threadId: string; caughtUp: boolean }> {
     const { peer, store } = started()
-    const joined = await store.dispatch(peer.thunks.joinThread({ invite, slices: [todos] })).unwrap()
+    slice = kind
+    const joined = await store.dispatch(peer.thunks.joinThread({ invite, slices: [slices[kind]] })).unwrap()
     threadId = joined.threadId
     return { threadId: joined.threadId, caughtUp: joined.caughtUp }
   },
@@ -127,14 +135,21 @@ const harness = {
   /** The page's clock (ms), for timings measured in the page. */
   now: (): number => performance.now(),
 
-  count: (): number => started().store.getState().todos.length,
+  /** Events in the open thread's slice (todos, or the tally's count). */
+  count(): number {
+    const state = started().store.getState()
+    return slice === 'todos' ? state.todos.length : state.tally.count
+  },
 
-  /** Resolves with the page's clock when the store holds at least `n` todos. */
+  /** The tally's order hash (equal on peers that folded the same events in the same order). */
+  tallyHash: (): number => started().store.getState().tally.hash,
+
+  /** Resolves with the page's clock when the open thread's slice holds at least `n` events. */
   whenCount(n: number): Promise<number> {
     const { store } = started()
     return new Promise((resolve) => {
       const check = (): boolean => {
-        if (store.getState().todos.length < n) return false
+        if (harness.count() < n) return false
         resolve(performance.now())
         return true
       }
@@ -182,7 +197,10 @@ const harness = {
     const { store } = started()
     const start = performance.now()
     const pending: Array<Promise<unknown>> = []
-    for (let i = 0; i < n; i++) pending.push(store.dispatch(todos.actions.added(`${prefix}-${i}`)).unwrap())
+    for (let i = 0; i < n; i++) {
+      const action = slice === 'todos' ? todos.actions.added(`${prefix}-${i}`) : tally.actions.added({ n: i })
+      pending.push(store.dispatch(action).unwrap())
+    }
     await Promise.all(pending)
     return performance.now() - start
   },
