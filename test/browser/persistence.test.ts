@@ -3,11 +3,15 @@
  * relaunched on the same user-data-dir) keep the peer's identity, its threads and their state;
  * a page closed in the middle of writing loses no command whose `unwrap()` had resolved.
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { BrowserContext, Page } from 'playwright-core'
 import { Resources } from '../integration/libp2p/helpers.js'
 import { killBrowser, launchPersistent, openPage, PAGE_WAIT_MS, reloadPage, servePage, tempProfile } from './support/harness.js'
-import { call } from './support/peers.js'
+import { call, nodePeer, pageHas, todos } from './support/peers.js'
+import { until } from '../integration/libp2p/helpers.js'
+
+// Chromium starts several times per test; on a loaded machine that takes a while.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 })
 
 const resources = new Resources()
 afterEach(async () => {
@@ -35,9 +39,9 @@ async function launch(dir: string): Promise<BrowserContext> {
 }
 
 /** Open the peer page and start a peer (no network) on the IndexedDB database `db`. */
-async function startPeer(context: BrowserContext, url: string, db: string): Promise<{ page: Page; peerId: string }> {
+async function startPeer(context: BrowserContext, url: string, db: string, network = false): Promise<{ page: Page; peerId: string }> {
   const page = await openPage(context, url)
-  const { peerId } = await call(page, 'start', { db, network: false })
+  const { peerId } = await call(page, 'start', { db, network })
   return { page, peerId }
 }
 
@@ -66,6 +70,34 @@ describe('IndexedDB persistence in Chromium', () => {
     expect(await call(second.page, 'storedThreads')).toEqual([threadId])
     await call(second.page, 'open', threadId)
     expect(await call(second.page, 'texts')).toEqual(['a', 'b', 'c'])
+    await call(second.page, 'close')
+  })
+
+  it('a restarted browser redials the Node peer from its own storage and catches up both ways', async () => {
+    const url = await server()
+    const dir = await profile('offline')
+    const node = await nodePeer()
+    resources.add(() => node.close())
+    const thread = await node.createThread({ slices: [todos] })
+    let context = await launch(dir)
+    const first = await startPeer(context, url, 'offline', true)
+    await call(first.page, 'join', await thread.invite())
+    await call(first.page, 'add', 'page-online')
+    await until(node.store, () => node.texts().includes('page-online'), 'Node holds the page todo')
+    await context.close()
+
+    // While the browser is closed, Node writes; the page's first write after the restart is
+    // made before it reconnects.
+    await node.store.dispatch(todos.actions.added('node-while-away')).unwrap()
+    context = await launch(dir)
+    const second = await startPeer(context, url, 'offline', true)
+    expect(second.peerId).toBe(first.peerId)
+    // No invite: the thread, its keys and Node's address come from IndexedDB.
+    await call(second.page, 'open', thread.id.toString())
+    await call(second.page, 'add', 'page-after-restart')
+    await pageHas(second.page, ['node-while-away'], 'the restarted page caught up with Node')
+    await until(node.store, () => node.texts().includes('page-after-restart'), "Node holds the restarted page's todo", { describe: () => JSON.stringify(node.texts()) })
+    expect(await call(second.page, 'todos')).toEqual(node.store.getState().todos.map((t) => [t.text, t.by]))
     await call(second.page, 'close')
   })
 

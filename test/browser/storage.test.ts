@@ -3,11 +3,14 @@
  * adapter in real Chromium, over its real IndexedDB: the suite's own cases, registered in the
  * page (test/browser/page/storage.ts), each run there by name as a vitest test of its own here.
  */
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it, vi } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
 import type { StorageHarness } from './page/storage.js'
 import type { PageTestResult } from './page/vitestShim.js'
 import { launchBrowser, openPage, pageLog, servePage, type PageServer } from './support/harness.js'
+
+// Real browsers on a shared machine: generous limits; each wait inside has its own.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 })
 
 // The case names come from the page, so the page is opened while vitest collects this file.
 const server: PageServer = await servePage('storage.ts')

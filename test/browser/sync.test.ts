@@ -4,11 +4,14 @@
  * two pages with separate storage collaborate through the Node peer. Pages only dial out, so
  * everything between two pages travels through Node.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { Browser, BrowserContext } from 'playwright-core'
 import { Resources, until } from '../integration/libp2p/helpers.js'
 import { launchBrowser, openPage, servePage, type PageServer } from './support/harness.js'
 import { call, nodePeer, pageHas, todos, type NodePeer } from './support/peers.js'
+
+// Real browsers on a shared machine: generous limits; each wait inside has its own.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 })
 
 let server: PageServer
 let browser: Browser
