@@ -73,6 +73,27 @@ describe('IndexedDB persistence in Chromium', () => {
     await call(second.page, 'close')
   })
 
+  it('one peer per IndexedDB store across tabs (Web Locks): a second tab is refused until the first closes', async () => {
+    const url = await server()
+    const context = await launch(await profile('locks'))
+    const first = await startPeer(context, url, 'shared')
+    const threadId = await call(first.page, 'createThread')
+    await call(first.page, 'add', 'from-first-tab')
+    const second = await openPage(context, url)
+    await expect(call(second, 'start', { db: 'shared', network: false })).rejects.toThrow(/another tab or worker holds the IndexedDB store/)
+    // Another database in the same origin is free.
+    await expect(call(second, 'start', { db: 'other', network: false })).resolves.toHaveProperty('peerId')
+    await call(second, 'close')
+    // The lock goes with the tab that held it (Chromium releases it a moment after the close
+    // resolves, so wait for it rather than race it).
+    await first.page.close()
+    await call(second, 'whenStoreFree', 'shared')
+    expect(await call(second, 'start', { db: 'shared', network: false })).toEqual({ peerId: first.peerId })
+    await call(second, 'open', threadId)
+    expect(await call(second, 'texts')).toEqual(['from-first-tab'])
+    await call(second, 'close')
+  })
+
   it('a restarted browser redials the Node peer from its own storage and catches up both ways', async () => {
     const url = await server()
     const dir = await profile('offline')
