@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { BrowserContext, Page } from 'playwright-core'
 import { Resources } from '../integration/libp2p/helpers.js'
-import { killBrowser, launchPersistent, openPage, PAGE_WAIT_MS, reloadPage, servePage, tempProfile } from './support/harness.js'
+import { killBrowser, launchPersistent, openPage, PAGE_WAIT_MS, reloadPage, servePage, tempProfile, takePageErrors } from './support/harness.js'
 import { call, nodePeer, pageHas, todos } from './support/peers.js'
 import { until } from '../integration/libp2p/helpers.js'
 
@@ -16,6 +16,8 @@ vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 })
 const resources = new Resources()
 afterEach(async () => {
   await resources.closeAll()
+  // No page threw or logged an error, not even while closing.
+  expect(takePageErrors()).toEqual([])
 })
 
 async function server(): Promise<string> {

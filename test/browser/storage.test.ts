@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
 import type { StorageHarness } from './page/storage.js'
 import type { PageTestResult } from './page/vitestShim.js'
-import { launchBrowser, openPage, pageLog, servePage, type PageServer } from './support/harness.js'
+import { launchBrowser, openPage, pageLog, servePage, takePageErrors, type PageServer } from './support/harness.js'
 
 // Real browsers on a shared machine: generous limits; each wait inside has its own.
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 })
@@ -21,6 +21,8 @@ const names = await page.evaluate(() => (globalThis as unknown as { harness: Sto
 afterAll(async () => {
   await browser.close()
   await server.close()
+  // No page threw or logged an error during the suite.
+  expect(takePageErrors()).toEqual([])
 })
 
 describe('storage conformance in Chromium (localforage on IndexedDB)', () => {

@@ -7,7 +7,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { Browser, BrowserContext } from 'playwright-core'
 import { Resources, until } from '../integration/libp2p/helpers.js'
-import { launchBrowser, openPage, servePage, type PageServer } from './support/harness.js'
+import { launchBrowser, openPage, servePage, type PageServer, takePageErrors } from './support/harness.js'
 import { call, nodePeer, pageHas, todos, type NodePeer } from './support/peers.js'
 
 // Real browsers on a shared machine: generous limits; each wait inside has its own.
@@ -28,6 +28,8 @@ afterAll(async () => {
 
 afterEach(async () => {
   await resources.closeAll()
+  // No page threw or logged an error, not even while closing.
+  expect(takePageErrors()).toEqual([])
 })
 
 async function startNode(): Promise<NodePeer> {

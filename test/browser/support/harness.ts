@@ -137,6 +137,19 @@ export interface PageLog {
 }
 
 const logs = new WeakMap<Page, PageLog>()
+/** Every page's errors since the last {@link takePageErrors}. */
+let unclaimed: string[] = []
+
+/**
+ * The uncaught errors and console errors of every page opened in this process since the last
+ * call. The browser tests expect none after each test: a library that threw in a page callback
+ * (a timer, a socket event) would otherwise pass unnoticed.
+ */
+export function takePageErrors(): string[] {
+  const errors = unclaimed
+  unclaimed = []
+  return errors
+}
 
 /** The page's uncaught errors and console errors so far. */
 export function pageLog(page: Page): PageLog {
@@ -168,10 +181,14 @@ function watch(page: Page): void {
   const debug = process.env.BROWSER_DEBUG === '1'
   page.on('pageerror', (err) => {
     log.errors.push(`pageerror: ${err.stack ?? err.message}`)
+    unclaimed.push(`pageerror: ${err.stack ?? err.message}`)
     if (debug) console.error('[page error]', err)
   })
   page.on('console', (msg) => {
-    if (msg.type() === 'error') log.errors.push(`console.error: ${msg.text()}`)
+    if (msg.type() === 'error') {
+      log.errors.push(`console.error: ${msg.text()}`)
+      unclaimed.push(`console.error: ${msg.text()}`)
+    }
     if (debug) console.log(`[page ${msg.type()}]`, msg.text())
   })
 }
