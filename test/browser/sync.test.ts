@@ -132,3 +132,34 @@ describe('two pages with separate storage, through a Node peer', () => {
     expect(await call(b.page, 'todos')).toEqual(expected)
   })
 })
+
+describe('browser-only writers with a Node follower', () => {
+  it('a page creates a thread, a follower (which cannot read it) relays it to a second page', async () => {
+    const follower = await startNode()
+    const a = await startPage('only-a')
+    const b = await startPage('only-b')
+    const threadId = await call(a.page, 'createThread')
+    await call(a.page, 'add', 'a-1')
+    // Pages cannot be dialed: both dial the follower, whose address they know out of band.
+    await call(a.page, 'dial', follower.id, follower.wsAddresses())
+    const followed = await follower.joinThread(await call(a.page, 'invite', { role: 'follow', to: follower.id }))
+    expect(followed.role).toBe('follow')
+    expect(followed.key.read).toBeUndefined()
+    await call(b.page, 'dial', follower.id, follower.wsAddresses())
+    // A's invite names no address (A has none): B finds the thread through the follower.
+    const joined = await call(b.page, 'join', await call(a.page, 'invite', { role: 'write', to: b.peerId }))
+    expect(joined.threadId).toBe(threadId)
+    await pageHas(b.page, ['a-1'])
+
+    await call(b.page, 'add', 'b-1')
+    await pageHas(a.page, ['b-1'])
+    await call(a.page, 'add', 'a-2')
+    await pageHas(b.page, ['a-2'])
+    expect(await call(a.page, 'todos')).toEqual(await call(b.page, 'todos'))
+    // The follower holds both pages' logs, up to their heads, and no todo (it has no read key).
+    await until([follower.store, followed.status$], () => JSON.stringify(Object.fromEntries([...followed.heads()].map(([log, h]) => [log, h.seq]))) === JSON.stringify({ [a.peerId]: 2, [b.peerId]: 1 }), 'the follower holds both logs', {
+      describe: () => JSON.stringify([...followed.heads()].map(([log, h]) => [log, h.seq]))
+    })
+    expect(follower.texts()).toEqual([])
+  })
+})
