@@ -1,0 +1,209 @@
+import { check, isSafeKey } from './errors.js'
+import { newId } from './ids.js'
+import { memoByIdentity, plain } from './plain.js'
+import type { Stamp } from './stamp.js'
+
+/**
+ * An ordered list anchored on element IDs, in the manner of RGA (paper section 5.4). Each
+ * element has a unique ID made when its insert was made; an insert names the element it goes
+ * after (or `null`, the head). Folded in the thread's total order, an insert goes right after
+ * its anchor, so:
+ * - concurrent inserts at one place all survive, the later in the total order first, the same on
+ *   every peer;
+ * - a run typed by one writer (each insert after the one before) is never interleaved with
+ *   another writer's run at the same place;
+ * - a delete leaves a tombstone (`deleted`: the stamp of the deleting event), so an insert
+ *   anchored on a deleted element still lands right after where it was;
+ * - delete wins: a `set` of a deleted element changes nothing, whichever sorts first.
+ *
+ * The state is a plain array of elements in document order, tombstones included. Each command
+ * costs O(n + k) for n elements and k inserted (one scan and one array copy, outside Immer).
+ */
+export type ListState<T> = ListElement<T>[]
+
+/** One element of a {@link ListState}. */
+export interface ListElement<T> {
+  /** Unique, made when its insert was made (see {@link insertedIds}). */
+  id: string
+  value: T
+  /** Present once deleted: the stamp of the first event that deleted it (a tombstone). */
+  deleted?: Stamp
+}
+
+/** Insert `values` right after the element `after` (`null`: at the head). */
+export interface ListInsert<T> {
+  readonly op: 'insert'
+  readonly after: string | null
+  /** The first element's ID; the k-th (k ≥ 1) gets `${id}:${k}`. */
+  readonly id: string
+  readonly values: readonly T[]
+}
+
+/** Delete the elements `ids` (those seen by the command's author: concurrent inserts survive). */
+export interface ListDelete {
+  readonly op: 'delete'
+  readonly ids: readonly string[]
+}
+
+/** Replace the value of element `id` (ignored once it is deleted: delete wins). */
+export interface ListSet<T> {
+  readonly op: 'set'
+  readonly id: string
+  readonly value: T
+}
+
+/** A command of a list. */
+export type ListOp<T> = ListInsert<T> | ListDelete | ListSet<T>
+
+/** The IDs an insert gives its elements, in order: `id`, then `${id}:1`, `${id}:2`… */
+export function insertedIds(op: Pick<ListInsert<unknown>, 'id' | 'values'>): string[] {
+  return op.values.map((_, k) => (k === 0 ? op.id : `${op.id}:${k}`))
+}
+
+/**
+ * The payload of inserting `values` right after the element `after` (`null`: at the head), with
+ * a new unique ID (see {@link insertedIds} for the elements' IDs).
+ *
+ * @example
+ * ```ts
+ * import { insertedIds, makeListInsert } from 'redux-threads/db'
+ * const op = makeListInsert(null, ['milk', 'eggs'])
+ * store.dispatch(shopping.actions.edited(op))
+ * const [milkId] = insertedIds(op)
+ * ```
+ */
+export function makeListInsert<T>(after: string | null, values: readonly T[], id: string = newId()): ListInsert<T> {
+  return { op: 'insert', after, id, values: [...values] }
+}
+
+/**
+ * The payload of inserting `values` at visible position `index` (0: at the head; the list's
+ * length: at the end) of the list as this peer sees it now.
+ *
+ * @throws RangeError when `index` is outside `0..length`.
+ */
+export function makeListInsertAt<T>(state: ListState<T>, index: number, values: readonly T[]): ListInsert<T> {
+  const ids = listIds(state)
+  if (!Number.isInteger(index) || index < 0 || index > ids.length) throw new RangeError(`index ${index} is outside 0..${ids.length}`)
+  return makeListInsert(index === 0 ? null : (ids[index - 1] as string), values)
+}
+
+/** The payload of deleting the elements `ids`. */
+export function makeListDelete(ids: readonly string[]): ListDelete {
+  return { op: 'delete', ids: [...ids] }
+}
+
+/** The payload of replacing the value of element `id`. */
+export function makeListSet<T>(id: string, value: T): ListSet<T> {
+  return { op: 'set', id, value }
+}
+
+/**
+ * Apply a list command stamped `stamp` (use {@link stampOf} in a case reducer). Pure: returns a
+ * new array (or `state` itself when nothing changes) and never mutates `state`, whether it is a
+ * plain array or an Immer draft; the work happens on plain arrays, outside the draft.
+ *
+ * Rules: an insert goes right after its anchor (deleted or not); an insert reusing an ID, or
+ * anchored on an element the list does not hold, is invalid. A delete of a deleted element
+ * keeps its first tombstone; of an element the list does not hold, is invalid. A set of a
+ * deleted element is ignored (delete wins); of an element the list does not hold, is invalid.
+ *
+ * @throws {@link InvalidOperationError} for an invalid or malformed command (the command is
+ * refused; a peer's event is skipped by every peer alike).
+ *
+ * @example
+ * ```ts
+ * import type { PayloadAction } from '@reduxjs/toolkit'
+ * import { createThreadSlice } from 'redux-threads'
+ * import { applyList, listValues, stampOf, type ListOp, type ListState } from 'redux-threads/db'
+ *
+ * const shopping = createThreadSlice({
+ *   name: 'shopping',
+ *   initialState: { items: [] as ListState<string> },
+ *   reducers: {
+ *     edited(state, action: PayloadAction<ListOp<string>>) {
+ *       state.items = applyList(state.items, action.payload, stampOf(action))
+ *     }
+ *   },
+ *   selectors: { items: (state) => listValues(state.items) }
+ * })
+ * ```
+ */
+export function applyList<T>(draftOrState: ListState<T>, op: ListOp<T>, stamp: Stamp): ListState<T> {
+  check(typeof op === 'object' && op !== null, 'a list operation is an object')
+  const items = plain(draftOrState)
+  if (op.op === 'insert') return insert(items, op)
+  if (op.op === 'delete') return remove(items, op, stamp) ?? draftOrState
+  check(op.op === 'set' && isSafeKey(op.id) && 'value' in op, 'a list operation is `{ op: "insert", after, id, values }`, `{ op: "delete", ids }` or `{ op: "set", id, value }`')
+  const at = items.findIndex((e) => e.id === op.id)
+  check(at >= 0, `a list set names element \`${op.id}\`, which the list does not hold`)
+  const old = items[at] as ListElement<T>
+  if (old.deleted !== undefined) return draftOrState
+  const out = items.slice()
+  out[at] = { id: old.id, value: op.value }
+  return out
+}
+
+function insert<T>(items: ListState<T>, op: ListInsert<T>): ListState<T> {
+  check(isSafeKey(op.id) && op.id.length > 0 && Array.isArray(op.values) && (op.after === null || isSafeKey(op.after)), 'a list insert is `{ op: "insert", after: string | null, id: string, values: [] }`')
+  if (op.values.length === 0) return items
+  const ids = insertedIds(op)
+  const fresh = new Set(ids)
+  check(fresh.size === ids.length, `the insert \`${op.id}\` gives two elements one ID`)
+  let anchor = op.after === null ? -1 : -2
+  for (let i = 0; i < items.length; i++) {
+    const id = (items[i] as ListElement<T>).id
+    check(!fresh.has(id), `the list already holds an element \`${id}\``)
+    if (id === op.after) anchor = i
+  }
+  check(anchor !== -2, `a list insert is anchored on \`${String(op.after)}\`, which the list does not hold`)
+  const added = op.values.map((value, k) => ({ id: ids[k] as string, value }))
+  const out = items.slice(0, anchor + 1)
+  for (const e of added) out.push(e)
+  for (let i = anchor + 1; i < items.length; i++) out.push(items[i] as ListElement<T>)
+  return out
+}
+
+function remove<T>(items: ListState<T>, op: ListDelete, stamp: Stamp): ListState<T> | undefined {
+  check(Array.isArray(op.ids) && op.ids.every(isSafeKey), 'a list delete is `{ op: "delete", ids: string[] }`')
+  const wanted = new Set(op.ids)
+  const tombstone: Stamp = { clock: stamp.clock, logId: stamp.logId, seq: stamp.seq }
+  let out: ListState<T> | undefined
+  let found = 0
+  for (let i = 0; i < items.length && found < wanted.size; i++) {
+    const e = items[i] as ListElement<T>
+    if (!wanted.has(e.id)) continue
+    found++
+    if (e.deleted !== undefined) continue
+    out ??= items.slice()
+    out[i] = { id: e.id, value: e.value, deleted: tombstone }
+  }
+  if (found < wanted.size) {
+    const missing = [...wanted].find((id) => !items.some((e) => e.id === id))
+    check(false, `a list delete names element \`${String(missing)}\`, which the list does not hold`)
+  }
+  return out
+}
+
+const liveIds = memoByIdentity((items: ListState<unknown>): string[] => items.filter((e) => e.deleted === undefined).map((e) => e.id))
+const liveValues = memoByIdentity((items: ListState<unknown>): unknown[] => items.filter((e) => e.deleted === undefined).map((e) => e.value))
+
+/** The values of the elements not deleted, in order. Memoized: the same array until the list changes. */
+export function listValues<T>(state: ListState<T>): readonly T[] {
+  return liveValues(state) as T[]
+}
+
+/** The IDs of the elements not deleted, in order. Memoized like {@link listValues}. */
+export function listIds(state: ListState<unknown>): readonly string[] {
+  return liveIds(state)
+}
+
+/** The ID of the element at visible position `index`, or `undefined` past the end. */
+export function listIdAt(state: ListState<unknown>, index: number): string | undefined {
+  return listIds(state)[index]
+}
+
+/** The visible position of element `id`, or -1 when it is deleted or unknown. */
+export function listIndexOf(state: ListState<unknown>, id: string): number {
+  return listIds(state).indexOf(id)
+}
