@@ -121,7 +121,10 @@ function isCodePoint(value: unknown): boolean {
 
 const text = memoByIdentity((state: TextState): string => {
   let out = ''
-  for (const e of state) if (e.deleted === undefined) out += e.value
+  for (let i = 0; i < state.length; i++) {
+    const e = state[i] as ListElement<string>
+    if (e.deleted === undefined) out += e.value
+  }
   return out
 })
 
@@ -144,7 +147,8 @@ const layout = memoByIdentity((state: TextState): Layout => {
   const ids: string[] = []
   const ends: number[] = []
   let at = 0
-  for (const e of state as ListElement<string>[]) {
+  for (let i = 0; i < state.length; i++) {
+    const e = state[i] as ListElement<string>
     if (e.deleted !== undefined) continue
     at += e.value.length
     ids.push(e.id)
