@@ -1,7 +1,7 @@
 import { check, InvalidOperationError, isSafeKey } from './errors.js'
 import { newId } from './ids.js'
 import { frozen, memoByIdentity, plain } from './plain.js'
-import type { Stamp } from './stamp.js'
+import { keptStamp, type Stamp } from './stamp.js'
 
 /**
  * An ordered list anchored on element IDs, in the manner of RGA (paper section 5.4). Each
@@ -103,10 +103,12 @@ export function makeListSet<T>(id: string, value: T): ListSet<T> {
  * new array (or `state` itself when nothing changes) and never mutates `state`, whether it is a
  * plain array or an Immer draft; the work happens on plain arrays, outside the draft.
  *
- * Rules: an insert goes right after its anchor (deleted or not); an insert reusing an ID, or
- * anchored on an element the list does not hold, is invalid. A delete of a deleted element
- * keeps its first tombstone; of an element the list does not hold, is invalid. A set of a
- * deleted element is ignored (delete wins); of an element the list does not hold, is invalid.
+ * Rules: an insert goes right after its anchor (deleted or not); an insert reusing an ID is
+ * invalid. A delete of a deleted element keeps its first tombstone. A set of a deleted element
+ * is ignored (delete wins). An anchor or element the list does not hold is invalid in a local
+ * command (`stamp.local`), and makes a peer's event change nothing: the insert that made it may
+ * not have arrived yet; it sorts before, so once it arrives the engine folds again and the
+ * event applies (no `ReducerError` meanwhile).
  *
  * @throws {@link InvalidOperationError} for an invalid or malformed command (the command is
  * refused; a peer's event is skipped by every peer alike).
@@ -132,10 +134,11 @@ export function makeListSet<T>(id: string, value: T): ListSet<T> {
 export function applyList<T>(draftOrState: ListState<T>, op: ListOp<T>, stamp: Stamp): ListState<T> {
   check(typeof op === 'object' && op !== null, 'a list operation is an object')
   const items = plain(draftOrState)
-  if (op.op === 'insert') return insert(items, op)
+  if (op.op === 'insert') return insert(items, op, stamp) ?? draftOrState
   if (op.op === 'delete') return remove(items, op, stamp) ?? draftOrState
   check(op.op === 'set' && isSafeKey(op.id) && 'value' in op, 'a list operation is `{ op: "insert", after, id, values }`, `{ op: "delete", ids }` or `{ op: "set", id, value }`')
   const at = indexOfId(items, op.id)
+  if (at < 0 && stamp.local === false) return draftOrState
   check(at >= 0, `a list set names element \`${op.id}\`, which the list does not hold`)
   const old = items[at] as ListElement<T>
   if (old.deleted !== undefined) return draftOrState
@@ -156,7 +159,7 @@ function indexOfId(items: ListState<unknown>, id: string): number {
   return -1
 }
 
-function insert<T>(items: ListState<T>, op: ListInsert<T>): ListState<T> {
+function insert<T>(items: ListState<T>, op: ListInsert<T>, stamp: Stamp): ListState<T> | undefined {
   check(isSafeKey(op.id) && op.id.length > 0 && Array.isArray(op.values) && (op.after === null || isSafeKey(op.after)), 'a list insert is `{ op: "insert", after: string | null, id: string, values: [] }`')
   if (op.values.length === 0) return items
   const ids = insertedIds(op)
@@ -170,6 +173,7 @@ function insert<T>(items: ListState<T>, op: ListInsert<T>): ListState<T> {
     if (single === undefined ? fresh.has(id) : id === single) throw new InvalidOperationError(`the list already holds an element \`${id}\``)
     if (id === op.after) anchor = i
   }
+  if (anchor === -2 && stamp.local === false) return undefined
   check(anchor !== -2, `a list insert is anchored on \`${String(op.after)}\`, which the list does not hold`)
   const added = op.values.map((value, k) => frozen({ id: ids[k] as string, value }))
   const out = [...items]
@@ -180,7 +184,7 @@ function insert<T>(items: ListState<T>, op: ListInsert<T>): ListState<T> {
 function remove<T>(items: ListState<T>, op: ListDelete, stamp: Stamp): ListState<T> | undefined {
   check(Array.isArray(op.ids) && op.ids.every(isSafeKey), 'a list delete is `{ op: "delete", ids: string[] }`')
   const wanted = new Set(op.ids)
-  const tombstone: Stamp = frozen({ clock: stamp.clock, logId: stamp.logId, seq: stamp.seq })
+  const tombstone: Stamp = frozen(keptStamp(stamp))
   let out: ListState<T> | undefined
   let found = 0
   for (let i = 0; i < items.length && found < wanted.size; i++) {
@@ -191,7 +195,7 @@ function remove<T>(items: ListState<T>, op: ListDelete, stamp: Stamp): ListState
     out ??= [...items]
     out[i] = Object.freeze({ id: e.id, value: e.value, deleted: tombstone })
   }
-  if (found < wanted.size) {
+  if (found < wanted.size && stamp.local !== false) {
     const missing = [...wanted].find((id) => indexOfId(items, id) < 0)
     check(false, `a list delete names element \`${String(missing)}\`, which the list does not hold`)
   }

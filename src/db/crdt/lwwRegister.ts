@@ -1,5 +1,5 @@
 import { check } from './errors.js'
-import { compareStamps, type Stamp } from './stamp.js'
+import { compareStamps, keptStamp, type Stamp } from './stamp.js'
 
 /**
  * A last-writer-wins register (paper section 5.4): one value, and the stamp of the event that
@@ -61,5 +61,5 @@ export function makeLwwSet<T>(value: T): LwwSet<T> {
 export function applyLwwRegister<T>(state: LwwRegister<T>, op: LwwSet<T>, stamp: Stamp): LwwRegister<T> {
   check(typeof op === 'object' && op !== null && 'value' in op, 'a register write is `{ value }`')
   if (state.by !== null && compareStamps(stamp, state.by) <= 0) return state
-  return { value: op.value, by: { clock: stamp.clock, logId: stamp.logId, seq: stamp.seq } }
+  return { value: op.value, by: keptStamp(stamp) }
 }

@@ -15,6 +15,14 @@ export interface Stamp {
   readonly logId: string
   /** The event's position in its log, from 1. */
   readonly seq: number
+  /**
+   * True when this peer made the event, false for a peer's (absent outside a thread). Helpers
+   * that name other elements use it: an element they do not hold refuses a local command, but
+   * makes a peer's event change nothing, as the event that made the element may simply not have
+   * arrived yet (it sorts before, so a replay folds the event again once it does). Never kept
+   * in state (it differs between peers).
+   */
+  readonly local?: boolean
 }
 
 /**
@@ -37,10 +45,15 @@ export function stampOf(action: UnknownAction | { readonly meta?: unknown }): St
   if (event === undefined) {
     throw new InvalidOperationError('the action has no `meta.event`: stamps come from thread events, so call `stampOf` in a thread slice\'s case reducer')
   }
-  return { clock: event.clock, logId: event.logId, seq: event.seq }
+  return { clock: event.clock, logId: event.logId, seq: event.seq, local: event.local }
 }
 
 /** Order two stamps as the thread orders their events: negative when `a` comes first. */
 export function compareStamps(a: Stamp, b: Stamp): number {
   return compareOrder(a, b)
+}
+
+/** The part of a stamp kept in state: clock, log ID and seq (never `local`, which differs between peers). */
+export function keptStamp(stamp: Stamp): Stamp {
+  return { clock: stamp.clock, logId: stamp.logId, seq: stamp.seq }
 }

@@ -2,7 +2,7 @@ import type { CaseReducer, PayloadAction } from '@reduxjs/toolkit'
 import { createThreadSlice, type KeyedThreadSlice, type ThreadSlice } from '../../redux/createThreadSlice.js'
 import { check, InvalidOperationError, isSafeKey } from '../crdt/errors.js'
 import { memoByIdentity } from '../crdt/plain.js'
-import { stampOf, type Stamp } from '../crdt/stamp.js'
+import { keptStamp, stampOf, type Stamp } from '../crdt/stamp.js'
 
 /**
  * One key of a {@link KeyValueState}: its value and the stamp of the put that wrote it, or a
@@ -160,14 +160,14 @@ function create<V, Name extends string>(options: CreateKeyValueStoreOptions<V, N
     if (validate !== undefined && !validate(value, key)) {
       throw new InvalidOperationError(`\`${name}\`'s \`validate\` refused the value put at key \`${key}\``)
     }
-    state.entries[key] = { value, by: stampOf(action) }
+    state.entries[key] = { value, by: keptStamp(stampOf(action)) }
   }
   const del = (state: KeyValueState<V>, action: PayloadAction<string>): void => {
     const key = action.payload
     check(isSafeKey(key), `\`${name}/del\` takes a string key other than \`__proto__\``)
     const entry = entryAt(state, key)
     if (entry === undefined || 'deleted' in entry) return
-    state.entries[key] = { deleted: true, by: stampOf(action) }
+    state.entries[key] = { deleted: true, by: keptStamp(stampOf(action)) }
   }
   const selectors: KeyValueSelectors<V> = {
     get: (state, key) => {

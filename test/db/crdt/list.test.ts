@@ -113,6 +113,18 @@ describe('list (RGA-like, anchored on element IDs)', () => {
     expect(applyList(s, makeListInsert(null, []), at(2))).toBe(s)
   })
 
+  it("a peer's event naming an element not held yet changes nothing (its insert may not have arrived); a local one is refused", () => {
+    const s = applyList([], makeListInsert(null, ['a'], 'x'), at(1))
+    const remote = { ...at(5, 'b'), local: false }
+    expect(applyList(s, makeListInsert('later', ['c']), remote)).toBe(s)
+    expect(applyList(s, makeListSet('later', 'v'), remote)).toBe(s)
+    expect(listValues(applyList(s, makeListDelete(['x', 'later']), remote))).toEqual([])
+    expect(() => applyList(s, makeListInsert('later', ['c']), { ...at(5), local: true })).toThrow(/does not hold/)
+    expect(() => applyList(s, makeListDelete(['later']), { ...at(5), local: true })).toThrow(/does not hold/)
+    // A reused ID is refused from anyone.
+    expect(() => applyList(s, makeListInsert(null, ['c'], 'x'), remote)).toThrow(/already holds/)
+  })
+
   it('works on a draft without mutating its base, and returns frozen state', () => {
     const base = { items: applyList([], makeListInsert(null, ['a'], 'x'), at(1)) }
     const next = produce(base, (d) => {
