@@ -27,7 +27,15 @@ export function makeIncrement(by = 1): CounterOp {
   return { add: by }
 }
 
-/** The payload of a decrement by `by` (default 1): an increment by `-by`. */
+/**
+ * The payload of a decrement by `by` (default 1): an increment by `-by`.
+ *
+ * @example
+ * ```ts
+ * import { makeDecrement } from 'redux-threads/db'
+ * store.dispatch(stock.actions.changed(makeDecrement(3))) // payload { add: -3 }
+ * ```
+ */
 export function makeDecrement(by = 1): CounterOp {
   return { add: -by }
 }

@@ -55,7 +55,15 @@ export interface ListSet<T> {
 /** A command of a list. */
 export type ListOp<T> = ListInsert<T> | ListDelete | ListSet<T>
 
-/** The IDs an insert gives its elements, in order: `id`, then `${id}:1`, `${id}:2`… */
+/**
+ * The IDs an insert gives its elements, in order: `id`, then `${id}:1`, `${id}:2`…
+ *
+ * @example
+ * ```ts
+ * import { insertedIds, makeListInsert } from 'redux-threads/db'
+ * insertedIds(makeListInsert(null, ['a', 'b'], 'X')) // ['X', 'X:1']
+ * ```
+ */
 export function insertedIds(op: Pick<ListInsert<unknown>, 'id' | 'values'>): string[] {
   return op.values.map((_, k) => (k === 0 ? op.id : `${op.id}:${k}`))
 }
@@ -81,6 +89,13 @@ export function makeListInsert<T>(after: string | null, values: readonly T[], id
  * length: at the end) of the list as this peer sees it now.
  *
  * @throws RangeError when `index` is outside `0..length`.
+ *
+ * @example
+ * ```ts
+ * import { listValues, makeListInsertAt } from 'redux-threads/db'
+ * const items = store.getState().shopping.items
+ * store.dispatch(shopping.actions.edited(makeListInsertAt(items, listValues(items).length, ['bread'])))
+ * ```
  */
 export function makeListInsertAt<T>(state: ListState<T>, index: number, values: readonly T[]): ListInsert<T> {
   const ids = listIds(state)
@@ -88,12 +103,30 @@ export function makeListInsertAt<T>(state: ListState<T>, index: number, values: 
   return makeListInsert(index === 0 ? null : (ids[index - 1] as string), values)
 }
 
-/** The payload of deleting the elements `ids`. */
+/**
+ * The payload of deleting the elements `ids` (those this peer sees: an element inserted next to
+ * them at the same time survives).
+ *
+ * @example
+ * ```ts
+ * import { listIdAt, makeListDelete } from 'redux-threads/db'
+ * store.dispatch(shopping.actions.edited(makeListDelete([listIdAt(items, 0)!])))
+ * ```
+ */
 export function makeListDelete(ids: readonly string[]): ListDelete {
   return { op: 'delete', ids: [...ids] }
 }
 
-/** The payload of replacing the value of element `id`. */
+/**
+ * The payload of replacing the value of element `id` (ignored where the element is deleted:
+ * delete wins).
+ *
+ * @example
+ * ```ts
+ * import { listIdAt, makeListSet } from 'redux-threads/db'
+ * store.dispatch(shopping.actions.edited(makeListSet(listIdAt(items, 0)!, 'oat milk')))
+ * ```
+ */
 export function makeListSet<T>(id: string, value: T): ListSet<T> {
   return { op: 'set', id, value }
 }
@@ -215,22 +248,56 @@ function live<R>(read: (e: ListElement<unknown>) => R): (items: ListState<unknow
 const liveIds = memoByIdentity(live((e) => e.id))
 const liveValues = memoByIdentity(live((e) => e.value))
 
-/** The values of the elements not deleted, in order. Memoized: the same array until the list changes. */
+/**
+ * The values of the elements not deleted, in order. Memoized: the same array until the list
+ * changes, so it suits a selector.
+ *
+ * @example
+ * ```ts
+ * import { listValues } from 'redux-threads/db'
+ * const selectItems = (root: RootState) => listValues(root.shopping.items)
+ * ```
+ */
 export function listValues<T>(state: ListState<T>): readonly T[] {
   return liveValues(state) as T[]
 }
 
-/** The IDs of the elements not deleted, in order. Memoized like {@link listValues}. */
+/**
+ * The IDs of the elements not deleted, in order. Memoized like {@link listValues}.
+ *
+ * @example
+ * ```ts
+ * import { listIds } from 'redux-threads/db'
+ * const last = listIds(items).at(-1) ?? null // anchor an insert at the end
+ * ```
+ */
 export function listIds(state: ListState<unknown>): readonly string[] {
   return liveIds(state)
 }
 
-/** The ID of the element at visible position `index`, or `undefined` past the end. */
+/**
+ * The ID of the element at visible position `index` (from 0, deleted elements not counted), or
+ * `undefined` past the end.
+ *
+ * @example
+ * ```ts
+ * import { listIdAt } from 'redux-threads/db'
+ * listIdAt(items, 0) // the first live element's ID
+ * ```
+ */
 export function listIdAt(state: ListState<unknown>, index: number): string | undefined {
   return listIds(state)[index]
 }
 
-/** The visible position of element `id`, or -1 when it is deleted or unknown. */
+/**
+ * The visible position of element `id`, or -1 when it is deleted or unknown.
+ *
+ * @example
+ * ```ts
+ * import { listIndexOf } from 'redux-threads/db'
+ * listIndexOf(items, id) // 0 for the first live element
+ * ```
+ */
 export function listIndexOf(state: ListState<unknown>, id: string): number {
   return listIds(state).indexOf(id)
 }

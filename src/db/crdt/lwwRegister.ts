@@ -31,7 +31,15 @@ export function lwwRegister<T>(initial: T): LwwRegister<T> {
   return { value: initial, by: null }
 }
 
-/** The payload of a write of `value` (it must be encodable: no `undefined`, functions or classes). */
+/**
+ * The payload of a write of `value` (it must be encodable: no `undefined`, functions or classes).
+ *
+ * @example
+ * ```ts
+ * import { makeLwwSet } from 'redux-threads/db'
+ * store.dispatch(doc.actions.retitled(makeLwwSet('Minutes')))
+ * ```
+ */
 export function makeLwwSet<T>(value: T): LwwSet<T> {
   return { value }
 }

@@ -38,7 +38,16 @@ export interface OrSetRemove {
 /** A command of an OR-set. */
 export type OrSetOp<T> = OrSetAdd<T> | OrSetRemove
 
-/** The key a member is kept under: its canonical JSON text (`orSetKey('a')` is `'"a"'`). */
+/**
+ * The key a member is kept under: its canonical JSON text (see `canonicalKey`).
+ *
+ * @example
+ * ```ts
+ * import { orSetKey } from 'redux-threads/db'
+ * orSetKey('a')              // '"a"'
+ * orSetKey({ y: 1, x: 2 })   // '{"x":2,"y":1}'
+ * ```
+ */
 export function orSetKey(value: unknown): string {
   return canonicalKey(value)
 }
@@ -61,6 +70,13 @@ export function makeOrSetAdd<T>(value: T, tag: string = newId()): OrSetAdd<T> {
  * The payload of removing `value` as this peer sees `state` now: the tags observed. Adds of it
  * that this peer has not seen survive the remove. Removing a member the set does not hold gives
  * a remove of no tags (it changes nothing).
+ *
+ * @example
+ * ```ts
+ * import { makeOrSetRemove } from 'redux-threads/db'
+ * const labels = store.getState().board.labels
+ * store.dispatch(board.actions.labels(makeOrSetRemove(labels, 'urgent')))
+ * ```
  */
 export function makeOrSetRemove<T>(state: OrSetState<T>, value: T): OrSetRemove {
   const key = orSetKey(value)
@@ -118,7 +134,15 @@ export function applyOrSet<T>(draftOrState: OrSetState<T>, op: OrSetOp<T>): OrSe
   return rest
 }
 
-/** True when `value` is a member of the set. */
+/**
+ * True when `value` is a member of the set (equal by canonical JSON).
+ *
+ * @example
+ * ```ts
+ * import { orSetHas } from 'redux-threads/db'
+ * orSetHas(store.getState().board.labels, 'urgent') // true or false
+ * ```
+ */
 export function orSetHas<T>(state: OrSetState<T>, value: T): boolean {
   return Object.hasOwn(state, orSetKey(value))
 }
@@ -132,6 +156,12 @@ const values = memoByIdentity((state: OrSetState<unknown>): unknown[] =>
 /**
  * The members, ordered by their keys (the same order on every peer). Memoized on the state
  * object: the same array until the set changes, so it suits a selector.
+ *
+ * @example
+ * ```ts
+ * import { orSetValues } from 'redux-threads/db'
+ * const selectLabels = (root: RootState) => orSetValues(root.board.labels) // ['"a"' sorts before '"b"']
+ * ```
  */
 export function orSetValues<T>(state: OrSetState<T>): readonly T[] {
   return values(state) as T[]

@@ -48,7 +48,16 @@ export function stampOf(action: UnknownAction | { readonly meta?: unknown }): St
   return { clock: event.clock, logId: event.logId, seq: event.seq, local: event.local }
 }
 
-/** Order two stamps as the thread orders their events: negative when `a` comes first. */
+/**
+ * Order two stamps as the thread orders their events (clock, then log ID, then seq): negative
+ * when `a` comes first, positive when `b` does, 0 for the same event.
+ *
+ * @example
+ * ```ts
+ * import { compareStamps } from 'redux-threads/db'
+ * compareStamps({ clock: 1, logId: 'b', seq: 4 }, { clock: 2, logId: 'a', seq: 1 }) // < 0
+ * ```
+ */
 export function compareStamps(a: Stamp, b: Stamp): number {
   return compareOrder(a, b)
 }

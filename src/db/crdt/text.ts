@@ -131,6 +131,12 @@ const text = memoByIdentity((state: TextState): string => {
 /**
  * The text, without deleted characters. Memoized on the state array: the same string until the
  * text changes, so it suits a selector.
+ *
+ * @example
+ * ```ts
+ * import { textToString } from 'redux-threads/db'
+ * const selectBody = (root: RootState) => textToString(root.note.body)
+ * ```
  */
 export function textToString(state: TextState): string {
   return text(state)
