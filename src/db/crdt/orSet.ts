@@ -160,7 +160,7 @@ const values = memoByIdentity((state: OrSetState<unknown>): unknown[] =>
  * @example
  * ```ts
  * import { orSetValues } from 'redux-threads/db'
- * const selectLabels = (root: RootState) => orSetValues(root.board.labels) // ['"a"' sorts before '"b"']
+ * const selectLabels = (root: RootState) => orSetValues(root.board.labels) // ['a', 'b']
  * ```
  */
 export function orSetValues<T>(state: OrSetState<T>): readonly T[] {

@@ -4,6 +4,7 @@
  */
 export {
   createKeyValueStore,
+  keyValueBucket,
   type CreateKeyValueStore,
   type TypedCreateKeyValueStore,
   type CreateKeyValueStoreOptions,

@@ -10,9 +10,32 @@ import { keptStamp, stampOf, type Stamp } from '../crdt/stamp.js'
  */
 export type KeyValueEntry<V> = { value: V; by: Stamp } | { deleted: true; by: Stamp }
 
-/** The state of a key-value store: plain Redux state, entries by key (tombstones included). */
+/**
+ * The state of a key-value store: plain Redux state, entries by key (tombstones included), in
+ * up to 256 buckets named by a hash of the key (see {@link keyValueBucket}). A put copies one
+ * bucket (Immer's copy on write), not every key: about 40 keys in a 10,000-key store.
+ */
 export interface KeyValueState<V> {
-  entries: Record<string, KeyValueEntry<V>>
+  buckets: Record<string, Record<string, KeyValueEntry<V>>>
+}
+
+/**
+ * The bucket a key is kept in: FNV-1a (32-bit) of its UTF-16 code units, low 8 bits, in hex
+ * (`'0'`…`'ff'`). The same on every peer.
+ *
+ * @example
+ * ```ts
+ * import { keyValueBucket } from 'redux-threads/db'
+ * const entry = state.buckets[keyValueBucket('ada')]?.['ada']
+ * ```
+ */
+export function keyValueBucket(key: string): string {
+  let h = 0x811c9dc5
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return ((h >>> 0) & 0xff).toString(16)
 }
 
 /** The payload of `put`. */
@@ -68,17 +91,20 @@ export type KeyValueStore<V, Name extends string = string> = ThreadSlice<KeyValu
 export type KeyedKeyValueStore<V, Name extends string = string> = KeyedThreadSlice<KeyValueState<V>, KeyValueCaseReducers<V>, Name, Name, KeyValueSelectors<V>>
 
 const byKey = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
-const liveKeys = memoByIdentity((entries: Record<string, KeyValueEntry<unknown>>): string[] =>
-  Object.keys(entries)
-    .filter((k) => !('deleted' in (entries[k] as KeyValueEntry<unknown>)))
-    .sort(byKey)
-)
-const livePairs = memoByIdentity((entries: Record<string, KeyValueEntry<unknown>>): Array<readonly [string, unknown]> =>
-  liveKeys(entries).map((k) => [k, (entries[k] as { value: unknown }).value] as const)
-)
+type Buckets = KeyValueState<unknown>['buckets']
+const livePairs = memoByIdentity((buckets: Buckets): Array<readonly [string, unknown]> => {
+  const out: Array<readonly [string, unknown]> = []
+  for (const bucket of Object.values(buckets)) {
+    for (const [k, e] of Object.entries(bucket)) if (!('deleted' in e)) out.push([k, e.value])
+  }
+  return out.sort((a, b) => byKey(a[0], b[0]))
+})
+const liveKeys = memoByIdentity((buckets: Buckets): string[] => livePairs(buckets).map((p) => p[0]))
 
 function entryAt<V>(state: KeyValueState<V>, key: string): KeyValueEntry<V> | undefined {
-  return Object.hasOwn(state.entries, key) ? state.entries[key] : undefined
+  const b = keyValueBucket(key)
+  const bucket = Object.hasOwn(state.buckets, b) ? state.buckets[b] : undefined
+  return bucket !== undefined && Object.hasOwn(bucket, key) ? bucket[key] : undefined
 }
 
 /** {@link createKeyValueStore} with its value type bound (see `createKeyValueStore.withTypes`). */
@@ -119,7 +145,7 @@ export interface CreateKeyValueStore {
  * - Selectors `get`, `has`, `keys`, `entries` (sorted by key) and `entry` (with its stamp).
  *
  * Keys are strings other than `__proto__`; values must be encodable (JSON-like: no `undefined`,
- * functions or class instances). A put costs O(keys) (Immer copies the entries object).
+ * functions or class instances). A put copies one of up to 256 buckets of entries: O(keys / 256).
  *
  * @throws (from a command) {@link InvalidOperationError} for a key that is not a string or is
  * `__proto__`, or a value `validate` refuses.
@@ -160,14 +186,15 @@ function create<V, Name extends string>(options: CreateKeyValueStoreOptions<V, N
     if (validate !== undefined && !validate(value, key)) {
       throw new InvalidOperationError(`\`${name}\`'s \`validate\` refused the value put at key \`${key}\``)
     }
-    state.entries[key] = { value, by: keptStamp(stampOf(action)) }
+    const b = keyValueBucket(key)
+    ;(state.buckets[b] ??= {})[key] = { value, by: keptStamp(stampOf(action)) }
   }
   const del = (state: KeyValueState<V>, action: PayloadAction<string>): void => {
     const key = action.payload
     check(isSafeKey(key), `\`${name}/del\` takes a string key other than \`__proto__\``)
     const entry = entryAt(state, key)
     if (entry === undefined || 'deleted' in entry) return
-    state.entries[key] = { deleted: true, by: keptStamp(stampOf(action)) }
+    ;(state.buckets[keyValueBucket(key)] as Record<string, KeyValueEntry<V>>)[key] = { deleted: true, by: keptStamp(stampOf(action)) }
   }
   const selectors: KeyValueSelectors<V> = {
     get: (state, key) => {
@@ -178,14 +205,14 @@ function create<V, Name extends string>(options: CreateKeyValueStoreOptions<V, N
       const e = entryAt(state, key)
       return e !== undefined && !('deleted' in e)
     },
-    keys: (state) => liveKeys(state.entries),
-    entries: (state) => livePairs(state.entries) as ReadonlyArray<readonly [string, V]>,
+    keys: (state) => liveKeys(state.buckets),
+    entries: (state) => livePairs(state.buckets) as ReadonlyArray<readonly [string, V]>,
     entry: (state, key) => entryAt(state, key)
   }
   const sliceOptions = {
     name,
     version: version ?? 1,
-    initialState: (): KeyValueState<V> => ({ entries: {} }),
+    initialState: (): KeyValueState<V> => ({ buckets: {} }),
     reducers: { put, del },
     selectors
   }
