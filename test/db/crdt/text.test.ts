@@ -51,4 +51,17 @@ describe('text (on the list helper)', () => {
     expect(['The fat black!', 'The black fat!']).toContain(text)
     expect(textToString(foldInOrder([], [...ops].reverse(), apply))).toBe(text)
   })
+
+  it('a delete of a range takes only the characters its author saw: text typed inside it at once survives', () => {
+    const [a, b] = [new Writer('a'), new Writer('b')]
+    const base = a.stamp(makeInsertText(null, 'a cat sat', 'base'))
+    const seen = foldInOrder([], [base], apply)
+    b.see([base])
+    a.see([base])
+    const inside = a.stamp(makeInsertTextAt(seen, 3, 'ho'))
+    const cut = b.stamp(makeDeleteRange(seen, 2, 6))
+    for (const order of [[base, inside, cut], [base, cut, inside]]) {
+      expect(textToString(order.reduce<TextState>((s, o) => apply(s, o.op, o.stamp), []))).toBe('a hosat')
+    }
+  })
 })
