@@ -1,0 +1,70 @@
+import { check } from './errors.js'
+
+/**
+ * A counter whose increments are never lost (paper section 5.4): its state is a plain number,
+ * and each command carries a delta, not the new total. Two peers that add 1 at once both count,
+ * whatever order their events reach anyone, since every peer folds every delta (a register set
+ * to `total + 1` would keep only one of them).
+ */
+export type CounterState = number
+
+/** A counter command's payload: the amount to add (negative to subtract). */
+export interface CounterOp {
+  /** A finite number; integers keep totals exact (floating-point sums are the same on every peer, but rounded). */
+  readonly add: number
+}
+
+/**
+ * The payload of an increment by `by` (default 1).
+ *
+ * @example
+ * ```ts
+ * import { makeIncrement } from 'redux-threads/db'
+ * store.dispatch(likes.actions.changed(makeIncrement()))
+ * ```
+ */
+export function makeIncrement(by = 1): CounterOp {
+  return { add: by }
+}
+
+/**
+ * The payload of a decrement by `by` (default 1): an increment by `-by`.
+ *
+ * @example
+ * ```ts
+ * import { makeDecrement } from 'redux-threads/db'
+ * store.dispatch(stock.actions.changed(makeDecrement(3))) // payload { add: -3 }
+ * ```
+ */
+export function makeDecrement(by = 1): CounterOp {
+  return { add: -by }
+}
+
+/**
+ * Apply a counter command: `state + op.add`. Pure; use it in any thread slice's case reducer.
+ *
+ * @throws {@link InvalidOperationError} when `op.add` is not a finite number (the command is
+ * refused; a peer's event is skipped by every peer).
+ *
+ * @example
+ * ```ts
+ * import type { PayloadAction } from '@reduxjs/toolkit'
+ * import { createThreadSlice } from 'redux-threads'
+ * import { applyCounter, makeIncrement, type CounterOp } from 'redux-threads/db'
+ *
+ * const post = createThreadSlice({
+ *   name: 'post',
+ *   initialState: { likes: 0 },
+ *   reducers: {
+ *     liked(state, action: PayloadAction<CounterOp>) {
+ *       state.likes = applyCounter(state.likes, action.payload)
+ *     }
+ *   }
+ * })
+ * store.dispatch(post.actions.liked(makeIncrement()))
+ * ```
+ */
+export function applyCounter(state: CounterState, op: CounterOp): CounterState {
+  check(typeof op === 'object' && op !== null && typeof op.add === 'number' && Number.isFinite(op.add), 'a counter operation is `{ add: number }` with a finite number')
+  return state + op.add
+}

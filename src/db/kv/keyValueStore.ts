@@ -1,0 +1,220 @@
+import type { CaseReducer, PayloadAction } from '@reduxjs/toolkit'
+import { createThreadSlice, type KeyedThreadSlice, type ThreadSlice } from '../../redux/createThreadSlice.js'
+import { check, InvalidOperationError, isSafeKey } from '../crdt/errors.js'
+import { memoByIdentity } from '../crdt/plain.js'
+import { keptStamp, stampOf, type Stamp } from '../crdt/stamp.js'
+
+/**
+ * One key of a {@link KeyValueState}: its value and the stamp of the put that wrote it, or a
+ * tombstone with the stamp of the delete.
+ */
+export type KeyValueEntry<V> = { value: V; by: Stamp } | { deleted: true; by: Stamp }
+
+/**
+ * The state of a key-value store: plain Redux state, entries by key (tombstones included), in
+ * up to 256 buckets named by a hash of the key (see {@link keyValueBucket}). A put copies one
+ * bucket (Immer's copy on write), not every key: about 40 keys in a 10,000-key store.
+ */
+export interface KeyValueState<V> {
+  buckets: Record<string, Record<string, KeyValueEntry<V>>>
+}
+
+/**
+ * The bucket a key is kept in: FNV-1a (32-bit) of its UTF-16 code units, low 8 bits, in hex
+ * (`'0'`…`'ff'`). The same on every peer.
+ *
+ * @example
+ * ```ts
+ * import { keyValueBucket } from 'redux-threads/db'
+ * const entry = state.buckets[keyValueBucket('ada')]?.['ada']
+ * ```
+ */
+export function keyValueBucket(key: string): string {
+  let h = 0x811c9dc5
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return ((h >>> 0) & 0xff).toString(16)
+}
+
+/** The payload of `put`. */
+export interface KeyValuePut<V> {
+  readonly key: string
+  readonly value: V
+}
+
+/** The case reducers of a key-value store: `put({ key, value })` and `del(key)`. */
+export type KeyValueCaseReducers<V> = {
+  put: CaseReducer<KeyValueState<V>, PayloadAction<KeyValuePut<V>>>
+  del: CaseReducer<KeyValueState<V>, PayloadAction<string>>
+}
+
+/** The selectors of a key-value store, over one thread's state. */
+export type KeyValueSelectors<V> = {
+  /** The value at `key`, or `undefined` when the key was never put or is deleted. */
+  get: (state: KeyValueState<V>, key: string) => V | undefined
+  /** True when `key` holds a value. */
+  has: (state: KeyValueState<V>, key: string) => boolean
+  /** The keys holding a value, sorted by code unit (the same order on every peer). Memoized. */
+  keys: (state: KeyValueState<V>) => readonly string[]
+  /** `[key, value]` pairs in the order of `keys`. Memoized. */
+  entries: (state: KeyValueState<V>) => ReadonlyArray<readonly [string, V]>
+  /** The entry at `key` with its stamp (who wrote or deleted it, where in the order), tombstones included. */
+  entry: (state: KeyValueState<V>, key: string) => KeyValueEntry<V> | undefined
+}
+
+/** Options of {@link createKeyValueStore}. */
+export interface CreateKeyValueStoreOptions<V, Name extends string = string> {
+  /** The slice's name: action types are `${name}/put` and `${name}/del`; the store's reducer key. */
+  readonly name: Name
+  /**
+   * Back any number of threads (one store per thread), as `createThreadSlice`'s `keyed`: the
+   * slice state becomes `Record<threadId, KeyValueState<V>>`; use `forThread(id)`. Default false.
+   */
+  readonly keyed?: boolean
+  /** The version of the store's values' shape (default `1`); see `createThreadSlice`'s `version`. */
+  readonly version?: string | number
+  /**
+   * Checks every value put, on every peer (it must be pure: the same answer everywhere). A value
+   * it refuses (returns false, or throws) refuses a local `put` (nothing is signed or stored)
+   * and makes every peer skip a peer's put alike (reported as a `ReducerError`). A type guard:
+   * the store's value type is inferred from it. Default: every value is taken.
+   */
+  readonly validate?: (value: unknown, key: string) => value is V
+}
+
+/** A key-value store over one thread per peer. */
+export type KeyValueStore<V, Name extends string = string> = ThreadSlice<KeyValueState<V>, KeyValueCaseReducers<V>, Name, Name, KeyValueSelectors<V>>
+
+/** A key-value store backing any number of threads (`keyed: true`). */
+export type KeyedKeyValueStore<V, Name extends string = string> = KeyedThreadSlice<KeyValueState<V>, KeyValueCaseReducers<V>, Name, Name, KeyValueSelectors<V>>
+
+const byKey = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
+type Buckets = KeyValueState<unknown>['buckets']
+const livePairs = memoByIdentity((buckets: Buckets): Array<readonly [string, unknown]> => {
+  const out: Array<readonly [string, unknown]> = []
+  for (const bucket of Object.values(buckets)) {
+    for (const [k, e] of Object.entries(bucket)) if (!('deleted' in e)) out.push([k, e.value])
+  }
+  return out.sort((a, b) => byKey(a[0], b[0]))
+})
+const liveKeys = memoByIdentity((buckets: Buckets): string[] => livePairs(buckets).map((p) => p[0]))
+
+function entryAt<V>(state: KeyValueState<V>, key: string): KeyValueEntry<V> | undefined {
+  const b = keyValueBucket(key)
+  const bucket = Object.hasOwn(state.buckets, b) ? state.buckets[b] : undefined
+  return bucket !== undefined && Object.hasOwn(bucket, key) ? bucket[key] : undefined
+}
+
+/** {@link createKeyValueStore} with its value type bound (see `createKeyValueStore.withTypes`). */
+export interface TypedCreateKeyValueStore<V> {
+  /** A key-value store backing any number of threads: `forThread(id)` gives one thread's actions and selectors. */
+  <Name extends string>(options: CreateKeyValueStoreOptions<V, Name> & { keyed: true }): KeyedKeyValueStore<V, Name>
+  /** A key-value store over one thread per peer. */
+  <Name extends string>(options: CreateKeyValueStoreOptions<V, Name> & { keyed?: false }): KeyValueStore<V, Name>
+}
+
+/** The type of {@link createKeyValueStore}. */
+export interface CreateKeyValueStore {
+  /** A key-value store backing any number of threads: `forThread(id)` gives one thread's actions and selectors. */
+  <V = unknown, Name extends string = string>(options: CreateKeyValueStoreOptions<V, Name> & { keyed: true }): KeyedKeyValueStore<V, Name>
+  /** A key-value store over one thread per peer; the value type comes from `validate` (default `unknown`). */
+  <V = unknown, Name extends string = string>(options: CreateKeyValueStoreOptions<V, Name> & { keyed?: false }): KeyValueStore<V, Name>
+  /**
+   * Bind the value type once and keep the name inferred (a type argument given by hand would
+   * widen the name to `string`, and the slice's selectors would no longer fit the root state).
+   *
+   * @example
+   * ```ts
+   * const prefs = createKeyValueStore.withTypes<{ value: string | number }>()({ name: 'prefs' })
+   * ```
+   */
+  withTypes<Types extends { value: unknown }>(): TypedCreateKeyValueStore<Types['value']>
+}
+
+/**
+ * Create a key-value store (paper section 5.3, Example 10: Put, Get, Del) as a thread slice:
+ * register it with `createThread({ slices })` like any other, and replay, snapshots, access
+ * control and sync work for it unchanged.
+ *
+ * - `put({ key, value })` writes a value; of two writes of one key, the one last in the thread's
+ *   total order (clock, log ID, seq) wins on every peer, however late either arrives.
+ * - `del(key)` leaves a tombstone with the deleting event's stamp; a later put writes the key
+ *   again. Deleting a key that holds no value changes nothing.
+ * - Selectors `get`, `has`, `keys`, `entries` (sorted by key) and `entry` (with its stamp).
+ *
+ * Keys are strings other than `__proto__`; values must be encodable (JSON-like: no `undefined`,
+ * functions or class instances). A put copies one of up to 256 buckets of entries: O(keys / 256).
+ *
+ * @throws (from a command) {@link InvalidOperationError} for a key that is not a string or is
+ * `__proto__`, or a value `validate` refuses.
+ *
+ * @example
+ * ```ts
+ * import { configureStore } from '@reduxjs/toolkit'
+ * import { createPeer } from 'redux-threads'
+ * import { createKeyValueStore } from 'redux-threads/db'
+ *
+ * interface Contact { name: string; email: string }
+ * const isContact = (v: unknown): v is Contact => typeof v === 'object' && v !== null && typeof (v as Contact).name === 'string'
+ *
+ * export const contacts = createKeyValueStore({ name: 'contacts', validate: isContact })
+ * const peer = createPeer()
+ * const store = configureStore({
+ *   reducer: { [peer.reducerPath]: peer.reducer, contacts: contacts.reducer },
+ *   middleware: (d) => d().concat(peer.middleware)
+ * })
+ * await store.dispatch(peer.thunks.createThread({ slices: [contacts] })).unwrap()
+ * await store.dispatch(contacts.actions.put({ key: 'ada', value: { name: 'Ada', email: 'ada@example.org' } })).unwrap()
+ * contacts.selectors.get(store.getState(), 'ada') // { name: 'Ada', … }
+ * store.dispatch(contacts.actions.del('ada'))
+ *
+ * // The value type without a validation hook (RTK's `withTypes`): the name is still inferred.
+ * export const prefs = createKeyValueStore.withTypes<{ value: string | number }>()({ name: 'prefs' })
+ * ```
+ */
+export const createKeyValueStore: CreateKeyValueStore = /* @__PURE__ */ Object.assign(create, { withTypes: () => create }) as CreateKeyValueStore
+
+function create<V, Name extends string>(options: CreateKeyValueStoreOptions<V, Name>): KeyValueStore<V, Name> | KeyedKeyValueStore<V, Name> {
+  const { name, keyed = false, version, validate } = options
+  const put = (state: KeyValueState<V>, action: PayloadAction<KeyValuePut<V>>): void => {
+    const p = action.payload as Partial<KeyValuePut<V>> | null
+    check(typeof p === 'object' && p !== null && 'value' in p, `\`${name}/put\` takes \`{ key, value }\``)
+    const { key, value } = p as KeyValuePut<V>
+    check(isSafeKey(key), `\`${name}/put\` takes a string key other than \`__proto__\``)
+    if (validate !== undefined && !validate(value, key)) {
+      throw new InvalidOperationError(`\`${name}\`'s \`validate\` refused the value put at key \`${key}\``)
+    }
+    const b = keyValueBucket(key)
+    ;(state.buckets[b] ??= {})[key] = { value, by: keptStamp(stampOf(action)) }
+  }
+  const del = (state: KeyValueState<V>, action: PayloadAction<string>): void => {
+    const key = action.payload
+    check(isSafeKey(key), `\`${name}/del\` takes a string key other than \`__proto__\``)
+    const entry = entryAt(state, key)
+    if (entry === undefined || 'deleted' in entry) return
+    ;(state.buckets[keyValueBucket(key)] as Record<string, KeyValueEntry<V>>)[key] = { deleted: true, by: keptStamp(stampOf(action)) }
+  }
+  const selectors: KeyValueSelectors<V> = {
+    get: (state, key) => {
+      const e = entryAt(state, key)
+      return e === undefined || 'deleted' in e ? undefined : e.value
+    },
+    has: (state, key) => {
+      const e = entryAt(state, key)
+      return e !== undefined && !('deleted' in e)
+    },
+    keys: (state) => liveKeys(state.buckets),
+    entries: (state) => livePairs(state.buckets) as ReadonlyArray<readonly [string, V]>,
+    entry: (state, key) => entryAt(state, key)
+  }
+  const sliceOptions = {
+    name,
+    version: version ?? 1,
+    initialState: (): KeyValueState<V> => ({ buckets: {} }),
+    reducers: { put, del },
+    selectors
+  }
+  return (keyed ? createThreadSlice({ ...sliceOptions, keyed: true } as never) : createThreadSlice(sliceOptions as never)) as unknown as KeyValueStore<V, Name> | KeyedKeyValueStore<V, Name>
+}
