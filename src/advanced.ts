@@ -1,5 +1,5 @@
 /**
- * `redux-threads/advanced`: the formats, the engine and the sync pieces, for tool authors
+ * `redux-p2p-threads/advanced`: the formats, the engine and the sync pieces, for tool authors
  * (inspectors, followers, importers, other transports). Application code needs only the root
  * entry; everything here may change between minor versions.
  *

@@ -68,7 +68,7 @@ export const MAX_INVITE_EPOCHS = 32
  *
  * @example
  * ```ts
- * import { INVITE_PREFIX } from 'redux-threads'
+ * import { INVITE_PREFIX } from 'redux-p2p-threads'
  * link.startsWith(INVITE_PREFIX) // true for every invite string
  * ```
  */
@@ -431,7 +431,7 @@ function checkInner(value: unknown, what: string): Invite {
  *   key.
  * @example
  * ```ts
- * import { createInvite } from 'redux-threads'
+ * import { createInvite } from 'redux-p2p-threads'
  * const link = createInvite({ threadId, key, role: 'write', addrs: peer.addresses(), from: peer.id })
  * const sealed = createInvite({ threadId, key, role: 'read', addrs, from: peer.id, to: bobPeerId })
  * ```
@@ -477,7 +477,7 @@ export function createInvite(options: {
  *   and never any other error.
  * @example
  * ```ts
- * import { openInvite } from 'redux-threads'
+ * import { openInvite } from 'redux-p2p-threads'
  * const { threadId, role, key, addrs, from } = openInvite(link)
  * openInvite(sealedToBob, bob) // only Bob's log key opens it
  * ```

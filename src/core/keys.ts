@@ -35,7 +35,7 @@ export interface LogKey {
  *
  * @example
  * ```ts
- * import { generateLogKey } from 'redux-threads'
+ * import { generateLogKey } from 'redux-p2p-threads'
  * const key = generateLogKey()
  * key.id // '12D3KooW…'
  * ```
@@ -121,7 +121,7 @@ export interface ThreadKey {
  *
  * @example
  * ```ts
- * import { createThreadKey, threadKeyToString } from 'redux-threads'
+ * import { createThreadKey, threadKeyToString } from 'redux-p2p-threads'
  * const key = createThreadKey()
  * threadKeyToString(key) // 'b…' (service ‖ read, base32)
  * ```
@@ -193,7 +193,7 @@ function sealKey(shared: Uint8Array, ephemeral: Uint8Array, recipient: Uint8Arra
  *
  * @example
  * ```ts
- * import { generateLogKey, sealTo, openSealed } from 'redux-threads'
+ * import { generateLogKey, sealTo, openSealed } from 'redux-p2p-threads'
  * const bob = generateLogKey()
  * const box = sealTo(bob.publicKey, new TextEncoder().encode('hi'))
  * openSealed(bob, box) // Uint8Array of 'hi'

@@ -29,7 +29,7 @@ export function getCrypto(): CryptoProvider {
  *
  * @example
  * ```ts
- * import { setCrypto, nobleCrypto } from 'redux-threads'
+ * import { setCrypto, nobleCrypto } from 'redux-p2p-threads'
  * setCrypto(nobleCrypto) // force the pure-JS path, as in a browser
  * ```
  */
