@@ -1,12 +1,13 @@
 import type { CryptoProvider } from './cryptoProvider.js'
-import { createNodeCrypto } from './nodeCrypto.js'
+import { createNodeCrypto, type NodeCryptoModule } from './nodeCrypto.js'
 import { nobleCrypto } from './nobleCrypto.js'
 
 export type { CryptoProvider, SigningKey, VerifyingKey } from './cryptoProvider.js'
 export { nobleCrypto } from './nobleCrypto.js'
 export { createNodeCrypto } from './nodeCrypto.js'
+export type { NodeCryptoModule } from './nodeCrypto.js'
 
-type GetBuiltin = (id: 'node:crypto') => typeof import('node:crypto')
+type GetBuiltin = (id: 'node:crypto') => NodeCryptoModule | undefined
 
 function detect(): CryptoProvider {
   // process.getBuiltinModule (Node >= 20.16) loads node:crypto without a static import,
