@@ -460,7 +460,6 @@ export class Libp2pNetwork implements NetworkAdapter {
   }
 
   async #create(): Promise<Node> {
-    await installNodePolyfills()
     // The libp2p stack is ESM-only: loaded when the node starts, so that the CommonJS build of
     // this module can be required (dynamic import() works from CommonJS; require() does not).
     // These packages are optional peer dependencies: a missing one is named (MissingDependencyError).
@@ -476,6 +475,8 @@ export class Libp2pNetwork implements NetworkAdapter {
         inNode ? loadTcp() : undefined
       ])
     )
+    // After the stack: a missing stack is named first, then (Node 20 only) a missing `ws`.
+    await installNodePolyfills()
     const user: Partial<Libp2pOptions> = this.#init.libp2p ?? {}
     const listen = this.#init.listen ?? (inNode ? ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'] : [])
     const options: Libp2pOptions<Services> = {
