@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { CEILING_KIB, checkBrowserBundle, TARGET_KIB } from './weight.js'
 
 const run = promisify(execFile)
 const root = join(import.meta.dirname, '..', '..', '..')
@@ -340,4 +341,14 @@ export async function resolve(specifier, context, next) {
       rmSync(dir, { recursive: true, force: true })
     }
   }, 60_000)
+})
+
+describe('browser bundle weight (./weight.ts)', () => {
+  beforeAll(async () => {
+    await build()
+  }, 180_000)
+
+  it(`typical use, minified and gzipped: under the ceiling (${CEILING_KIB} KiB; target ${TARGET_KIB} KiB), one copy of each package, no Node built-in`, async () => {
+    await checkBrowserBundle()
+  }, 120_000)
 })
