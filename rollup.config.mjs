@@ -32,6 +32,22 @@ const entries = {
   cli: 'bin/redux-p2p-threads.ts'
 }
 
+/**
+ * In the CommonJS build, the optional peers that are CommonJS themselves are loaded with require()
+ * (lazily, as in the ESM build), not import(): CommonJS test runners without ESM support (Jest)
+ * keep working with the level and localforage adapters. The ESM-only libp2p stack stays import().
+ */
+const REQUIRABLE = new Set(['level', 'localforage'])
+function requireCommonJsPeers() {
+  return {
+    name: 'require-commonjs-peers',
+    renderDynamicImport({ format, targetModuleId }) {
+      if (format === 'cjs' && REQUIRABLE.has(targetModuleId)) return { left: 'Promise.resolve().then(() => require(', right: '))' }
+      return null
+    }
+  }
+}
+
 const cjsEntries = Object.fromEntries(Object.entries(entries).filter(([name]) => !esmOnlyEntries.has(name)))
 // The CLI is a program, not an API: no declarations.
 const typedEntries = Object.fromEntries(Object.entries(entries).filter(([name]) => name !== 'cli'))
@@ -87,7 +103,7 @@ export default [
   {
     input: cjsEntries,
     external: (id) => external(id) || id === 'vitest',
-    plugins: [esbuild({ target: 'es2022' })],
+    plugins: [esbuild({ target: 'es2022' }), requireCommonJsPeers()],
     // Keep import() as import(): it is how CommonJS loads the ESM-only libp2p and @ipld/car.
     output: { dir: 'dist', format: 'cjs', entryFileNames: '[name].cjs', chunkFileNames: 'chunks/[name]-[hash].cjs', exports: 'named', dynamicImportInCjs: true }
   },
