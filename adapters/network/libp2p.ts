@@ -464,6 +464,7 @@ export class Libp2pNetwork implements NetworkAdapter {
     // this module can be required (dynamic import() works from CommonJS; require() does not).
     // These packages are optional peer dependencies: a missing one is named (MissingDependencyError).
     const inNode = isNode()
+    const user: Partial<Libp2pOptions> = this.#init.libp2p ?? {}
     const [{ createLibp2p }, { webSockets }, { noise }, { yamux }, { identify }, { gossipsub }, tcp] = await loadOptional('redux-p2p-threads/libp2p', LIBP2P_PACKAGES, () =>
       Promise.all([
         import('libp2p'),
@@ -472,12 +473,12 @@ export class Libp2pNetwork implements NetworkAdapter {
         import('@chainsafe/libp2p-yamux'),
         import('@libp2p/identify'),
         import('@libp2p/gossipsub'),
-        inNode ? loadTcp() : undefined
+        // Transports passed in (`libp2p.transports`) replace ours: no TCP of our own needed then.
+        inNode && user.transports === undefined ? loadTcp() : undefined
       ])
     )
     // After the stack: a missing stack is named first, then (Node 20 only) a missing `ws`.
     await installNodePolyfills()
-    const user: Partial<Libp2pOptions> = this.#init.libp2p ?? {}
     const listen = this.#init.listen ?? (inNode ? ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'] : [])
     const options: Libp2pOptions<Services> = {
       transports: tcp === undefined ? [webSockets()] : [tcp.tcp(), webSockets()],
