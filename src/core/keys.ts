@@ -78,6 +78,10 @@ export function publicKeyFromLogId(logId: string): Uint8Array {
   // One key, one log ID: the CID spelling of a peer ID (`bafz…`) would give a writer's key a
   // second log in which anyone could replay its records.
   if (canonical !== logId) throw new InvalidKeyError(`a log ID is written in its canonical form (${canonical.slice(0, 16)}…)`, { logId })
+  // The same for the key's protobuf inside the ID: the peer ID parser takes its fields in any
+  // order (or repeated) and keeps the bytes it was given, so that spelling would be a second log
+  // for the same key too. The one log ID of a key is the one logIdFromPublicKey writes.
+  if (logIdFromPublicKey(raw) !== logId) throw new InvalidKeyError('a log ID is written in its canonical form (the standard encoding of its key)', { logId })
   // A key with a small-order part signs nothing an honest writer would, and is where signature
   // checks of different libraries disagree: no such key is a log.
   let weak: boolean

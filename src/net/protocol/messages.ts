@@ -16,6 +16,7 @@ import { forkProofFromValue, forkProofToValue, type ForkProof } from '../../core
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { RecordBlocks } from '../../core/record.js'
 import { isRecordId } from '../../core/recordId.js'
+import { logIdFromPublicKey } from '../../core/keys.js'
 import {
   MAX_ADDR_CHARS,
   MAX_ADDR_PEERS,
@@ -114,7 +115,9 @@ function peerIdValue(v: unknown, what: string): string {
   let canonical = false
   try {
     const id = peerIdFromString(v)
-    canonical = id.type === 'Ed25519' && id.toString() === v
+    // The standard encoding of the key, not only the bytes given: the parser accepts the key's
+    // protobuf fields in any order, which would be a second name for the same log.
+    canonical = id.type === 'Ed25519' && id.toString() === v && logIdFromPublicKey(id.publicKey.raw) === v
   } catch {
     // not a peer ID at all
   }
