@@ -7,7 +7,7 @@
  * that a join can store the thread knowing nothing about the invite can fail afterwards.
  */
 import * as dagCbor from '@ipld/dag-cbor'
-import { peerIdFromString } from '@libp2p/peer-id'
+import { isPeerId } from '../core/peerId.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import { base32 } from 'multiformats/bases/base32'
 import { getCrypto } from '../core/crypto/index.js'
@@ -334,11 +334,7 @@ function checkAddr(addr: unknown, i: number): string {
   }
   if (peers.length === 0) fail(`${what} has no /p2p/<peer ID> component: ${show(addr)}`)
   for (const relay of peers.slice(0, -1)) {
-    try {
-      peerIdFromString(relay ?? '')
-    } catch (cause) {
-      fail(`${what} names a relay that is not a peer ID: ${show(relay)}`, cause)
-    }
+    if (!isPeerId(relay ?? '')) fail(`${what} names a relay that is not a peer ID: ${show(relay)}`)
   }
   checkPeerId(peers.at(-1), `the /p2p/ peer of ${what}`)
   return addr
