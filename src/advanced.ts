@@ -1,5 +1,5 @@
 /**
- * `redux-threads/advanced`: the formats, the engine and the sync pieces, for tool authors
+ * `redux-p2p-threads/advanced`: the formats, the engine and the sync pieces, for tool authors
  * (inspectors, followers, importers, other transports). Application code needs only the root
  * entry; everything here may change between minor versions.
  *
@@ -8,6 +8,7 @@
 
 // core: formats, keys, records, errors (pure, no I/O)
 export { getCrypto, setCrypto, nobleCrypto, createNodeCrypto } from './core/crypto/index.js'
+export type { NodeCryptoModule } from './core/crypto/index.js'
 export type { CryptoProvider, SigningKey, VerifyingKey } from './core/crypto/index.js'
 export { ThreadId, Variant, THREAD_ID_VERSION, MIN_RANDOM_BYTES, DEFAULT_RANDOM_BYTES } from './core/threadId.js'
 export { threadAddr, parseThreadAddr, registerThreadProtocol, THREAD_PROTOCOL_CODE } from './core/threadAddr.js'
@@ -79,11 +80,16 @@ export { INVITE_ADDR_TTL } from './redux/threads.js'
 export type { ThreadStatus, LogStatus, StatusError } from './rx/threadStatus.js'
 
 // net: sync protocol, network contract
-export type { NetworkAdapter, NetworkEvents, NetworkFactory, NetworkComponents, NetworkListener } from './net/networkAdapter.js'
+export type { NetworkAdapter, NetworkEvents, NetworkFactory, NetworkComponents, NetworkListener, TopicValidator } from './net/networkAdapter.js'
 export { SyncService, authTag, LEARNT_ADDR_TTL } from './net/syncService.js'
 export { logstoreAddressBook } from './net/addressBook.js'
 export * as limits from './net/limits.js'
-export type { SyncTarget } from './net/syncTarget.js'
+export type { SyncTarget, SyncAddressBook } from './net/syncTarget.js'
+// Named by the declarations of Peer (its internals' types): exported so a consumer's declaration
+// emit can name them (TypeScript's TS2742 otherwise).
+export type { PeerRuntime } from './redux/runtime.js'
+export type { ThreadLifecycle } from './redux/threads.js'
+export type { ThreadRegistry } from './redux/registry.js'
 export type { SyncHost, SyncOptions, SyncEvents } from './net/syncService.js'
 export { encodeMessage, decodeMessage, MAX_MESSAGE_BYTES, MAX_RECORDS_PER_MESSAGE } from './net/messages.js'
 export type { SyncMessage, HeadEntry } from './net/messages.js'

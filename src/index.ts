@@ -1,5 +1,5 @@
 /**
- * redux-threads: Textile's Threads (an event-sourced, end-to-end encrypted, peer-to-peer
+ * redux-p2p-threads: Textile's Threads (an event-sourced, end-to-end encrypted, peer-to-peer
  * database over IPLD) as Redux middleware and bindings.
  *
  * ```ts
@@ -12,7 +12,7 @@
  * await store.dispatch(todos.actions.added('milk')).unwrap()
  * ```
  *
- * The formats, the engine and the sync pieces are in `redux-threads/advanced`.
+ * The formats, the engine and the sync pieces are in `redux-p2p-threads/advanced`.
  *
  * @packageDocumentation
  */

@@ -15,6 +15,8 @@ import type {
   TopicValidator
 } from '../../src/net/networkAdapter.js'
 import { installNodePolyfills } from './polyfills.js'
+import { loadOptional } from '../optional.js'
+import { isNode } from '../../src/platform/env.js'
 import { Emitter } from '../../src/core/emitter.js'
 
 /**
@@ -99,7 +101,7 @@ interface Outbound {
  *
  * @example
  * ```ts
- * import { libp2pNetwork } from 'redux-threads/libp2p'
+ * import { libp2pNetwork } from 'redux-p2p-threads/libp2p'
  * const peer = await createPeer({ network: libp2pNetwork({ listen: ['/ip4/0.0.0.0/tcp/4001'] }) })
  * ```
  */
@@ -458,23 +460,28 @@ export class Libp2pNetwork implements NetworkAdapter {
   }
 
   async #create(): Promise<Node> {
-    await installNodePolyfills()
     // The libp2p stack is ESM-only: loaded when the node starts, so that the CommonJS build of
     // this module can be required (dynamic import() works from CommonJS; require() does not).
-    const [{ createLibp2p }, { tcp }, { webSockets }, { noise }, { yamux }, { identify }, { gossipsub }] = await Promise.all([
-      import('libp2p'),
-      import('@libp2p/tcp'),
-      import('@libp2p/websockets'),
-      import('@chainsafe/libp2p-noise'),
-      import('@chainsafe/libp2p-yamux'),
-      import('@libp2p/identify'),
-      import('@libp2p/gossipsub')
-    ])
-    const user: Partial<Libp2pOptions> = this.#init.libp2p ?? {}
+    // These packages are optional peer dependencies: a missing one is named (MissingDependencyError).
     const inNode = isNode()
+    const user: Partial<Libp2pOptions> = this.#init.libp2p ?? {}
+    const [{ createLibp2p }, { webSockets }, { noise }, { yamux }, { identify }, { gossipsub }, tcp] = await loadOptional('redux-p2p-threads/libp2p', LIBP2P_PACKAGES, () =>
+      Promise.all([
+        import('libp2p'),
+        import('@libp2p/websockets'),
+        import('@chainsafe/libp2p-noise'),
+        import('@chainsafe/libp2p-yamux'),
+        import('@libp2p/identify'),
+        import('@libp2p/gossipsub'),
+        // Transports passed in (`libp2p.transports`) replace ours: no TCP of our own needed then.
+        inNode && user.transports === undefined ? loadTcp() : undefined
+      ])
+    )
+    // After the stack: a missing stack is named first, then (Node 20 only) a missing `ws`.
+    await installNodePolyfills()
     const listen = this.#init.listen ?? (inNode ? ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'] : [])
     const options: Libp2pOptions<Services> = {
-      transports: inNode ? [tcp(), webSockets()] : [webSockets()],
+      transports: tcp === undefined ? [webSockets()] : [tcp.tcp(), webSockets()],
       connectionEncrypters: [noise()],
       // Yamux pings every 30 s, which also keeps TCP's 2-minute socket inactivity timeout from
       // closing idle connections, and so the long-lived message streams on them.
@@ -503,7 +510,7 @@ export class Libp2pNetwork implements NetworkAdapter {
       start: false
     }
     const node = await createLibp2p<Services>(options)
-    this.#log = node.logger.forComponent('redux-threads:network')
+    this.#log = node.logger.forComponent('redux-p2p-threads:network')
     node.addEventListener('peer:connect', (evt) => this.#emit('peer:connect', { peerId: evt.detail.toString() }))
     node.addEventListener('peer:disconnect', (evt) => {
       const peerId = evt.detail.toString()
@@ -536,8 +543,16 @@ export class Libp2pNetwork implements NetworkAdapter {
   }
 }
 
-function isNode(): boolean {
-  return typeof process !== 'undefined' && typeof process.versions?.node === 'string'
+/** What `redux-p2p-threads/libp2p` needs installed (optional peer dependencies); `@libp2p/tcp` and `ws` in Node only. */
+const LIBP2P_PACKAGES = ['libp2p', '@libp2p/websockets', '@chainsafe/libp2p-noise', '@chainsafe/libp2p-yamux', '@libp2p/identify', '@libp2p/gossipsub', '@libp2p/tcp']
+
+/**
+ * `@libp2p/tcp`, in Node only. A computed specifier: bundlers targeting browsers neither follow
+ * nor bundle it, so a browser app need not install it (it could not use TCP anyway).
+ */
+function loadTcp(): Promise<typeof import('@libp2p/tcp')> {
+  const specifier = '@libp2p/tcp'
+  return import(/* @vite-ignore */ /* webpackIgnore: true */ specifier) as Promise<typeof import('@libp2p/tcp')>
 }
 
 function isWritable(stream: Stream): boolean {

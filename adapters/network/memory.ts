@@ -1,6 +1,7 @@
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64'
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus'
 import { Emitter } from '../../src/core/emitter.js'
+import { macrotask, nextMacrotask } from '../../src/platform/scheduler.js'
 import type {
   NetworkAdapter,
   NetworkComponents,
@@ -47,7 +48,7 @@ interface Delivery {
  *
  * @example
  * ```ts
- * import { createMemoryHub } from 'redux-threads/memory-network'
+ * import { createMemoryHub } from 'redux-p2p-threads/memory-network'
  * const hub = createMemoryHub({ seed: 42, faults: { drop: 0.1, duplicate: 0.05 } })
  * const alice = await createPeer({ network: hub.network() })
  * hub.partition([alice.id], [bob.id]); … ; hub.heal()
@@ -170,7 +171,7 @@ export class MemoryHub {
   #schedule(): void {
     if (this.#scheduled) return
     this.#scheduled = true
-    setImmediate(() => this.#tick())
+    nextMacrotask(() => this.#tick())
   }
 
   #tick(): void {
@@ -195,8 +196,8 @@ export async function settle(hub: MemoryHub, peers: ReadonlyArray<{ idle(): Prom
   for (let round = 0; round < 10_000; round++) {
     await hub.idle()
     await Promise.all(peers.map((p) => p.idle()))
-    // One macrotask turn: pushes are flushed on setImmediate.
-    await new Promise<void>((r) => setImmediate(r))
+    // One macrotask turn: pushes are flushed on the next macrotask (setImmediate in Node).
+    await macrotask()
     await Promise.all(peers.map((p) => p.idle()))
     if (hub.quiet) return
   }

@@ -7,6 +7,9 @@
  * @packageDocumentation
  */
 
+import { isNode } from '../../src/platform/env.js'
+import { loadOptional } from '../optional.js'
+
 let installing: Promise<void> | undefined
 
 /**
@@ -31,7 +34,7 @@ async function install(): Promise<void> {
     // bundle it (browsers have a WebSocket, so this line never runs there), and CommonJS builds
     // keep working because `import()` is available in both module systems.
     const specifier = 'ws'
-    const ws = (await import(/* @vite-ignore */ specifier)) as typeof import('ws')
+    const ws = await loadOptional('redux-p2p-threads/libp2p (WebSocket dialing on Node 20)', ['ws'], () => import(/* @vite-ignore */ /* webpackIgnore: true */ specifier) as Promise<typeof import('ws')>)
     // Checked again: another module may have installed one while the import was loading.
     if (globalThis.WebSocket === undefined) {
       Object.defineProperty(globalThis, 'WebSocket', {
@@ -71,6 +74,3 @@ interface Resolvers<T> {
   reject: (reason?: unknown) => void
 }
 
-function isNode(): boolean {
-  return typeof process !== 'undefined' && typeof process.versions?.node === 'string'
-}

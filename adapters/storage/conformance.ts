@@ -99,8 +99,8 @@ function valueOf(key: StorageKey): Uint8Array {
  *
  * @example
  * ```ts
- * import { runStorageAdapterTests } from 'redux-threads/conformance'
- * import { memoryStorage } from 'redux-threads/memory'
+ * import { runStorageAdapterTests } from 'redux-p2p-threads/conformance'
+ * import { memoryStorage } from 'redux-p2p-threads/memory'
  *
  * runStorageAdapterTests('memory', async () => ({ adapter: memoryStorage() }))
  * ```

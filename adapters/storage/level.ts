@@ -5,8 +5,7 @@
  * @packageDocumentation
  */
 
-import { Level } from 'level'
-import type { DatabaseOptions } from 'level'
+import type { DatabaseOptions, Level } from 'level'
 import type {
   RangeOptions,
   StorageAdapter,
@@ -16,6 +15,7 @@ import type {
 } from '../../src/store/storageAdapter.js'
 import { decodeKey, encodeKey, encodeRange, normaliseLimit } from './keyCodec.js'
 import { StorageLockedError } from '../../src/core/errors.js'
+import { loadOptional } from '../optional.js'
 
 /** Options passed through to `level`; the encodings are fixed by the adapter. */
 export type LevelStorageOptions = Omit<
@@ -47,7 +47,7 @@ function plain(value: Uint8Array): Uint8Array {
  *
  * @example
  * ```ts
- * import { levelStorage } from 'redux-threads/level'
+ * import { levelStorage } from 'redux-p2p-threads/level'
  *
  * const storage = levelStorage('./data/threads')
  * await storage.batch([{ type: 'put', key: ['e', '1'], value: new Uint8Array([1]) }])
@@ -56,12 +56,17 @@ function plain(value: Uint8Array): Uint8Array {
  * ```
  */
 export function levelStorage(location: string, options: LevelStorageOptions = {}): StorageAdapter {
-  const db = new Level<string, Uint8Array>(location, {
-    ...options,
-    keyEncoding: 'utf8',
-    valueEncoding: 'view'
+  let db: Level<string, Uint8Array> | undefined
+  // `level` is an optional peer dependency: loaded here, so a missing one is named (MissingDependencyError).
+  const opened = loadOptional('redux-p2p-threads/level', ['level'], () => import('level')).then(async ({ Level }) => {
+    db = new Level<string, Uint8Array>(location, {
+      ...options,
+      keyEncoding: 'utf8',
+      valueEncoding: 'view'
+    })
+    await db.open()
+    return db
   })
-  const opened = db.open()
   // The failure is rethrown by whichever method awaits `opened`; an adapter nobody uses must
   // not crash the process with an unhandled rejection.
   opened.catch(() => undefined)
@@ -70,7 +75,7 @@ export function levelStorage(location: string, options: LevelStorageOptions = {}
   async function* range(prefix: StorageKey, options: RangeOptions = {}): AsyncGenerator<StorageEntry> {
     const limit = normaliseLimit(options.limit)
     const { gte, lt } = encodeRange(prefix, options)
-    await opened
+    const db = await opened
     // Level treats an empty-string bound as "no bound", so an empty interval must stop here.
     if (limit === 0 || (lt !== undefined && lt <= gte)) return
     const iterator = db.iterator({
@@ -89,7 +94,7 @@ export function levelStorage(location: string, options: LevelStorageOptions = {}
 
     async get(key: StorageKey): Promise<Uint8Array | undefined> {
       const encoded = encodeKey(key)
-      await opened
+      const db = await opened
       const value: Uint8Array | undefined = await db.get(encoded)
       return value === undefined ? undefined : plain(value)
     },
@@ -100,7 +105,7 @@ export function levelStorage(location: string, options: LevelStorageOptions = {}
           ? { type: 'put' as const, key: encodeKey(op.key), value: op.value }
           : { type: 'del' as const, key: encodeKey(op.key) }
       )
-      await opened
+      const db = await opened
       await db.batch(encoded)
     },
 
@@ -120,8 +125,8 @@ export function levelStorage(location: string, options: LevelStorageOptions = {}
     close(): Promise<void> {
       // Close even when opening failed, so a half-open handle never lingers.
       closing ??= opened.then(
-        () => db.close(),
-        () => db.close()
+        (db) => db.close(),
+        async () => db?.close()
       )
       return closing
     }

@@ -5,7 +5,6 @@
  * @packageDocumentation
  */
 
-import localforage from 'localforage'
 import type {
   RangeOptions,
   StorageAdapter,
@@ -16,6 +15,19 @@ import type {
 import { decodeKey, encodeKey, encodeRange, normaliseLimit } from './keyCodec.js'
 import { StorageLockedError } from '../../src/core/errors.js'
 import { SortedKeySet } from './sortedKeySet.js'
+import { loadOptional } from '../optional.js'
+
+/**
+ * What the adapter uses of a localforage instance. Written out here rather than naming
+ * localforage's global `LocalForage` type, so these declarations type-check without localforage's
+ * typings in scope (it is an optional peer dependency).
+ */
+export interface LocalforageInstance {
+  getItem<T>(key: string): Promise<T | null>
+  setItem<T>(key: string, value: T): Promise<T>
+  removeItem(key: string): Promise<void>
+  keys(): Promise<string[]>
+}
 
 export interface LocalforageStorageOptions {
   /** Database name (default `'redux-threads'`). Ignored when `instance` is given. */
@@ -26,7 +38,7 @@ export interface LocalforageStorageOptions {
    * A configured localforage instance to use instead of creating one. It must hold nothing
    * but this adapter's entries: `range` reads every key in it.
    */
-  readonly instance?: LocalForage
+  readonly instance?: LocalforageInstance
 }
 
 /**
@@ -69,7 +81,7 @@ function toUint8Array(value: unknown): Uint8Array {
  *
  * @example
  * ```ts
- * import { localforageStorage } from 'redux-threads/localforage'
+ * import { localforageStorage } from 'redux-p2p-threads/localforage'
  *
  * const storage = localforageStorage({ name: 'my-app' })
  * await storage.batch([
@@ -111,13 +123,20 @@ async function claim(name: string): Promise<() => void> {
 }
 
 export function localforageStorage(options: LocalforageStorageOptions = {}): StorageAdapter {
-  const store =
-    options.instance ??
-    localforage.createInstance({
-      name: options.name ?? 'redux-threads',
-      storeName: options.storeName ?? 'storage',
-      driver: localforage.INDEXEDDB
-    })
+  // `localforage` is an optional peer dependency: loaded on first use (MissingDependencyError names it).
+  let loading: Promise<LocalforageInstance> | undefined
+  const instance = (): Promise<LocalforageInstance> =>
+    (loading ??=
+      options.instance !== undefined
+        ? Promise.resolve(options.instance)
+        : loadOptional('redux-p2p-threads/localforage', ['localforage'], () => import('localforage')).then((mod) => {
+            const localforage = (mod as { default?: LocalForage }).default ?? (mod as unknown as LocalForage)
+            return localforage.createInstance({
+              name: options.name ?? 'redux-threads',
+              storeName: options.storeName ?? 'storage',
+              driver: localforage.INDEXEDDB
+            })
+          }))
   let keyCache: SortedKeySet | undefined
   /** Counts completed writes, to tell whether a `keys()` read raced with one. */
   let writes = 0
@@ -131,7 +150,7 @@ export function localforageStorage(options: LocalforageStorageOptions = {}): Sto
   async function loadKeys(): Promise<SortedKeySet> {
     if (keyCache !== undefined) return keyCache
     const before = writes
-    const loaded = new SortedKeySet(await store.keys())
+    const loaded = new SortedKeySet(await (await instance()).keys())
     // A write that completed during keys() found no cache to update and may be missing from
     // `loaded`: use this read once, but cache only a read no write overlapped.
     if (writes === before && !closed) keyCache = loaded
@@ -144,6 +163,7 @@ export function localforageStorage(options: LocalforageStorageOptions = {}): Sto
     const bounds = encodeRange(prefix, options)
     if (limit === 0) return
     const keys = await loadKeys()
+    const store = await instance()
     let yielded = 0
     for (const key of keys.walk(bounds, options.reverse === true)) {
       const value: unknown = await store.getItem<unknown>(key)
@@ -158,7 +178,8 @@ export function localforageStorage(options: LocalforageStorageOptions = {}): Sto
 
     async get(key: StorageKey): Promise<Uint8Array | undefined> {
       assertOpen()
-      const value: unknown = await store.getItem<unknown>(encodeKey(key))
+      const encoded = encodeKey(key)
+      const value: unknown = await (await instance()).getItem<unknown>(encoded)
       return value === null ? undefined : toUint8Array(value)
     },
 
@@ -166,6 +187,7 @@ export function localforageStorage(options: LocalforageStorageOptions = {}): Sto
       assertOpen()
       // Encode every key first: a bad key must fail the batch before anything is written.
       const encoded = ops.map((op) => encodeKey(op.key))
+      const store = await instance()
       try {
         // Strictly one after another (not Promise.all): the last op must land after all others.
         for (const [i, op] of ops.entries()) {
@@ -192,6 +214,13 @@ export function localforageStorage(options: LocalforageStorageOptions = {}): Sto
     async acquire(): Promise<void> {
       const name = `redux-threads:${options.name ?? 'redux-threads'}/${options.storeName ?? 'storage'}`
       release = await claim(name)
+      try {
+        await instance()
+      } catch (e) {
+        release()
+        release = undefined
+        throw e
+      }
     },
 
     async close(): Promise<void> {

@@ -1,5 +1,5 @@
 /**
- * `redux-threads/memory`: the in-memory storage adapter. It lives in `src/store/memory` (it is
+ * `redux-p2p-threads/memory`: the in-memory storage adapter. It lives in `src/store/memory` (it is
  * the peer's default storage, and `src/` never imports `adapters/`); this entry re-exports it.
  *
  * @packageDocumentation

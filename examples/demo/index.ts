@@ -101,7 +101,7 @@ async function main(): Promise<void> {
   const [alice, bob, carol] = ['alice', 'bob', 'carol'].map((n) => new PeerProcess(n, join(root, n))) as [PeerProcess, PeerProcess, PeerProcess]
   const all = [alice, bob, carol]
   try {
-    say('redux-threads demo: three processes, one encrypted todo thread, libp2p on loopback\n')
+    say('redux-p2p-threads demo: three processes, one encrypted todo thread, libp2p on loopback\n')
     await Promise.all(all.map((p) => p.start()))
     for (const p of all) say(`${p.name.padEnd(6)} is peer ${p.peerId}`)
 

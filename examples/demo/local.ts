@@ -55,7 +55,7 @@ async function sync(from: Member, to: Member, shuffle = false): Promise<number> 
 
 async function main(): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'redux-threads-demo-'))
-  say(`redux-threads demo: three peers, one encrypted todo thread (data in ${root})\n`)
+  say(`redux-p2p-threads demo: three peers, one encrypted todo thread (data in ${root})\n`)
 
   const members: Member[] = []
   for (const name of ['alice', 'bob', 'carol']) {

@@ -8,9 +8,9 @@
  * Make a follow invite on any writer:
  * `await store.dispatch(peer.thunks.invite({ threadId, role: 'follow' })).unwrap()` (or seal it to
  * the follower's peer ID with `{ threadId, role: 'follow', to: followerPeerId }`). This is the same code as the
- * `redux-threads follower` CLI (bin/redux-threads.ts), shown as a program of its own.
+ * `redux-p2p-threads follower` CLI (bin/redux-p2p-threads.ts), shown as a program of its own.
  */
-import { runFollower } from '../../bin/redux-threads.js'
+import { runFollower } from '../../bin/redux-p2p-threads.js'
 
 const args = process.argv.slice(2)
 runFollower(args.length > 0 ? args : ['--data', './.follower-data', '--listen', '/ip4/127.0.0.1/tcp/4006'])

@@ -7,7 +7,7 @@
  * that a join can store the thread knowing nothing about the invite can fail afterwards.
  */
 import * as dagCbor from '@ipld/dag-cbor'
-import { peerIdFromString } from '@libp2p/peer-id'
+import { isPeerId } from '../core/peerId.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import { base32 } from 'multiformats/bases/base32'
 import { getCrypto } from '../core/crypto/index.js'
@@ -68,7 +68,7 @@ export const MAX_INVITE_EPOCHS = 32
  *
  * @example
  * ```ts
- * import { INVITE_PREFIX } from 'redux-threads'
+ * import { INVITE_PREFIX } from 'redux-p2p-threads'
  * link.startsWith(INVITE_PREFIX) // true for every invite string
  * ```
  */
@@ -334,11 +334,7 @@ function checkAddr(addr: unknown, i: number): string {
   }
   if (peers.length === 0) fail(`${what} has no /p2p/<peer ID> component: ${show(addr)}`)
   for (const relay of peers.slice(0, -1)) {
-    try {
-      peerIdFromString(relay ?? '')
-    } catch (cause) {
-      fail(`${what} names a relay that is not a peer ID: ${show(relay)}`, cause)
-    }
+    if (!isPeerId(relay ?? '')) fail(`${what} names a relay that is not a peer ID: ${show(relay)}`)
   }
   checkPeerId(peers.at(-1), `the /p2p/ peer of ${what}`)
   return addr
@@ -431,7 +427,7 @@ function checkInner(value: unknown, what: string): Invite {
  *   key.
  * @example
  * ```ts
- * import { createInvite } from 'redux-threads'
+ * import { createInvite } from 'redux-p2p-threads'
  * const link = createInvite({ threadId, key, role: 'write', addrs: peer.addresses(), from: peer.id })
  * const sealed = createInvite({ threadId, key, role: 'read', addrs, from: peer.id, to: bobPeerId })
  * ```
@@ -477,7 +473,7 @@ export function createInvite(options: {
  *   and never any other error.
  * @example
  * ```ts
- * import { openInvite } from 'redux-threads'
+ * import { openInvite } from 'redux-p2p-threads'
  * const { threadId, role, key, addrs, from } = openInvite(link)
  * openInvite(sealedToBob, bob) // only Bob's log key opens it
  * ```

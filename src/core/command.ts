@@ -22,7 +22,7 @@ export const MAX_COMMAND_BYTES = (1 << 20) - (32 << 10)
  *
  * @example
  * ```ts
- * import { encodeCommand, decodeCommand } from 'redux-threads'
+ * import { encodeCommand, decodeCommand } from 'redux-p2p-threads'
  * decodeCommand(encodeCommand({ type: 'todos/added', payload: { text: 'milk' } }))
  * ```
  */

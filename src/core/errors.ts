@@ -158,6 +158,14 @@ export class ThreadDeletedError extends ThreadsError {
   static override readonly NAME = 'ThreadDeletedError'
 }
 
+/**
+ * An adapter was used without the package it runs on: its dependencies are optional peer
+ * dependencies (a browser app does not install LevelDB or TCP). The message names what to install.
+ */
+export class MissingDependencyError extends ThreadsError {
+  static override readonly NAME = 'MissingDependencyError'
+}
+
 /** Another peer (another tab, process or instance) holds this storage: one peer per storage. */
 export class StorageLockedError extends ThreadsError {
   static override readonly NAME = 'StorageLockedError'

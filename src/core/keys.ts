@@ -1,6 +1,5 @@
-import { publicKeyFromRaw } from '@libp2p/crypto/keys'
-import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
 import { x25519, ed25519 } from '@noble/curves/ed25519.js'
+import { ed25519FromPeerId, ed25519PeerId, isPeerId } from './peerId.js'
 import { hkdf } from '@noble/hashes/hkdf.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { base32 } from 'multiformats/bases/base32'
@@ -35,7 +34,7 @@ export interface LogKey {
  *
  * @example
  * ```ts
- * import { generateLogKey } from 'redux-threads'
+ * import { generateLogKey } from 'redux-p2p-threads'
  * const key = generateLogKey()
  * key.id // '12D3KooW…'
  * ```
@@ -54,7 +53,7 @@ export function logKeyFromSeed(seed: Uint8Array): LogKey {
 /** The log ID (peer ID string) of an Ed25519 public key. */
 export function logIdFromPublicKey(publicKey: Uint8Array): string {
   if (publicKey.length !== 32) throw new InvalidKeyError(`an Ed25519 public key has 32 bytes, got ${publicKey.length}`)
-  return peerIdFromPublicKey(publicKeyFromRaw(publicKey)).toString()
+  return ed25519PeerId(publicKey)
 }
 
 /** Log IDs that passed {@link publicKeyFromLogId}, with their keys. */
@@ -65,19 +64,14 @@ export function publicKeyFromLogId(logId: string): Uint8Array {
   const known = checkedLogIds.get(logId)
   if (known !== undefined) return known
   if (typeof logId !== 'string') throw new InvalidKeyError('a log ID is a string')
-  let raw: Uint8Array | undefined
-  let canonical: string
-  try {
-    const peer = peerIdFromString(logId)
-    canonical = peer.toString()
-    if (peer.type === 'Ed25519') raw = peer.publicKey.raw
-  } catch (cause) {
-    throw new InvalidKeyError(`not a peer ID: ${JSON.stringify(logId.slice(0, 80))}`, {}, { cause })
+  const raw = ed25519FromPeerId(logId)
+  if (raw === undefined) {
+    // One key, one log ID: the CID spelling of a peer ID (`bafz…`), or another encoding of the
+    // key inside it, would give a writer's key a second log in which anyone could replay its
+    // records (the signed statement does not name the log).
+    if (isPeerId(logId)) throw new InvalidKeyError('log IDs are Ed25519 peer IDs, written in their canonical form (base58btc of the standard encoding of the key)', { logId })
+    throw new InvalidKeyError(`not a peer ID: ${JSON.stringify(logId.slice(0, 80))}`)
   }
-  if (raw === undefined) throw new InvalidKeyError('log IDs are Ed25519 peer IDs', { logId })
-  // One key, one log ID: the CID spelling of a peer ID (`bafz…`) would give a writer's key a
-  // second log in which anyone could replay its records.
-  if (canonical !== logId) throw new InvalidKeyError(`a log ID is written in its canonical form (${canonical.slice(0, 16)}…)`, { logId })
   // A key with a small-order part signs nothing an honest writer would, and is where signature
   // checks of different libraries disagree: no such key is a log.
   let weak: boolean
@@ -121,7 +115,7 @@ export interface ThreadKey {
  *
  * @example
  * ```ts
- * import { createThreadKey, threadKeyToString } from 'redux-threads'
+ * import { createThreadKey, threadKeyToString } from 'redux-p2p-threads'
  * const key = createThreadKey()
  * threadKeyToString(key) // 'b…' (service ‖ read, base32)
  * ```
@@ -193,7 +187,7 @@ function sealKey(shared: Uint8Array, ephemeral: Uint8Array, recipient: Uint8Arra
  *
  * @example
  * ```ts
- * import { generateLogKey, sealTo, openSealed } from 'redux-threads'
+ * import { generateLogKey, sealTo, openSealed } from 'redux-p2p-threads'
  * const bob = generateLogKey()
  * const box = sealTo(bob.publicKey, new TextEncoder().encode('hi'))
  * openSealed(bob, box) // Uint8Array of 'hi'

@@ -26,7 +26,7 @@ export const MAX_RANDOM_BYTES = 64
  *
  * @example
  * ```ts
- * import { ThreadId, Variant } from 'redux-threads'
+ * import { ThreadId, Variant } from 'redux-p2p-threads'
  * const id = ThreadId.create(Variant.Raw)
  * ThreadId.parse(id.toString()).equals(id) // true
  * ```

@@ -21,6 +21,7 @@ import { compareOrder, effectiveClock, type ThreadEvent } from './threadEvent.js
 import { BehindBaseError, Timeline, type Fold } from './timeline.js'
 import { MAX_TXN_BYTES, MAX_TXN_RECORDS, TXN_COMMIT, TxnGate, type Settled } from './transactions.js'
 import { inCuts, type Composite, type CutRange, type SystemProjection } from './system.js'
+import { macrotask } from '../platform/scheduler.js'
 
 export type { CommandResult, EngineEvents, IngestResult, Progress, Projection, ThreadEngineOptions } from './engineTypes.js'
 
@@ -48,9 +49,8 @@ const sameRanges = (a: readonly CutRange[] | undefined, b: readonly CutRange[] |
   (a?.length ?? 0) === (b?.length ?? 0) && (a ?? []).every((r, i) => r.from === b?.[i]?.from && r.to === b[i]?.to)
 const ownRanges = (m: CutMap, log: string): readonly CutRange[] | undefined => (Object.hasOwn(m, log) ? m[log] : undefined)
 
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)))
-}
+/** One macrotask turn (setImmediate in Node, a MessageChannel message in browsers). */
+const yieldToEventLoop = macrotask
 
 /**
  * The event-sourcing engine of one thread (paper section 4): the dispatcher that turns commands

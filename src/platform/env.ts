@@ -17,3 +17,9 @@ export function isDev(): boolean {
     return true
   }
 }
+
+/** True in Node (and runtimes that present themselves as Node), false in browsers and workers. */
+export function isNode(): boolean {
+  const proc = (globalThis as { process?: { versions?: { node?: unknown } } }).process
+  return typeof proc?.versions?.node === 'string'
+}

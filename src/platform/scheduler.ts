@@ -9,8 +9,6 @@
 
 type Immediate = (fn: () => void) => unknown
 
-const immediate = (globalThis as { setImmediate?: Immediate }).setImmediate
-
 let channel: { queue: Array<() => void>; port: MessagePort } | undefined
 
 function viaChannel(fn: () => void): void {
@@ -33,6 +31,8 @@ function viaChannel(fn: () => void): void {
  * ```
  */
 export function nextMacrotask(fn: () => void): void {
+  // Looked up at each call, not once: test fake timers replace the global.
+  const immediate = (globalThis as { setImmediate?: Immediate }).setImmediate
   if (typeof immediate === 'function') immediate(fn)
   else if (typeof MessageChannel === 'function') viaChannel(fn)
   else setTimeout(fn, 0)

@@ -25,7 +25,7 @@ export interface EventAction<P = unknown> extends PayloadAction<P, string, Event
  *
  * @example
  * ```ts
- * import type { ThreadAction } from 'redux-threads'
+ * import type { ThreadAction } from 'redux-p2p-threads'
  * added: {
  *   reducer(state, action: ThreadAction<{ text: string }>) { state.push({ text: action.payload.text, by: action.meta.event?.author }) },
  *   prepare: (text: string) => ({ payload: { text }, meta: {} })
@@ -69,7 +69,7 @@ export interface AppliedPayload {
  *
  * @example
  * ```ts
- * import { threadApplied } from 'redux-threads'
+ * import { threadApplied } from 'redux-p2p-threads'
  * builder.addCase(threadApplied, (state, action) => { if (action.payload.reason === 'replay') state.replays++ })
  * ```
  */

@@ -78,8 +78,8 @@ export interface Peer<ReducerPath extends string = 'threads'> {
  * @example
  * ```ts
  * import { configureStore } from '@reduxjs/toolkit'
- * import { createPeer, createThreadSlice } from 'redux-threads'
- * import { levelStorage } from 'redux-threads/level'
+ * import { createPeer, createThreadSlice } from 'redux-p2p-threads'
+ * import { levelStorage } from 'redux-p2p-threads/level'
  *
  * export const peer = createPeer({ storage: levelStorage('./data') })
  * export const store = configureStore({

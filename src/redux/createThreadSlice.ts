@@ -203,7 +203,7 @@ function storeReducer<State>(name: string, path: string, fold: Reducer<State>, i
       if (probe !== undefined && (fold as Reducer<unknown>)(probe, action) !== probe) {
         warned = true
         console.error(
-          `redux-threads: thread slice \`${name}\` has a case for \`${action.type}\`, which is not an event of its thread. ` +
+          `redux-p2p-threads: thread slice \`${name}\` has a case for \`${action.type}\`, which is not an event of its thread. ` +
             'Thread state changes only through thread events (every peer folds the same events); this change is refused. ' +
             'Keep UI state in a plain slice, or make the change a command of the thread.'
         )
@@ -228,7 +228,7 @@ function storeReducer<State>(name: string, path: string, fold: Reducer<State>, i
  *
  * @example
  * ```ts
- * import { createThreadSlice } from 'redux-threads'
+ * import { createThreadSlice } from 'redux-p2p-threads'
  * import { nanoid, type PayloadAction } from '@reduxjs/toolkit'
  *
  * export const todos = createThreadSlice({

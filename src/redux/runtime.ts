@@ -14,7 +14,7 @@ import type { StorageAdapter } from '../store/storageAdapter.js'
 export interface PeerOptions<ReducerPath extends string = 'threads'> {
   /**
    * Where logs, keys and snapshots live. Default: in memory (lost on exit). In Node use
-   * `levelStorage(dir)` from `redux-threads/level`; in browsers `localforageStorage()`.
+   * `levelStorage(dir)` from `redux-p2p-threads/level`; in browsers `localforageStorage()`.
    */
   readonly storage?: StorageAdapter
   /**
@@ -32,7 +32,7 @@ export interface PeerOptions<ReducerPath extends string = 'threads'> {
   /** Clock for event times (tests). */
   readonly now?: () => number
   /**
-   * The network: `libp2pNetwork({ listen })` from `redux-threads/libp2p`, or an in-memory hub's
+   * The network: `libp2pNetwork({ listen })` from `redux-p2p-threads/libp2p`, or an in-memory hub's
    * `hub.network()`. Without one, peers exchange records by hand (thread handles' `recordsSince`
    * and `ingest`) or as CAR files.
    */

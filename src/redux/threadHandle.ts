@@ -16,7 +16,7 @@ const ENGINE = Symbol.for('redux-threads/engine')
  * A thread open on a peer, by its capabilities (REVIEW.md P9: handles expose capabilities, not
  * objects): its heads, a manual exchange of records (no network: demos, files, tests), CAR
  * backup and restore through the ingest path, snapshots and compaction. The engine itself is
- * reached only through `redux-threads/advanced`'s `engineOf`.
+ * reached only through `redux-p2p-threads/advanced`'s `engineOf`.
  *
  * @example
  * ```ts
@@ -101,7 +101,7 @@ export class ThreadHandle {
   }
 }
 
-/** The engine behind a thread handle (tool authors; `redux-threads/advanced`). */
+/** The engine behind a thread handle (tool authors; `redux-p2p-threads/advanced`). */
 export function engineOf(handle: ThreadHandle): ThreadEngine<SliceStates> {
   return (handle as unknown as Record<symbol, ThreadEngine<SliceStates>>)[ENGINE] as ThreadEngine<SliceStates>
 }

@@ -3,7 +3,7 @@
  *
  * Adapters move opaque bytes under keys. Signing, encryption, IPLD encoding and CID checks
  * stay above them, so no adapter can weaken them. Every adapter runs the shared conformance
- * suite (`redux-threads/conformance`).
+ * suite (`redux-p2p-threads/conformance`).
  *
  * @packageDocumentation
  */
@@ -47,7 +47,7 @@ export interface RangeOptions {
  *
  * @example
  * ```ts
- * import { memoryStorage } from 'redux-threads/memory'
+ * import { memoryStorage } from 'redux-p2p-threads/memory'
  * const storage = memoryStorage()
  * await storage.batch([{ type: 'put', key: ['a', '1'], value: new Uint8Array([1]) }])
  * for await (const { key, value } of storage.range(['a'])) console.log(key, value)

@@ -1,12 +1,13 @@
 import type { CryptoProvider } from './cryptoProvider.js'
-import { createNodeCrypto } from './nodeCrypto.js'
+import { createNodeCrypto, type NodeCryptoModule } from './nodeCrypto.js'
 import { nobleCrypto } from './nobleCrypto.js'
 
 export type { CryptoProvider, SigningKey, VerifyingKey } from './cryptoProvider.js'
 export { nobleCrypto } from './nobleCrypto.js'
 export { createNodeCrypto } from './nodeCrypto.js'
+export type { NodeCryptoModule } from './nodeCrypto.js'
 
-type GetBuiltin = (id: 'node:crypto') => typeof import('node:crypto')
+type GetBuiltin = (id: 'node:crypto') => NodeCryptoModule | undefined
 
 function detect(): CryptoProvider {
   // process.getBuiltinModule (Node >= 20.16) loads node:crypto without a static import,
@@ -29,7 +30,7 @@ export function getCrypto(): CryptoProvider {
  *
  * @example
  * ```ts
- * import { setCrypto, nobleCrypto } from 'redux-threads'
+ * import { setCrypto, nobleCrypto } from 'redux-p2p-threads'
  * setCrypto(nobleCrypto) // force the pure-JS path, as in a browser
  * ```
  */

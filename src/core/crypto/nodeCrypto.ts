@@ -2,6 +2,23 @@ import type { CryptoProvider } from './cryptoProvider.js'
 
 type NodeCrypto = typeof import('node:crypto')
 
+/**
+ * The `node:crypto` module, as {@link createNodeCrypto} takes it: the members it calls, typed
+ * loosely, so these declarations type-check without Node's types (`@types/node`) in a browser app.
+ */
+export interface NodeCryptoModule {
+  readonly randomBytes: unknown
+  readonly randomFillSync: unknown
+  readonly createHash: unknown
+  readonly createHmac: unknown
+  readonly createPrivateKey: unknown
+  readonly createPublicKey: unknown
+  readonly createCipheriv: unknown
+  readonly createDecipheriv: unknown
+  readonly sign: unknown
+  readonly verify: unknown
+}
+
 // DER prefixes that wrap a raw Ed25519 seed (PKCS#8) and public key (SPKI), RFC 8410.
 const PKCS8_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20])
 const SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00])
@@ -45,7 +62,8 @@ function pooledRandom(c: NodeCrypto): (length: number) => Uint8Array {
  * node:crypto behind {@link CryptoProvider}: key objects are built once per key and reused,
  * which is what makes Ed25519 signing about 20x faster than pure JS.
  */
-export function createNodeCrypto(c: NodeCrypto): CryptoProvider {
+export function createNodeCrypto(module: NodeCryptoModule): CryptoProvider {
+  const c = module as NodeCrypto
   return {
     name: 'node',
     randomBytes: pooledRandom(c),

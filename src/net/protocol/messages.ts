@@ -13,9 +13,9 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { CID } from 'multiformats/cid'
 import { MalformedMessageError, ThreadsError, TooLargeError, UnsupportedFormatError } from '../../core/errors.js'
 import { forkProofFromValue, forkProofToValue, type ForkProof } from '../../core/forkProof.js'
-import { peerIdFromString } from '@libp2p/peer-id'
 import type { RecordBlocks } from '../../core/record.js'
 import { isRecordId } from '../../core/recordId.js'
+import { ed25519FromPeerId } from '../../core/peerId.js'
 import {
   MAX_ADDR_CHARS,
   MAX_ADDR_PEERS,
@@ -111,13 +111,8 @@ function uintField(m: Fields, key: string, min: number): number {
  */
 function peerIdValue(v: unknown, what: string): string {
   if (typeof v !== 'string' || v.length === 0 || v.length > MAX_ID_CHARS) fail(`${what} must be a peer ID string`)
-  let canonical = false
-  try {
-    const id = peerIdFromString(v)
-    canonical = id.type === 'Ed25519' && id.toString() === v
-  } catch {
-    // not a peer ID at all
-  }
+  // The one standard spelling of an Ed25519 key: not a CID string, not another encoding of the key.
+  const canonical = ed25519FromPeerId(v) !== undefined
   if (!canonical) fail(`${what} must be an Ed25519 peer ID in base58btc`)
   return v
 }

@@ -70,8 +70,8 @@ interface Counters {
  *
  * @example
  * ```ts
- * import { Logstore, ThreadId, createThreadKey } from 'redux-threads'
- * import { memoryStorage } from 'redux-threads/memory'
+ * import { Logstore, ThreadId, createThreadKey } from 'redux-p2p-threads'
+ * import { memoryStorage } from 'redux-p2p-threads/memory'
  * const logstore = await Logstore.open(memoryStorage())
  * const thread = await logstore.addThread(ThreadId.create(), createThreadKey())
  * ```

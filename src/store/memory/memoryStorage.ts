@@ -27,7 +27,7 @@ import { SortedKeySet } from './sortedKeySet.js'
  *
  * @example
  * ```ts
- * import { memoryStorage } from 'redux-threads/memory'
+ * import { memoryStorage } from 'redux-p2p-threads/memory'
  *
  * const storage = memoryStorage()
  * await storage.batch([{ type: 'put', key: ['e', '1'], value: new Uint8Array([1]) }])

@@ -1,5 +1,5 @@
 /**
- * The follower CLI (`bin/redux-threads.ts`) as a child process, over real libp2p on loopback and LevelDB:
+ * The follower CLI (`bin/redux-p2p-threads.ts`) as a child process, over real libp2p on loopback and LevelDB:
  * it joins from a follow invite, prints where it listens, stores what a writer in this process
  * sends it and reports the log seq, exits cleanly on SIGTERM, and follows the thread again from
  * storage after a restart. Usage, `--help`, `--version` and flag errors are checked too.
@@ -12,14 +12,14 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { livePeer, Resources, statusWhere, tempDir, todos, until } from '../libp2p/helpers.js'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
-const CLI = fileURLToPath(new URL('../../../bin/redux-threads.ts', import.meta.url))
+const CLI = fileURLToPath(new URL('../../../bin/redux-p2p-threads.ts', import.meta.url))
 
 const resources = new Resources()
 afterEach(async () => {
   await resources.closeAll()
 })
 
-/** A running `node --import tsx bin/redux-threads.ts …`, its output as lines, and its exit. */
+/** A running `node --import tsx bin/redux-p2p-threads.ts …`, its output as lines, and its exit. */
 class Cli {
   readonly child: ChildProcess
   readonly stdout: string[] = []
@@ -139,19 +139,40 @@ describe('the follower CLI', () => {
     const cli = await runToExit([])
     expect(cli.exit).toEqual({ code: 0, signal: null })
     expect(cli.stderr.join('\n')).toMatch(/^usage:/)
-    expect(cli.stderr.join('\n')).toContain('redux-threads follower --data <dir>')
+    expect(cli.stderr.join('\n')).toContain('redux-p2p-threads follower --data <dir>')
     expect(cli.stdout).toEqual([])
   })
 
   it('--help (alone or after the command) prints the usage to stdout and exits 0', async () => {
-    const [alone, short, after] = await Promise.all([runToExit(['--help']), runToExit(['-h']), runToExit(['follower', '--help'])])
-    for (const cli of [alone, short, after]) {
+    const [alone, short, word] = await Promise.all([runToExit(['--help']), runToExit(['-h']), runToExit(['help'])])
+    for (const cli of [alone, short, word]) {
       expect(cli.exit).toEqual({ code: 0, signal: null })
       expect(cli.stdout.join('\n')).toMatch(/^usage:/)
-      expect(cli.stdout.join('\n')).toContain('redux-threads follower --data <dir>')
-      expect(cli.stdout.join('\n')).toContain('redux-threads --help | --version')
+      expect(cli.stdout.join('\n')).toContain('redux-p2p-threads follower --data <dir>')
+      expect(cli.stdout.join('\n')).toContain('redux-p2p-threads --help | --version')
+      expect(cli.stdout.join('\n')).toContain('redux-p2p-threads <command> --help')
       expect(cli.stderr.filter((l) => l.trim() !== '')).toEqual([])
     }
+  })
+
+  it('every subcommand answers --help and -h with its own usage (wherever the flag is), and exits 0', async () => {
+    const data = await tempDir(resources, 'cli-help')
+    const runs = await Promise.all([
+      runToExit(['follower', '--help']),
+      runToExit(['follower', '-h']),
+      runToExit(['follower', '--data', data, '--help']),
+      runToExit(['follower', '--bogus', '--help']),
+      runToExit(['help', 'follower'])
+    ])
+    for (const cli of runs) {
+      expect(cli.exit).toEqual({ code: 0, signal: null })
+      expect(cli.stdout.join('\n')).toMatch(/^usage: redux-p2p-threads follower --data <dir>/)
+      expect(cli.stdout.join('\n')).toContain('--sync-interval')
+      expect(cli.stdout.join('\n')).toContain('--help')
+      expect(cli.stderr.filter((l) => l.trim() !== '')).toEqual([])
+    }
+    // It started nothing: no LevelDB was created in --data.
+    expect(runs[2]?.stdout.some((l) => l.includes('listening'))).toBe(false)
   })
 
   it('--version prints the package version and exits 0', async () => {
@@ -175,10 +196,11 @@ describe('the follower CLI', () => {
     ])
     expect(badFlag.exit?.code).not.toBe(0)
     expect(badFlag.stderr.join('\n')).toMatch(/--bogus/)
+    expect(badFlag.stderr.join('\n')).toContain('redux-p2p-threads follower --help')
     expect(noData.exit?.code).not.toBe(0)
     expect(noData.stderr.join('\n')).toMatch(/--data is required/)
     expect(unknown.exit?.code).not.toBe(0)
-    expect(unknown.stderr.join('\n')).toMatch(/^usage:/)
+    expect(unknown.stderr.join('\n')).toMatch(/^unknown command: frobnicate\nusage:/)
     expect(badInterval.exit?.code).not.toBe(0)
     expect(badInterval.stderr.join('\n')).toMatch(/--sync-interval takes a number/)
     for (const c of [badFlag, noData, unknown, badInterval]) expect(c.exit?.signal).toBeNull()
