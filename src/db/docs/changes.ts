@@ -42,8 +42,10 @@ export interface DocumentChange<Doc extends DocumentBase = DocumentBase> {
   readonly event: EventMeta
 }
 
-/** An RFC 7386 merge patch of `Doc`: members to set, `null` to remove one. */
-export type MergePatch<Doc> = { readonly [K in keyof Doc]?: Doc[K] extends object ? MergePatch<Doc[K]> | Doc[K] | null : Doc[K] | null }
+/** An RFC 7386 merge patch of `Doc`: members to set, `null` to remove one; objects are patched member by member, arrays replaced whole. */
+export type MergePatch<Doc> = {
+  readonly [K in keyof Doc]?: NonNullable<Doc[K]> extends readonly unknown[] ? Doc[K] | null : NonNullable<Doc[K]> extends object ? MergePatch<NonNullable<Doc[K]>> | null : Doc[K] | null
+}
 
 /** The action of a document change event (what a matcher narrows to). */
 export interface DocumentChangeAction<Doc extends DocumentBase = DocumentBase> {
