@@ -99,7 +99,7 @@ export async function runDbExample(say: (line: string) => void = console.log): P
       bob.store.dispatch(books.actions.create({ title: '', author: 'Nobody', year: 3000 }))
     } catch (e) {
       refused = (e as Error).name
-      say(`refused before it was signed: ${(e as Error).message}`)
+      say(`refused, never stored or sent: ${(e as Error).message}`)
     }
     await settle(hub, [alice.peer, bob.peer])
 

@@ -4,7 +4,7 @@
  * copies). The reducers of `createCollection` call these; they throw the named errors of
  * `errors.ts`, which refuse a local command or make every peer skip a remote event.
  */
-import { entryOf, withEntry, applyMergePatch, type DocumentBuckets } from './documents.js'
+import { applyMergePatch, deepFreeze, emptyBuckets, entryOf, withEntry, type DocumentBuckets } from './documents.js'
 import { DocumentNotFoundError, DuplicateDocumentError, InvalidDocumentError, InvalidSchemaError } from './errors.js'
 import { checkId } from './ids.js'
 import { checkUnique, entryFor, insertEntry, removeEntry, type IndexPages, type IndexSpec } from './indexes.js'
@@ -22,7 +22,7 @@ export interface DocumentBase {
 export interface CollectionState<Doc extends DocumentBase = DocumentBase> {
   /** The schema in force (set by `createCollection`, then by `setSchema` events). */
   readonly schema: SchemaState
-  /** Documents by bucket and `_id`; `null` is a tombstone. */
+  /** Documents in 512 buckets by a hash of `_id`, then by `_id`; `null` is a tombstone. */
   readonly docs: DocumentBuckets<Doc>
   /** Live documents. */
   readonly count: number
@@ -32,7 +32,7 @@ export interface CollectionState<Doc extends DocumentBase = DocumentBase> {
 
 /** The state before any event. */
 export function initialCollectionState<Doc extends DocumentBase>(schema: JsonSchema, specs: readonly IndexSpec[]): CollectionState<Doc> {
-  return { schema: { version: 1, schema }, docs: {}, count: 0, indexes: Object.fromEntries(specs.map((s) => [s.path, []])) }
+  return { schema: { version: 1, schema }, docs: emptyBuckets<Doc>(), count: 0, indexes: Object.fromEntries(specs.map((s) => [s.path, []])) }
 }
 
 function checkObject(collection: string, value: unknown): asserts value is Record<string, unknown> {
@@ -53,7 +53,7 @@ function indexed<Doc extends DocumentBase>(collection: string, specs: readonly I
     }
     ;(out ??= { ...indexes })[spec.path] = pages
   }
-  return out ?? indexes
+  return out === undefined ? indexes : Object.freeze(out)
 }
 
 /**
@@ -67,9 +67,9 @@ export function createDocument<Doc extends DocumentBase>(collection: string, spe
   const held = entryOf(state.docs, id)
   if (held !== undefined) throw new DuplicateDocumentError(`collection \`${collection}\`: document ${id} ${held === null ? 'was deleted (its id is not reused)' : 'exists'}`)
   validateDocument(collection, state.schema.schema, doc)
-  const typed = doc as unknown as Doc
+  const typed = deepFreeze(doc) as unknown as Doc
   const indexes = indexed(collection, specs, state.indexes, undefined, typed, id)
-  return { ...state, docs: withEntry(state.docs, id, typed), count: state.count + 1, indexes }
+  return Object.freeze({ ...state, docs: withEntry(state.docs, id, typed), count: state.count + 1, indexes })
 }
 
 /**
@@ -85,8 +85,9 @@ export function saveDocument<Doc extends DocumentBase>(collection: string, specs
   if (before === undefined || before === null) throw new DocumentNotFoundError(`collection \`${collection}\`: no document ${id} to save${before === null ? ' (it was deleted)' : ''}`)
   const after = applyMergePatch(before, patch) as Doc
   validateDocument(collection, state.schema.schema, after)
+  deepFreeze(after)
   const indexes = indexed(collection, specs, state.indexes, before, after, id)
-  return { ...state, docs: withEntry(state.docs, id, after), indexes }
+  return Object.freeze({ ...state, docs: withEntry(state.docs, id, after), indexes })
 }
 
 /** Delete document `id`, leaving a tombstone; a missing or deleted `id` leaves the state as it is. */
@@ -95,7 +96,7 @@ export function deleteDocument<Doc extends DocumentBase>(collection: string, spe
   const before = entryOf(state.docs, id)
   if (before === undefined || before === null) return state
   const indexes = indexed(collection, specs, state.indexes, before, undefined, id)
-  return { ...state, docs: withEntry(state.docs, id, null), count: state.count - 1, indexes }
+  return Object.freeze({ ...state, docs: withEntry(state.docs, id, null), count: state.count - 1, indexes })
 }
 
 /**
@@ -105,5 +106,5 @@ export function deleteDocument<Doc extends DocumentBase>(collection: string, spe
 export function setSchema<Doc extends DocumentBase>(state: CollectionState<Doc>, schema: unknown): CollectionState<Doc> {
   if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) throw new InvalidSchemaError('`setSchema` takes a JSON Schema object')
   validatorOf(schema as JsonSchema)
-  return { ...state, schema: { version: state.schema.version + 1, schema: schema as JsonSchema } }
+  return Object.freeze({ ...state, schema: deepFreeze({ version: state.schema.version + 1, schema: schema as JsonSchema }) })
 }

@@ -12,7 +12,7 @@ import { createThreadSlice, type DurableCommand } from '../../redux/createThread
 import { THREAD_SLICE } from '../../redux/brand.js'
 import { changeOf, matchChanges, type ChangeFilter, type DocumentChange, type DocumentChangeAction, type MergePatch } from './changes.js'
 import { createDocument, deleteDocument, initialCollectionState, saveDocument, setSchema, type CollectionState, type DocumentBase } from './collectionState.js'
-import { entryOf, liveDocuments } from './documents.js'
+import { deepFreeze, entryOf, liveDocuments } from './documents.js'
 import { DocumentNotFoundError } from './errors.js'
 import { newDocumentId } from './ids.js'
 import type { IndexSpec } from './indexes.js'
@@ -191,7 +191,7 @@ export function createCollection<Doc extends DocumentBase, Name extends string =
   const { name } = options
   const specs: IndexSpec[] = (options.indexes ?? []).map((i) => (typeof i === 'string' ? { path: i } : { path: i.path, ...(i.unique === true ? { unique: true } : {}) }))
   const schema = options.schema ?? { type: 'object' }
-  const initial = initialCollectionState<Doc>(schema, specs)
+  const initial = deepFreeze(initialCollectionState<Doc>(schema, specs))
   type S = CollectionState<Doc>
   const slice = createThreadSlice({
     name,
@@ -215,6 +215,26 @@ export function createCollection<Doc extends DocumentBase, Name extends string =
       }
     }
   } as never) as unknown as SliceShape
+
+  // What the engine folds: the same transitions, called directly. Under the slice's own reducer
+  // Immer would walk every new object to freeze it (the 256-key bucket map, a 512-entry index
+  // page: ~0.4 ms a write); the transitions freeze only what they make.
+  const types = { create: `${name}/create`, save: `${name}/save`, delete: `${name}/delete`, setSchema: `${name}/setSchema` }
+  const fold = (state: S = initial, action: UnknownAction): S => {
+    const payload = action.payload as { _id?: unknown; patch?: unknown; schema?: unknown } | undefined
+    switch (action.type) {
+      case types.create:
+        return createDocument<Doc>(name, specs, state, payload)
+      case types.save:
+        return saveDocument<Doc>(name, specs, state, payload?._id, payload?.patch)
+      case types.delete:
+        return deleteDocument<Doc>(name, specs, state, payload?._id)
+      case types.setSchema:
+        return setSchema<Doc>(state, payload?.schema)
+      default:
+        return state
+    }
+  }
 
   const view = (actions: SliceShape['actions'], selectState: (root: unknown) => S, threadId: string | undefined) => {
     const selectById = (root: unknown, id: string): Doc | undefined => entryOf(selectState(root).docs, id) ?? undefined
@@ -267,7 +287,7 @@ export function createCollection<Doc extends DocumentBase, Name extends string =
     version: slice.version,
     indexes: specs,
     reducer: slice.reducer,
-    fold: slice.fold,
+    fold,
     initialThreadState: () => slice.initialThreadState() as S,
     matchChanges: (...filters: readonly ChangeFilter[]) => matchChanges<Doc>(self, ...filters),
     changeOf: (action: unknown) => changeOf<Doc>(self, action)

@@ -26,14 +26,14 @@ export function checkId(id: unknown): asserts id is string {
 }
 
 /** Buckets of the document map (see `documents.ts`): a power of two. */
-export const BUCKETS = 256
+export const BUCKETS = 512
 
-/** The bucket of an ID: FNV-1a of its UTF-16 code units, modulo {@link BUCKETS}, as a string key. */
-export function bucketOf(id: string): string {
+/** The bucket of an ID: FNV-1a of its UTF-16 code units, modulo {@link BUCKETS}. */
+export function bucketOf(id: string): number {
   let h = 0x811c9dc5
   for (let i = 0; i < id.length; i++) {
     h ^= id.charCodeAt(i)
     h = Math.imul(h, 0x01000193)
   }
-  return String((h >>> 0) & (BUCKETS - 1))
+  return (h >>> 0) & (BUCKETS - 1)
 }
