@@ -56,7 +56,17 @@ export interface DocumentChangeAction<Doc extends DocumentBase = DocumentBase> {
 
 const KINDS: readonly ChangeKind[] = ['create', 'save', 'delete']
 
-/** The change an action stands for, if it is an event of one of `collections` (by name). */
+/**
+ * The change an action stands for, if it is an event (`meta.event`) of one of `collections` (by
+ * name): `{ collection, action, id, threadId, doc? (create), patch? (save), event }`.
+ *
+ * @example
+ * ```ts
+ * import { changeOf } from 'redux-threads/db'
+ * const change = changeOf([people, pets], action)
+ * if (change?.action === 'save') console.log(change.id, change.patch, change.event.local ? 'mine' : 'a peer\'s')
+ * ```
+ */
 export function changeOf<Doc extends DocumentBase = DocumentBase>(collections: ReadonlyArray<{ readonly name: string }>, action: unknown): DocumentChange<Doc> | undefined {
   const event = eventOf(action)
   if (event === undefined) return undefined

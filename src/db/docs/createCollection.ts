@@ -97,10 +97,24 @@ export interface CollectionView<Doc extends DocumentBase> {
   /**
    * A thunk that saves the whole new version `doc` of a live document: it computes the RFC 7386
    * merge patch against the current state and dispatches `actions.save` with it (nothing if
-   * nothing changed). Throws `DocumentNotFoundError` for a missing document.
+   * nothing changed; paper Example 8). Throws `DocumentNotFoundError` for a missing document,
+   * and what the reducer throws (`SchemaViolationError`, `UniqueIndexError`).
+   *
+   * @example
+   * ```ts
+   * const event = await store.dispatch(people.save({ ...ada, age: 37 })).unwrap()   // sends { age: 37 }
+   * ```
    */
   save(doc: Doc): ThunkAction<SaveResult, unknown, unknown, UnknownAction>
-  /** A thunk running `run` over the current state; writes throw `ReadOnlyTransactionError`. */
+  /**
+   * A thunk running `run` over the current state (one state throughout); returns what `run`
+   * returns. Writes throw `ReadOnlyTransactionError`.
+   *
+   * @example
+   * ```ts
+   * const { n, adults } = store.dispatch(people.readTransaction((tx) => ({ n: tx.count(), adults: tx.find({ filter: { age: { $gte: 18 } } }) })))
+   * ```
+   */
   readTransaction<R>(run: (tx: ReadTransaction<Doc>) => R): ThunkAction<R, unknown, unknown, UnknownAction>
 }
 
@@ -115,7 +129,15 @@ interface CollectionBase<Doc extends DocumentBase, Name extends string> {
   readonly indexes: readonly IndexSpec[]
   fold(state: never, action: UnknownAction): unknown
   initialThreadState(): CollectionState<Doc>
-  /** A matcher for this collection's changes passing any of `filters` (none: all); see `matchChanges`. */
+  /**
+   * A matcher for this collection's changes passing any of `filters` (none: all), for RTK's
+   * listener middleware (placed after `peer.middleware`); see `matchChanges`.
+   *
+   * @example
+   * ```ts
+   * listener.startListening({ matcher: people.matchChanges({ action: 'delete' }, { id }), effect: (action) => people.changeOf(action) })
+   * ```
+   */
   matchChanges(...filters: readonly ChangeFilter[]): (action: unknown) => action is DocumentChangeAction<Doc>
   /** The change an event action of this collection stands for, or `undefined`. */
   changeOf(action: unknown): DocumentChange<Doc> | undefined
@@ -125,7 +147,20 @@ interface CollectionBase<Doc extends DocumentBase, Name extends string> {
 export interface Collection<Doc extends DocumentBase, Name extends string = string> extends CollectionBase<Doc, Name>, CollectionView<Doc> {
   readonly keyed: false
   readonly reducer: Reducer<CollectionState<Doc>>
-  /** A thunk running `run` as one transaction of `threadId` (see `transactions.ts`). */
+  /**
+   * A thunk running `run` as one transaction of `threadId` (paper section 4.1.3): its writes
+   * apply at once, are stored all or nothing and apply whole on every peer. Resolves with what
+   * `run` returns once durable; rejects with what `run` or a refused write threw (nothing stored).
+   *
+   * @example
+   * ```ts
+   * const id = await store.dispatch(people.writeTransaction({ peer, threadId }, (tx) => {
+   *   const id = tx.create({ name: 'Ada', age: 36 })
+   *   tx.delete(oldId)
+   *   return id
+   * }))
+   * ```
+   */
   writeTransaction<R>(target: { readonly peer: TransactionPeer; readonly threadId: string }, run: (tx: WriteTransaction<Doc>) => R): ThunkAction<Promise<R>, unknown, unknown, UnknownAction>
 }
 
@@ -139,6 +174,16 @@ export interface ThreadCollection<Doc extends DocumentBase> extends CollectionVi
 export interface KeyedCollection<Doc extends DocumentBase, Name extends string = string> extends CollectionBase<Doc, Name> {
   readonly keyed: true
   readonly reducer: Reducer<Readonly<Record<string, CollectionState<Doc>>>>
+  /**
+   * The collection in one thread (the same object every time).
+   *
+   * @example
+   * ```ts
+   * const notes = docs.forThread(threadId)
+   * store.dispatch(notes.actions.create({ text: 'hi' }))
+   * notes.selectors.selectAll(store.getState())
+   * ```
+   */
   forThread(threadId: string): ThreadCollection<Doc>
 }
 

@@ -9,7 +9,16 @@ import { InvalidDocumentError } from './errors.js'
 
 const next = monotonicFactory()
 
-/** A new document ID: a 26-character ULID (Crockford base32), monotonic within this process. */
+/**
+ * A new document ID: a 26-character ULID (Crockford base32; 48 bits of milliseconds, 80 random),
+ * monotonic within this process. `actions.create` calls it in `prepare` when `_id` is absent.
+ *
+ * @example
+ * ```ts
+ * import { newDocumentId } from 'redux-threads/db'
+ * store.dispatch(people.actions.create({ _id: newDocumentId(), name: 'Ada', age: 36 }))
+ * ```
+ */
 export function newDocumentId(): string {
   return next()
 }

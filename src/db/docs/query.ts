@@ -115,7 +115,14 @@ function conditions(filter: DocumentFilter): Array<[string, unknown]> {
 
 /**
  * The candidate documents for `filter`: from the index that gives the fewest, or every live
- * document. Exported for tests and the bench (`plan` says which).
+ * document (`plan.index` undefined). A superset of the matches: mingo applies the filter after.
+ * Useful to see whether a query uses an index (paper section 5.3).
+ *
+ * @example
+ * ```ts
+ * import { candidatesOf } from 'redux-threads/db'
+ * candidatesOf(people.selectors.selectState(root), { age: { $gte: 18 } }).plan   // { index: 'age', candidates: 1234 }
+ * ```
  */
 export function candidatesOf<Doc extends DocumentBase>(state: CollectionState<Doc>, filter: DocumentFilter): { docs: Doc[]; plan: QueryPlan } {
   let best: { path: string; ids: string[] } | undefined
