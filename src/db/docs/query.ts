@@ -34,8 +34,13 @@ export interface DocumentQuery {
 /** How a query picked its candidates: from an index (`path`), or by a full scan. */
 export interface QueryPlan {
   readonly index: string | undefined
-  /** Documents mingo tested. */
+  /** Candidate documents. */
   readonly candidates: number
+  /**
+   * The candidates are exactly the matches: the filter is one condition on the index's path and
+   * no candidate holds an array, object or null there, so mingo need not test them.
+   */
+  readonly exact: boolean
 }
 
 const compiled = new WeakMap<object, Query>()
@@ -55,17 +60,18 @@ function isScalar(v: unknown): v is IndexValue {
   return r !== OTHER
 }
 
-type Lookup = { kind: 'in'; values: IndexValue[] } | { kind: 'range'; lo: Bound | undefined; hi: Bound | undefined }
+/** What an index can give for a condition; `exact` when the condition is nothing more than that. */
+type Lookup = ({ kind: 'in'; values: IndexValue[] } | { kind: 'range'; lo: Bound | undefined; hi: Bound | undefined }) & { exact: boolean }
 
 /** What an index can give for one condition on its path, if anything. */
 function lookupOf(condition: unknown): Lookup | undefined {
-  if (isScalar(condition)) return { kind: 'in', values: [condition] }
+  if (isScalar(condition)) return { kind: 'in', values: [condition], exact: true }
   if (typeof condition !== 'object' || condition === null || Array.isArray(condition)) return undefined
   const ops = condition as Record<string, unknown>
   const keys = Object.keys(ops)
   if (keys.length === 0 || keys.some((k) => !k.startsWith('$'))) return undefined
-  if (isScalar(ops.$eq)) return { kind: 'in', values: [ops.$eq] }
-  if (Array.isArray(ops.$in) && ops.$in.every(isScalar)) return { kind: 'in', values: ops.$in as IndexValue[] }
+  if (isScalar(ops.$eq)) return { kind: 'in', values: [ops.$eq], exact: keys.length === 1 }
+  if (Array.isArray(ops.$in) && ops.$in.every(isScalar)) return { kind: 'in', values: ops.$in as IndexValue[], exact: keys.length === 1 }
   let lo: Bound | undefined
   let hi: Bound | undefined
   for (const [op, inclusive, isLo] of [['$gt', false, true], ['$gte', true, true], ['$lt', false, false], ['$lte', true, false]] as const) {
@@ -81,10 +87,12 @@ function lookupOf(condition: unknown): Lookup | undefined {
   // A range holds values of its bound's type only (MongoDB's type bracketing, which mingo
   // follows): an open end stops at the edge of that type's rank (half a rank away).
   const rank = (lo ?? hi)?.rank as number
-  return { kind: 'range', lo: lo ?? { rank: rank - 0.5, value: '', inclusive: true }, hi: hi ?? { rank: rank + 0.5, value: '', inclusive: true } }
+  const exact = keys.every((k) => k === '$gt' || k === '$gte' || k === '$lt' || k === '$lte')
+  return { kind: 'range', lo: lo ?? { rank: rank - 0.5, value: '', inclusive: true }, hi: hi ?? { rank: rank + 0.5, value: '', inclusive: true }, exact }
 }
 
-function idsOf(pages: IndexPages, lookup: Lookup): string[] {
+/** The ids an index gives for `lookup`; `others` counts the rank-3 entries among them. */
+function idsOf(pages: IndexPages, lookup: Lookup): { ids: string[]; others: number } {
   const out: string[] = []
   const push = (id: string): void => {
     out.push(id)
@@ -97,9 +105,10 @@ function idsOf(pages: IndexPages, lookup: Lookup): string[] {
   } else {
     scanRange(pages, lookup.lo, lookup.hi, push)
   }
+  const matched = out.length
   const other: Bound = { rank: OTHER, value: '', inclusive: true }
   scanRange(pages, other, other, push)
-  return out
+  return { ids: out, others: out.length - matched }
 }
 
 /** Conditions of the filter that an index may serve: top-level fields and those of a top-level `$and`. */
@@ -125,19 +134,21 @@ function conditions(filter: DocumentFilter): Array<[string, unknown]> {
  * ```
  */
 export function candidatesOf<Doc extends DocumentBase>(state: CollectionState<Doc>, filter: DocumentFilter): { docs: Doc[]; plan: QueryPlan } {
-  let best: { path: string; ids: string[] } | undefined
-  for (const [path, condition] of conditions(filter)) {
+  let best: { path: string; ids: string[]; others: number; exact: boolean } | undefined
+  const all = conditions(filter)
+  for (const [path, condition] of all) {
     const pages = Object.hasOwn(state.indexes, path) ? state.indexes[path] : undefined
     if (pages === undefined) continue
     const lookup = lookupOf(condition)
     if (lookup === undefined) continue
-    const ids = idsOf(pages, lookup)
-    if (best === undefined || ids.length < best.ids.length) best = { path, ids }
+    const found = idsOf(pages, lookup)
+    if (best === undefined || found.ids.length < best.ids.length) best = { path, ...found, exact: lookup.exact }
   }
   if (best === undefined) {
     const docs = liveDocuments(state.docs)
-    return { docs, plan: { index: undefined, candidates: docs.length } }
+    return { docs, plan: { index: undefined, candidates: docs.length, exact: all.length === 0 && Object.keys(filter).length === 0 } }
   }
+  const exact = best.exact && best.others === 0 && all.length === 1 && Object.keys(filter).length === 1
   const seen = new Set<string>()
   const docs: Doc[] = []
   for (const id of best.ids) {
@@ -146,7 +157,7 @@ export function candidatesOf<Doc extends DocumentBase>(state: CollectionState<Do
     const doc = entryOf(state.docs, id)
     if (doc !== undefined && doc !== null) docs.push(doc)
   }
-  return { docs, plan: { index: best.path, candidates: docs.length } }
+  return { docs, plan: { index: best.path, candidates: docs.length, exact } }
 }
 
 const byId = (a: DocumentBase, b: DocumentBase): number => (a._id < b._id ? -1 : a._id > b._id ? 1 : 0)
@@ -157,9 +168,8 @@ const byId = (a: DocumentBase, b: DocumentBase): number => (a._id < b._id ? -1 :
  */
 export function runQuery<Doc extends DocumentBase>(state: CollectionState<Doc>, query: DocumentQuery): Doc[] {
   const filter = query.filter ?? EMPTY
-  const { docs } = candidatesOf(state, filter)
-  const q = queryOf(filter)
-  let matched = filter === EMPTY || Object.keys(filter).length === 0 ? docs : docs.filter((d) => q.test(d as unknown as Record<string, unknown>))
+  const { docs, plan } = candidatesOf(state, filter)
+  let matched = plan.exact ? docs : docs.filter((d) => queryOf(filter).test(d as unknown as Record<string, unknown>))
   if (query.sort === undefined || Object.keys(query.sort).length === 0) matched.sort(byId)
   else matched = queryOf(EMPTY).find<Doc>(matched).sort({ ...query.sort, ...('_id' in query.sort ? {} : { _id: 1 }) }).all()
   let start = 0

@@ -63,9 +63,14 @@ describe('queries', () => {
   })
 
   it('the index narrows the candidates; the full filter still applies', () => {
-    expect(candidatesOf(indexedState, { age: 17, name: 'Di' }).plan).toEqual({ index: 'age', candidates: 2 })
+    expect(candidatesOf(indexedState, { age: 17, name: 'Di' }).plan).toEqual({ index: 'age', candidates: 2, exact: false })
     expect(find({ filter: { age: 17, name: 'Di' } })).toEqual(['04'])
-    expect(candidatesOf(scanState, { age: 17 }).plan).toEqual({ index: undefined, candidates: 6 })
+    expect(candidatesOf(scanState, { age: 17 }).plan).toEqual({ index: undefined, candidates: 6, exact: false })
+    // One condition the index answers whole: mingo is not needed; anything more and it is.
+    expect(candidatesOf(indexedState, { age: 17 }).plan.exact).toBe(true)
+    expect(candidatesOf(indexedState, { age: { $gte: 17, $lt: 40 } }).plan.exact).toBe(true)
+    expect(candidatesOf(indexedState, { age: { $gte: 17, $ne: 29 } }).plan.exact).toBe(false)
+    expect(find({ filter: { age: { $gte: 17, $ne: 29 } } })).toEqual(['01', '02', '03', '04', '06'])
   })
 
   it('selectors are memoized: the same state and query give the same array; a change elsewhere keeps selectAll', () => {
