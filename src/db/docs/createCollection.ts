@@ -243,7 +243,7 @@ export function createCollection<Doc extends DocumentBase, Name extends string =
     initialState: initial,
     keyed: options.keyed === true,
     // The indexes are part of the state: other indexes, another fold (snapshots of the old one unused).
-    version: `${options.version ?? 1}+${specs.map((s) => `${s.path}${s.unique === true ? '!' : ''}`).join(',')}`,
+    version: `${options.version ?? 1}+indexes:${specs.map((s) => `${s.path}${s.unique === true ? '!' : ''}`).join('|')}`,
     reducers: {
       create: {
         reducer: (draft: unknown, action: PayloadAction<Doc>) => createDocument<Doc>(name, specs, base(draft) as S, action.payload),

@@ -119,6 +119,11 @@ describe('createCollection: create, save, delete, find', () => {
     expect(people.selectors.selectCount(p.store.getState())).toBe(2)
   })
 
+  it('the indexes are part of the slice version: other indexes, another fold (old snapshots unused)', () => {
+    expect(people.version).toBe('1+indexes:age|address.city|email!')
+    expect(people.commandTypes).toEqual(new Set(['people/create', 'people/save', 'people/delete', 'people/setSchema']))
+  })
+
   it('the schema lives in the thread: setSchema is replicated and versioned, and an uncompilable one is refused', async () => {
     peers = await makeDocPeers(2)
     const [a, b] = peers as [DocPeer, DocPeer]
