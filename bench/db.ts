@@ -137,7 +137,7 @@ async function foldFigure(r: Reporter): Promise<void> {
     }
     byAge.sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : 1))
     const ns = naive.reducer({ docs, byAge }, naive.actions.create(item(n + W)))
-    const NW = 200
+    const NW = n >= 100_000 ? 20 : 200
     const naiveTiming = await time({ n: NW, runs: 3 }, () => {
       let s = ns
       for (let i = 0; i < NW; i++) s = naive.reducer(s, naive.actions.create(item(n + i)))
