@@ -122,8 +122,8 @@ export interface CollectionView<Doc extends DocumentBase> {
 interface CollectionBase<Doc extends DocumentBase, Name extends string> {
   readonly name: Name
   readonly reducerPath: Name
+  /** Marks a thread slice (with a registered symbol at run time, which `isThreadSlice` reads). */
   readonly isThreadSlice: true
-  readonly [THREAD_SLICE]: true
   readonly commandTypes: ReadonlySet<string>
   readonly version: string
   readonly indexes: readonly IndexSpec[]
