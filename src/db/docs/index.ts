@@ -15,7 +15,7 @@ export type {
   SavePayload,
   SaveResult,
   DocumentPath
-} from './createCollection.js'
+} from './collectionTypes.js'
 export type { CollectionState, DocumentBase } from './collectionState.js'
 export type { DocumentBuckets } from './documents.js'
 export type { IndexSpec, IndexEntry, IndexPages, IndexValue } from './indexes.js'
