@@ -13,6 +13,7 @@ import { cpus, arch, platform, release, totalmem } from 'node:os'
 import { createInterface } from 'node:readline'
 import { getCrypto } from '../src/core/crypto/index.js'
 import { aclBenches } from './acl.js'
+import { dbBenches } from './db.js'
 import { engineBenches } from './engine.js'
 import { gcAvailable, Reporter, type Bench } from './harness.js'
 import { networkBenches } from './network.js'
@@ -20,10 +21,10 @@ import { rawBenches, rawSink } from './raw.js'
 import { recordBenches } from './record.js'
 import { cleanupStorage, storageBenches } from './storage.js'
 
-const all: Bench[] = [...rawBenches, ...recordBenches, ...storageBenches, ...engineBenches, ...aclBenches, ...networkBenches]
+const all: Bench[] = [...rawBenches, ...recordBenches, ...storageBenches, ...engineBenches, ...aclBenches, ...dbBenches, ...networkBenches]
 
 /** The areas a full run measures, each in a process of its own. */
-const AREAS = ['raw', 'record', 'storage', 'engine', 'acl', 'network']
+const AREAS = ['raw', 'record', 'storage', 'engine', 'acl', 'db', 'network']
 
 /**
  * A full run measures each area in a fresh process: one area's heap (100,000-event histories,

@@ -19,7 +19,7 @@ export interface CounterOp {
  *
  * @example
  * ```ts
- * import { makeIncrement } from 'redux-threads/db'
+ * import { makeIncrement } from 'redux-p2p-threads/db'
  * store.dispatch(likes.actions.changed(makeIncrement()))
  * ```
  */
@@ -32,7 +32,7 @@ export function makeIncrement(by = 1): CounterOp {
  *
  * @example
  * ```ts
- * import { makeDecrement } from 'redux-threads/db'
+ * import { makeDecrement } from 'redux-p2p-threads/db'
  * store.dispatch(stock.actions.changed(makeDecrement(3))) // payload { add: -3 }
  * ```
  */
@@ -49,8 +49,8 @@ export function makeDecrement(by = 1): CounterOp {
  * @example
  * ```ts
  * import type { PayloadAction } from '@reduxjs/toolkit'
- * import { createThreadSlice } from 'redux-threads'
- * import { applyCounter, makeIncrement, type CounterOp } from 'redux-threads/db'
+ * import { createThreadSlice } from 'redux-p2p-threads'
+ * import { applyCounter, makeIncrement, type CounterOp } from 'redux-p2p-threads/db'
  *
  * const post = createThreadSlice({
  *   name: 'post',

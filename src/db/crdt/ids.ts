@@ -10,7 +10,7 @@ const next = monotonicFactory()
  *
  * @example
  * ```ts
- * import { newId } from 'redux-threads/db'
+ * import { newId } from 'redux-p2p-threads/db'
  * newId() // '01JDQ4Y8Z5V3W2KX7M9N0PQRST'
  * ```
  */

@@ -28,7 +28,7 @@ export interface JsonPatchOp {
  *
  * @example
  * ```ts
- * import { makeJsonPatch } from 'redux-threads/db'
+ * import { makeJsonPatch } from 'redux-p2p-threads/db'
  * const before = selectProfile(store.getState())
  * store.dispatch(profile.actions.saved(makeJsonPatch(before, { ...before, city: 'Lyon' })))
  * // payload: { patch: { city: 'Lyon' } }
@@ -52,8 +52,8 @@ export function makeJsonPatch<D extends JsonObject>(before: D, after: D): JsonPa
  * @example
  * ```ts
  * import type { PayloadAction } from '@reduxjs/toolkit'
- * import { createThreadSlice } from 'redux-threads'
- * import { applyJsonPatch, type JsonObject, type JsonPatchOp } from 'redux-threads/db'
+ * import { createThreadSlice } from 'redux-p2p-threads'
+ * import { applyJsonPatch, type JsonObject, type JsonPatchOp } from 'redux-p2p-threads/db'
  *
  * const profile = createThreadSlice({
  *   name: 'profile',

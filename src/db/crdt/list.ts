@@ -60,7 +60,7 @@ export type ListOp<T> = ListInsert<T> | ListDelete | ListSet<T>
  *
  * @example
  * ```ts
- * import { insertedIds, makeListInsert } from 'redux-threads/db'
+ * import { insertedIds, makeListInsert } from 'redux-p2p-threads/db'
  * insertedIds(makeListInsert(null, ['a', 'b'], 'X')) // ['X', 'X:1']
  * ```
  */
@@ -74,7 +74,7 @@ export function insertedIds(op: Pick<ListInsert<unknown>, 'id' | 'values'>): str
  *
  * @example
  * ```ts
- * import { insertedIds, makeListInsert } from 'redux-threads/db'
+ * import { insertedIds, makeListInsert } from 'redux-p2p-threads/db'
  * const op = makeListInsert(null, ['milk', 'eggs'])
  * store.dispatch(shopping.actions.edited(op))
  * const [milkId] = insertedIds(op)
@@ -92,7 +92,7 @@ export function makeListInsert<T>(after: string | null, values: readonly T[], id
  *
  * @example
  * ```ts
- * import { listValues, makeListInsertAt } from 'redux-threads/db'
+ * import { listValues, makeListInsertAt } from 'redux-p2p-threads/db'
  * const items = store.getState().shopping.items
  * store.dispatch(shopping.actions.edited(makeListInsertAt(items, listValues(items).length, ['bread'])))
  * ```
@@ -109,7 +109,7 @@ export function makeListInsertAt<T>(state: ListState<T>, index: number, values: 
  *
  * @example
  * ```ts
- * import { listIdAt, makeListDelete } from 'redux-threads/db'
+ * import { listIdAt, makeListDelete } from 'redux-p2p-threads/db'
  * store.dispatch(shopping.actions.edited(makeListDelete([listIdAt(items, 0)!])))
  * ```
  */
@@ -123,7 +123,7 @@ export function makeListDelete(ids: readonly string[]): ListDelete {
  *
  * @example
  * ```ts
- * import { listIdAt, makeListSet } from 'redux-threads/db'
+ * import { listIdAt, makeListSet } from 'redux-p2p-threads/db'
  * store.dispatch(shopping.actions.edited(makeListSet(listIdAt(items, 0)!, 'oat milk')))
  * ```
  */
@@ -149,8 +149,8 @@ export function makeListSet<T>(id: string, value: T): ListSet<T> {
  * @example
  * ```ts
  * import type { PayloadAction } from '@reduxjs/toolkit'
- * import { createThreadSlice } from 'redux-threads'
- * import { applyList, listValues, stampOf, type ListOp, type ListState } from 'redux-threads/db'
+ * import { createThreadSlice } from 'redux-p2p-threads'
+ * import { applyList, listValues, stampOf, type ListOp, type ListState } from 'redux-p2p-threads/db'
  *
  * const shopping = createThreadSlice({
  *   name: 'shopping',
@@ -254,7 +254,7 @@ const liveValues = memoByIdentity(live((e) => e.value))
  *
  * @example
  * ```ts
- * import { listValues } from 'redux-threads/db'
+ * import { listValues } from 'redux-p2p-threads/db'
  * const selectItems = (root: RootState) => listValues(root.shopping.items)
  * ```
  */
@@ -267,7 +267,7 @@ export function listValues<T>(state: ListState<T>): readonly T[] {
  *
  * @example
  * ```ts
- * import { listIds } from 'redux-threads/db'
+ * import { listIds } from 'redux-p2p-threads/db'
  * const last = listIds(items).at(-1) ?? null // anchor an insert at the end
  * ```
  */
@@ -281,7 +281,7 @@ export function listIds(state: ListState<unknown>): readonly string[] {
  *
  * @example
  * ```ts
- * import { listIdAt } from 'redux-threads/db'
+ * import { listIdAt } from 'redux-p2p-threads/db'
  * listIdAt(items, 0) // the first live element's ID
  * ```
  */
@@ -294,7 +294,7 @@ export function listIdAt(state: ListState<unknown>, index: number): string | und
  *
  * @example
  * ```ts
- * import { listIndexOf } from 'redux-threads/db'
+ * import { listIndexOf } from 'redux-p2p-threads/db'
  * listIndexOf(items, id) // 0 for the first live element
  * ```
  */

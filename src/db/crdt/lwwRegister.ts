@@ -23,7 +23,7 @@ export interface LwwSet<T> {
  *
  * @example
  * ```ts
- * import { lwwRegister } from 'redux-threads/db'
+ * import { lwwRegister } from 'redux-p2p-threads/db'
  * const initialState = { title: lwwRegister('Untitled') }
  * ```
  */
@@ -36,7 +36,7 @@ export function lwwRegister<T>(initial: T): LwwRegister<T> {
  *
  * @example
  * ```ts
- * import { makeLwwSet } from 'redux-threads/db'
+ * import { makeLwwSet } from 'redux-p2p-threads/db'
  * store.dispatch(doc.actions.retitled(makeLwwSet('Minutes')))
  * ```
  */
@@ -52,7 +52,7 @@ export function makeLwwSet<T>(value: T): LwwSet<T> {
  *
  * @example
  * ```ts
- * import { applyLwwRegister, lwwRegister, makeLwwSet, stampOf, type LwwSet } from 'redux-threads/db'
+ * import { applyLwwRegister, lwwRegister, makeLwwSet, stampOf, type LwwSet } from 'redux-p2p-threads/db'
  *
  * const doc = createThreadSlice({
  *   name: 'doc',

@@ -43,7 +43,7 @@ export type OrSetOp<T> = OrSetAdd<T> | OrSetRemove
  *
  * @example
  * ```ts
- * import { orSetKey } from 'redux-threads/db'
+ * import { orSetKey } from 'redux-p2p-threads/db'
  * orSetKey('a')              // '"a"'
  * orSetKey({ y: 1, x: 2 })   // '{"x":2,"y":1}'
  * ```
@@ -58,7 +58,7 @@ export function orSetKey(value: unknown): string {
  *
  * @example
  * ```ts
- * import { makeOrSetAdd } from 'redux-threads/db'
+ * import { makeOrSetAdd } from 'redux-p2p-threads/db'
  * store.dispatch(board.actions.labels(makeOrSetAdd('urgent')))
  * ```
  */
@@ -73,7 +73,7 @@ export function makeOrSetAdd<T>(value: T, tag: string = newId()): OrSetAdd<T> {
  *
  * @example
  * ```ts
- * import { makeOrSetRemove } from 'redux-threads/db'
+ * import { makeOrSetRemove } from 'redux-p2p-threads/db'
  * const labels = store.getState().board.labels
  * store.dispatch(board.actions.labels(makeOrSetRemove(labels, 'urgent')))
  * ```
@@ -93,7 +93,7 @@ export function makeOrSetRemove<T>(state: OrSetState<T>, value: T): OrSetRemove 
  *
  * @example
  * ```ts
- * import { applyOrSet, orSetValues, type OrSetOp, type OrSetState } from 'redux-threads/db'
+ * import { applyOrSet, orSetValues, type OrSetOp, type OrSetState } from 'redux-p2p-threads/db'
  *
  * const board = createThreadSlice({
  *   name: 'board',
@@ -139,7 +139,7 @@ export function applyOrSet<T>(draftOrState: OrSetState<T>, op: OrSetOp<T>): OrSe
  *
  * @example
  * ```ts
- * import { orSetHas } from 'redux-threads/db'
+ * import { orSetHas } from 'redux-p2p-threads/db'
  * orSetHas(store.getState().board.labels, 'urgent') // true or false
  * ```
  */
@@ -159,7 +159,7 @@ const values = memoByIdentity((state: OrSetState<unknown>): unknown[] =>
  *
  * @example
  * ```ts
- * import { orSetValues } from 'redux-threads/db'
+ * import { orSetValues } from 'redux-p2p-threads/db'
  * const selectLabels = (root: RootState) => orSetValues(root.board.labels) // ['a', 'b']
  * ```
  */

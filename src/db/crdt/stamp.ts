@@ -34,7 +34,7 @@ export interface Stamp {
  *
  * @example
  * ```ts
- * import { applyLwwRegister, stampOf } from 'redux-threads/db'
+ * import { applyLwwRegister, stampOf } from 'redux-p2p-threads/db'
  * titled(state, action: PayloadAction<LwwSet<string>>) {
  *   state.title = applyLwwRegister(state.title, action.payload, stampOf(action))
  * }
@@ -54,7 +54,7 @@ export function stampOf(action: UnknownAction | { readonly meta?: unknown }): St
  *
  * @example
  * ```ts
- * import { compareStamps } from 'redux-threads/db'
+ * import { compareStamps } from 'redux-p2p-threads/db'
  * compareStamps({ clock: 1, logId: 'b', seq: 4 }, { clock: 2, logId: 'a', seq: 1 }) // < 0
  * ```
  */

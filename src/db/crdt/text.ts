@@ -23,7 +23,7 @@ export type TextOp = ListInsert<string> | ListDelete
  *
  * @example
  * ```ts
- * import { makeInsertText } from 'redux-threads/db'
+ * import { makeInsertText } from 'redux-p2p-threads/db'
  * store.dispatch(note.actions.typed(makeInsertText(null, 'Hello')))
  * ```
  */
@@ -39,7 +39,7 @@ export function makeInsertText(after: string | null, text: string, id: string = 
  *
  * @example
  * ```ts
- * import { makeInsertTextAt, textToString } from 'redux-threads/db'
+ * import { makeInsertTextAt, textToString } from 'redux-p2p-threads/db'
  * const state = selectNote(store.getState())
  * store.dispatch(note.actions.typed(makeInsertTextAt(state, textToString(state).length, '!')))
  * ```
@@ -62,7 +62,7 @@ export function makeInsertTextAt(state: TextState, offset: number, text: string)
  *
  * @example
  * ```ts
- * import { makeDeleteRange } from 'redux-threads/db'
+ * import { makeDeleteRange } from 'redux-p2p-threads/db'
  * store.dispatch(note.actions.typed(makeDeleteRange(state, 0, 5)))
  * ```
  */
@@ -90,8 +90,8 @@ export function makeDeleteRange(state: TextState, from: number, to: number): Lis
  * @example
  * ```ts
  * import type { PayloadAction } from '@reduxjs/toolkit'
- * import { createThreadSlice } from 'redux-threads'
- * import { applyText, stampOf, textToString, type TextOp, type TextState } from 'redux-threads/db'
+ * import { createThreadSlice } from 'redux-p2p-threads'
+ * import { applyText, stampOf, textToString, type TextOp, type TextState } from 'redux-p2p-threads/db'
  *
  * const note = createThreadSlice({
  *   name: 'note',
@@ -134,7 +134,7 @@ const text = memoByIdentity((state: TextState): string => {
  *
  * @example
  * ```ts
- * import { textToString } from 'redux-threads/db'
+ * import { textToString } from 'redux-p2p-threads/db'
  * const selectBody = (root: RootState) => textToString(root.note.body)
  * ```
  */

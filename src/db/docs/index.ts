@@ -1,1 +1,29 @@
-export {}
+/**
+ * Document collections (paper section 5.3; Textile's go-threads `db`): `createCollection`, its
+ * query, change and transaction types, and the named errors.
+ */
+export { createCollection } from './createCollection.js'
+export type {
+  CreateCollectionOptions,
+  Collection,
+  KeyedCollection,
+  ThreadCollection,
+  CollectionView,
+  CollectionActions,
+  CollectionSelectors,
+  CommandCreator,
+  SavePayload,
+  SaveResult,
+  DocumentPath
+} from './collectionTypes.js'
+export type { CollectionState, DocumentBase } from './collectionState.js'
+export type { DocumentBuckets } from './documents.js'
+export type { IndexSpec, IndexEntry, IndexPages, IndexValue } from './indexes.js'
+export type { JsonSchema, SchemaState } from './schema.js'
+export { candidatesOf } from './query.js'
+export type { DocumentQuery, DocumentFilter, DocumentSort, QueryPlan } from './query.js'
+export { matchChanges, changeOf } from './changes.js'
+export type { ChangeKind, ChangeFilter, DocumentChange, DocumentChangeAction, MergePatch } from './changes.js'
+export type { ReadTransaction, WriteTransaction, NewDocument, TransactionPeer } from './transactions.js'
+export { DuplicateDocumentError, DocumentNotFoundError, SchemaViolationError, InvalidSchemaError, InvalidDocumentError, UniqueIndexError, ReadOnlyTransactionError } from './errors.js'
+export { newDocumentId } from './ids.js'

@@ -25,7 +25,7 @@ export interface KeyValueState<V> {
  *
  * @example
  * ```ts
- * import { keyValueBucket } from 'redux-threads/db'
+ * import { keyValueBucket } from 'redux-p2p-threads/db'
  * const entry = state.buckets[keyValueBucket('ada')]?.['ada']
  * ```
  */
@@ -153,8 +153,8 @@ export interface CreateKeyValueStore {
  * @example
  * ```ts
  * import { configureStore } from '@reduxjs/toolkit'
- * import { createPeer } from 'redux-threads'
- * import { createKeyValueStore } from 'redux-threads/db'
+ * import { createPeer } from 'redux-p2p-threads'
+ * import { createKeyValueStore } from 'redux-p2p-threads/db'
  *
  * interface Contact { name: string; email: string }
  * const isContact = (v: unknown): v is Contact => typeof v === 'object' && v !== null && typeof (v as Contact).name === 'string'
