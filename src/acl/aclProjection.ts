@@ -2,6 +2,7 @@ import { AccessDeniedError, type ThreadsError } from '../core/errors.js'
 import { getCrypto } from '../core/crypto/index.js'
 import { publicKeyFromLogId } from '../core/keys.js'
 import { ThreadId } from '../core/threadId.js'
+import { mergePatch } from '../core/mergePatch.js'
 import { inCuts, type CutRange, type SystemProjection } from '../engine/system.js'
 import type { ThreadEvent } from '../engine/threadEvent.js'
 import { grants, isAclRole, normalRoles, type AclRole } from './roles.js'
@@ -261,7 +262,7 @@ function foldAcl(s: AclState, event: ThreadEvent): AclState {
   const scope = scopeOf(p.scope) as AclScope
   const doc = docOf(s, scope)
   const roles = rolesFrom(p.roles) as AclRole[]
-  if (kind === 'default') return withDoc(s, scope, { ...doc, default: roles })
+  if (kind === 'default') return withDoc(s, scope, mergePatch(doc, { default: roles }) as AclDocument)
   const peer = p.peer as string
   const had = rolesIn(doc, peer)
   const byOwner = author === s.owner
@@ -273,7 +274,9 @@ function foldAcl(s: AclState, event: ThreadEvent): AclState {
     // Removing a role removes what implies it: no read without follow, no write without read.
     left = removed.has('follow') ? normalRoles([]) : normalRoles(had.filter((r) => !removed.has(r) && !(r === 'write' && removed.has('read'))))
   }
-  let next = withDoc(s, scope, { ...doc, peers: { ...doc.peers, [peer]: left } })
+  // The ACL document changes by a merge patch (the JSON document helper's merge, RFC 7386): a
+  // peer ID, whatever string it is, becomes an own member.
+  let next = withDoc(s, scope, mergePatch(doc, { peers: { [peer]: left } }) as AclDocument)
   if (scope === 'thread') {
     if (grants(left, 'read') && !grants(had, 'read')) next = { ...next, keyHolders: { ...next.keyHolders, [peer]: true } }
     if (grants(had, 'write') && !grants(left, 'write') && (kind === 'revoke' || isSeq(p.lastSeq))) {

@@ -1,4 +1,5 @@
-import { apply, generate } from 'json-merge-patch'
+import { generate } from 'json-merge-patch'
+import { mergePatch } from '../../core/mergePatch.js'
 import { check } from './errors.js'
 import { plain } from './plain.js'
 
@@ -71,21 +72,9 @@ export function applyJsonPatch<D extends JsonObject>(doc: D, op: JsonPatchOp): D
   return merge(plain(doc), op.patch) as D
 }
 
-/**
- * The merge of RFC 7386 applied without touching `target`: `json-merge-patch`'s `apply` on
- * copies of just the objects on the patch's paths, so what the patch does not name keeps its
- * identity (memoized selectors of untouched fields stay put).
- */
+/** The merge of RFC 7386 (core's `mergePatch`: what the patch does not name keeps its identity). */
 function merge(target: JsonValue | undefined, patch: JsonValue): JsonValue {
-  if (!isObject(patch)) return patch
-  const base: JsonObject = isObject(target) ? { ...target } : {}
-  const shallow: JsonObject = {}
-  for (const [key, value] of Object.entries(patch)) {
-    // Nested objects are merged here (copying only their path); `apply` does the rest.
-    if (isObject(value)) base[key] = merge(Object.hasOwn(base, key) ? base[key] : undefined, value)
-    else shallow[key] = value
-  }
-  return apply(base, shallow) as JsonObject
+  return mergePatch(target, patch) as JsonValue
 }
 
 function isObject(value: unknown): value is JsonObject {

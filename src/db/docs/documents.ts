@@ -5,6 +5,7 @@
  * reducers run under) would copy whole on every write. `null` under an ID is a tombstone: the
  * document was deleted, and its ID is never reused.
  */
+import { isJsonObject, mergePatch } from '../../core/mergePatch.js'
 import { InvalidDocumentError } from './errors.js'
 import { BUCKETS, bucketOf } from './ids.js'
 
@@ -62,23 +63,19 @@ export function liveDocuments<Doc>(docs: DocumentBuckets<Doc>): Doc[] {
   return out
 }
 
-function isJsonObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
-
 /**
- * RFC 7386 (JSON Merge Patch) applied without mutating `target`: only objects on the patch's
- * paths are copied, everything else is shared (json-merge-patch's `apply` writes into its
- * target, which is frozen state here). `null` in the patch removes a member.
+ * RFC 7386 (JSON Merge Patch) applied without mutating `target` (core's `mergePatch`: only
+ * objects on the patch's paths are copied). A `__proto__` member anywhere in the patch is refused.
  */
 export function applyMergePatch(target: unknown, patch: unknown): unknown {
-  if (!isJsonObject(patch)) return patch
-  const out: Record<string, unknown> = isJsonObject(target) ? { ...target } : {}
+  refuseProto(patch)
+  return mergePatch(target, patch)
+}
+
+function refuseProto(patch: unknown): void {
+  if (!isJsonObject(patch)) return
   for (const key of Object.keys(patch)) {
-    const value = patch[key]
     if (key === '__proto__') throw new InvalidDocumentError('a document or patch may not hold a `__proto__` member')
-    if (value === null) delete out[key]
-    else out[key] = applyMergePatch(Object.hasOwn(out, key) ? out[key] : undefined, value)
+    refuseProto(patch[key])
   }
-  return out
 }
