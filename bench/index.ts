@@ -9,6 +9,8 @@
  */
 
 import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { cpus, arch, platform, release, totalmem } from 'node:os'
 import { createInterface } from 'node:readline'
 import { getCrypto } from '../src/core/crypto/index.js'
@@ -25,6 +27,10 @@ const all: Bench[] = [...rawBenches, ...recordBenches, ...storageBenches, ...eng
 
 /** The areas a full run measures, each in a process of its own. */
 const AREAS = ['raw', 'record', 'storage', 'engine', 'acl', 'db', 'network']
+/** The browser figures, from bench/browser.ts in a process of its own (Chromium through playwright-core). */
+const BROWSER_AREA = 'browser'
+const CHROMIUM = '/usr/bin/chromium'
+const AREAS_RUN: string[] = []
 
 /**
  * A full run measures each area in a fresh process: one area's heap (100,000-event histories,
@@ -34,8 +40,13 @@ async function runAreas(): Promise<void> {
   const figures: Array<Record<string, unknown>> = []
   let machine: unknown
   const started = process.hrtime.bigint()
-  for (const area of AREAS) {
-    const child = spawn(process.execPath, [...process.execArgv, process.argv[1] as string, '--area', area], { stdio: ['ignore', 'pipe', 'inherit'] })
+  // The browser area (bench/browser.ts) drives Debian's Chromium; it runs where one is installed.
+  const browser = existsSync(CHROMIUM) ? [BROWSER_AREA] : []
+  if (browser.length === 0) process.stderr.write(`bench: no ${CHROMIUM}, the browser figures are skipped (docs/BROWSER.md)\n`)
+  for (const area of [...AREAS, ...browser]) {
+    const script = area === BROWSER_AREA ? fileURLToPath(new URL('./browser.ts', import.meta.url)) : (process.argv[1] as string)
+    const args = area === BROWSER_AREA ? [] : ['--area', area]
+    const child = spawn(process.execPath, [...process.execArgv, script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
     for await (const line of createInterface({ input: child.stdout })) {
       if (!line.startsWith('{')) continue
       const value = JSON.parse(line) as Record<string, unknown>
@@ -49,9 +60,10 @@ async function runAreas(): Promise<void> {
     const code = await new Promise<number | null>((resolve) => child.once('close', resolve))
     if (code !== 0) throw new Error(`bench area ${area} exited with ${code}`)
   }
+  if (browser.length > 0) AREAS_RUN.push(BROWSER_AREA)
   const targets = figures.filter((f) => f.target !== undefined).map((f) => ({ bench: f.bench, value: f.value, unit: f.unit, target: f.target }))
   process.stdout.write(
-    JSON.stringify({ summary: true, figures, targets, machine, isolated_areas: AREAS, elapsed_s: Math.round(Number(process.hrtime.bigint() - started) / 1e8) / 10 }) + '\n'
+    JSON.stringify({ summary: true, figures, targets, machine, isolated_areas: [...AREAS, ...AREAS_RUN], elapsed_s: Math.round(Number(process.hrtime.bigint() - started) / 1e8) / 10 }) + '\n'
   )
 }
 
