@@ -39,6 +39,13 @@ export interface LocalforageStorageOptions {
    * but this adapter's entries: `range` reads every key in it.
    */
   readonly instance?: LocalforageInstance
+  /**
+   * How long to wait for the store's Web Lock (ms, default 1000) before refusing with
+   * `StorageLockedError`. A tab that closed or reloaded a moment ago still holds it briefly:
+   * Chromium frees a closed page's locks after the close resolves, so refusing at once made a
+   * reload or a quick reopen fail now and then. `0` refuses at once.
+   */
+  readonly lockWaitMs?: number
 }
 
 /**
@@ -96,29 +103,38 @@ function toUint8Array(value: unknown): Uint8Array {
 const claimed = new Set<string>()
 
 interface LockManagerLike {
-  request(name: string, options: { ifAvailable: boolean }, callback: (lock: unknown) => Promise<void>): Promise<unknown>
+  request(name: string, options: { ifAvailable?: boolean; signal?: AbortSignal }, callback: (lock: unknown) => Promise<void>): Promise<unknown>
 }
 
+/** Default of {@link LocalforageStorageOptions.lockWaitMs}. */
+const LOCK_WAIT_MS = 1_000
+
 /**
- * Hold the Web Lock `name` until the returned function is called; refuse at once if another
- * tab or worker holds it. Without Web Locks, a claim in this realm only.
+ * Hold the Web Lock `name` until the returned function is called. Wait up to `waitMs` for a tab
+ * or worker that holds it (one closing frees it a moment later), then refuse. Without Web Locks,
+ * a claim in this realm only.
  */
-async function claim(name: string): Promise<() => void> {
+async function claim(name: string, waitMs: number): Promise<() => void> {
   const locks = (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks
   if (locks === undefined) {
     if (claimed.has(name)) throw new StorageLockedError(`another peer holds the IndexedDB store ${name} (one peer per storage)`)
     claimed.add(name)
     return () => claimed.delete(name)
   }
+  const refused = () => new StorageLockedError(`another tab or worker holds the IndexedDB store ${name} (one peer per storage)`)
   return new Promise((resolve, reject) => {
-    void locks.request(name, { ifAvailable: true }, (lock) => {
-      if (lock === null) {
-        reject(new StorageLockedError(`another tab or worker holds the IndexedDB store ${name} (one peer per storage)`))
-        return Promise.resolve()
-      }
-      // Held until close() calls back.
-      return new Promise<void>((done) => resolve(done))
-    })
+    const options = waitMs <= 0 ? { ifAvailable: true } : { signal: AbortSignal.timeout(waitMs) }
+    locks
+      .request(name, options, (lock) => {
+        if (lock === null) {
+          reject(refused())
+          return Promise.resolve()
+        }
+        // Held until close() calls back.
+        return new Promise<void>((done) => resolve(done))
+      })
+      // The wait timed out (an AbortError): the lock is still held elsewhere.
+      .catch(() => reject(refused()))
   })
 }
 
@@ -213,7 +229,7 @@ export function localforageStorage(options: LocalforageStorageOptions = {}): Sto
 
     async acquire(): Promise<void> {
       const name = `redux-threads:${options.name ?? 'redux-threads'}/${options.storeName ?? 'storage'}`
-      release = await claim(name)
+      release = await claim(name, options.lockWaitMs ?? LOCK_WAIT_MS)
       try {
         await instance()
       } catch (e) {

@@ -64,14 +64,6 @@ const harness = {
     return { peerId: peer.id as string }
   },
 
-  /**
-   * Resolves once no tab holds the Web Lock of database `db`'s store: a lock request that waits
-   * (not `ifAvailable`), released at once. A tab's locks go a moment after `page.close()` resolves.
-   */
-  async whenStoreFree(db: string): Promise<void> {
-    await navigator.locks.request(`redux-threads:${db}/storage`, () => undefined)
-  },
-
   async createThread(kind: SliceName = 'todos'): Promise<string> {
     const { peer, store } = started()
     slice = kind
