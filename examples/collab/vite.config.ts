@@ -1,0 +1,22 @@
+/**
+ * Vite builds the app straight from the library's TypeScript (../../src, ../../adapters): the
+ * page bundles the localforage and libp2p-over-WebSockets adapters and nothing of Node's.
+ * `/api` goes to the relay (server.ts); `COLLAB_API` says where it listens.
+ */
+import { fileURLToPath } from 'node:url'
+import { defineConfig } from 'vite'
+import react from '@vitejs/plugin-react'
+
+const root = fileURLToPath(new URL('.', import.meta.url))
+const repo = fileURLToPath(new URL('../..', import.meta.url))
+
+export default defineConfig({
+  root,
+  plugins: [react()],
+  server: {
+    host: '127.0.0.1',
+    fs: { allow: [repo] },
+    proxy: { '/api': process.env.COLLAB_API ?? 'http://127.0.0.1:4011' }
+  },
+  build: { target: 'es2022', outDir: 'dist', emptyOutDir: true }
+})
