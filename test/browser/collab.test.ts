@@ -12,7 +12,7 @@ import { afterAll, beforeAll, expect, it, vi } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
 import { build } from 'vite'
 import { startCollabServer, type CollabServer } from '../../examples/collab/server.js'
-import { PAGE_WAIT_MS, ROOT, launchBrowser, takePageErrors } from './support/harness.js'
+import { PAGE_WAIT_MS, ROOT, launchBrowser } from './support/harness.js'
 
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 })
 
@@ -43,6 +43,8 @@ interface View {
   text: string
   sync: string
   online: string
+  done: string[]
+  docs: string[]
 }
 
 const view = (page: Page): Promise<View> =>
@@ -53,7 +55,9 @@ const view = (page: Page): Promise<View> =>
       tasks: [...document.querySelectorAll('[data-testid="tasks"] .task-text')].map((e) => e.textContent ?? ''),
       text: (q('text') as HTMLTextAreaElement | null)?.value ?? '',
       sync: q('sync')?.textContent ?? '',
-      online: q('online')?.textContent ?? ''
+      online: q('online')?.textContent ?? '',
+      done: [...document.querySelectorAll('[data-testid="tasks"] li.done .task-text')].map((e) => e.textContent ?? ''),
+      docs: [...document.querySelectorAll('.doc-list li')].map((e) => e.textContent ?? '')
     }
   })
 
@@ -70,10 +74,16 @@ async function until(page: Page, what: string, check: (v: View) => boolean): Pro
   }
 }
 
+/** Uncaught errors and console errors of every page: none is expected. */
+const pageErrors: string[] = []
+
 async function open(url: string): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1100, height: 640 } })
   const page = await context.newPage()
-  page.on('pageerror', (e) => console.error('[page error]', e))
+  page.on('pageerror', (e) => pageErrors.push(`pageerror: ${e.stack ?? e.message}`))
+  page.on('console', (m) => {
+    if (m.type() === 'error') pageErrors.push(`console.error: ${m.text()}`)
+  })
   await page.goto(url)
   await page.waitForSelector('.app[data-ready="true"]', { timeout: PAGE_WAIT_MS })
   return page
@@ -119,6 +129,8 @@ it('two users edit a shared document through the relay, offline and back, and af
   const a1 = await until(alice, 'alice converges', both)
   const b1 = await until(bob, 'bob converges', both)
   expect(b1.tasks).toEqual(a1.tasks) // one order on both
+  await alice.check('[data-testid="tasks"] li:has-text("b1") input[type=checkbox]')
+  await until(bob, 'bob sees b1 done', (v) => v.done.join() === 'b1')
 
   // Bob goes offline; both edit; he comes back.
   await bob.check('[data-testid="offline"]')
@@ -145,8 +157,17 @@ it('two users edit a shared document through the relay, offline and back, and af
   await addTask(bob, 'b-reloaded')
   await until(alice, 'alice hears from bob after his reload', (v) => v.tasks.includes('b-reloaded'))
 
+  // Another document is another thread: Bob was not invited to it, and Plans is unchanged.
+  await alice.fill('[data-testid="new-title"]', 'Groceries')
+  await alice.click('[data-testid="new-doc"]')
+  await until(alice, 'alice opens a second document', (v) => v.title === 'Groceries' && v.tasks.length === 0 && v.text === '' && v.docs.length === 2)
+  await addTask(alice, 'milk')
+  await alice.click('.doc-list li:has-text("Plans") button')
+  await until(alice, 'Plans again', (v) => v.title === 'Plans' && v.tasks.includes('b-reloaded') && !v.tasks.includes('milk'))
+  expect((await view(bob)).docs).toEqual(['Plans'])
+
   await mkdir(ARTIFACTS, { recursive: true })
   await alice.screenshot({ path: join(ARTIFACTS, 'alice.png') })
   await bob.screenshot({ path: join(ARTIFACTS, 'bob.png') })
-  expect(takePageErrors()).toEqual([])
+  expect(pageErrors).toEqual([])
 })
