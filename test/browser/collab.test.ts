@@ -52,12 +52,12 @@ const view = (page: Page): Promise<View> =>
     const q = (id: string) => document.querySelector(`[data-testid="${id}"]`)
     return {
       title: (q('title') as HTMLInputElement | null)?.value ?? '',
-      tasks: [...document.querySelectorAll('[data-testid="tasks"] .task-text')].map((e) => e.textContent ?? ''),
+      tasks: Array.from(document.querySelectorAll('[data-testid="tasks"] .task-text'), (e) => e.textContent ?? ''),
       text: (q('text') as HTMLTextAreaElement | null)?.value ?? '',
       sync: q('sync')?.textContent ?? '',
       online: q('online')?.textContent ?? '',
-      done: [...document.querySelectorAll('[data-testid="tasks"] li.done .task-text')].map((e) => e.textContent ?? ''),
-      docs: [...document.querySelectorAll('.doc-list li')].map((e) => e.textContent ?? '')
+      done: Array.from(document.querySelectorAll('[data-testid="tasks"] li.done .task-text'), (e) => e.textContent ?? ''),
+      docs: Array.from(document.querySelectorAll('.doc-list li'), (e) => e.textContent ?? '')
     }
   })
 
