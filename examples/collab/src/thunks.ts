@@ -52,7 +52,15 @@ export const createDoc = thunk('collab/createDoc', async (title: string, { dispa
 
 /** Join from an invite link: the document opens at once and fills as it syncs (the progress bar). */
 export const joinDoc = thunk('collab/joinDoc', async (invite: string, { dispatch, getState }) => {
-  const { threadId } = await dispatch(peer.thunks.joinThread({ invite, slices: [docs], waitForSyncMs: 0 })).unwrap()
+  let threadId: string
+  try {
+    ;({ threadId } = await dispatch(peer.thunks.joinThread({ invite, slices: [docs], waitForSyncMs: 0 })).unwrap())
+  } catch (e) {
+    // A link to a document this peer already has: show it.
+    const open = /thread (\S+) is already open/.exec((e as Error).message)?.[1]
+    if (open === undefined) throw e
+    threadId = open
+  }
   dispatch(session.actions.selected(threadId))
   const doc = docs.forThread(threadId)
   if (doc.selectors.members(getState())[peer.id ?? ''] !== userName) dispatch(doc.actions.named({ name: userName }))
