@@ -12,6 +12,8 @@ const repo = fileURLToPath(new URL('../..', import.meta.url))
 
 export default defineConfig({
   root,
+  // Vite's dependency cache next to the app, not in node_modules (shared between worktrees here).
+  cacheDir: fileURLToPath(new URL('./.vite', import.meta.url)),
   plugins: [react()],
   server: {
     host: '127.0.0.1',
