@@ -61,11 +61,13 @@ const view = (page: Page): Promise<View> =>
     }
   })
 
-/** Wait until `check` holds of what the page shows (evaluated in the page, on every animation frame). */
+/**
+ * Wait until `check` holds of what the page shows. The view is read after each animation frame
+ * of the page (a `waitForFunction` on the next frame), so the wait follows the page's rendering
+ * and never sleeps; `check` stays a Node function and can name the test's values.
+ */
 async function until(page: Page, what: string, check: (v: View) => boolean): Promise<View> {
   const deadline = Date.now() + PAGE_WAIT_MS
-  // The condition is a Node closure: poll the view through waitForFunction's own timing
-  // (requestAnimationFrame in the page), one evaluate per round trip.
   for (;;) {
     const v = await view(page)
     if (check(v)) return v

@@ -83,7 +83,9 @@ export const setOffline = thunk('collab/setOffline', async (offline: boolean, { 
     await Promise.all(net.connectedPeers().map((p) => net.hangUp(p)))
     return
   }
-  const relay = getState().session.relay
+  // The relay's address, asked again if it was unreachable when the page started.
+  const relay = getState().session.relay ?? (await fetchRelay().catch(() => undefined))
+  dispatch(session.actions.relayFound(relay))
   if (relay !== undefined) await dialRelay(relay)
   await dispatch(peer.thunks.syncNow()).unwrap()
 })
