@@ -3,6 +3,7 @@ import { useStore } from 'react-redux'
 import { makeDeleteRange, makeInsertTextAt, type TextState } from '../../../src/db/crdt/index.js'
 import { docs } from './docsSlice.js'
 import { useAppDispatch, useAppSelector } from './hooks.js'
+import { diff } from './textDiff.js'
 
 /**
  * A plain <textarea> over a CRDT text (src/db/crdt/text.ts). Each edit is diffed against the text
@@ -53,19 +54,6 @@ function textOf(state: TextState): string {
   for (const e of state) if (e.deleted === undefined) out += e.value
   return out
 }
-
-/** The one changed run between two strings: common prefix and suffix, never splitting a surrogate pair. */
-export function diff(a: string, b: string): { start: number; removed: number; inserted: string } {
-  let start = 0
-  while (start < a.length && start < b.length && a[start] === b[start]) start++
-  if (start > 0 && isHigh(a.charCodeAt(start - 1))) start--
-  let end = 0
-  while (end < a.length - start && end < b.length - start && a[a.length - 1 - end] === b[b.length - 1 - end]) end++
-  if (end > 0 && isHigh(a.charCodeAt(a.length - end - 1)) && a.length - end - 1 >= start) end--
-  return { start, removed: a.length - start - end, inserted: b.slice(start, b.length - end) }
-}
-
-const isHigh = (c: number): boolean => c >= 0xd800 && c <= 0xdbff
 
 function idBefore(state: TextState, offset: number): string | null {
   let at = 0
