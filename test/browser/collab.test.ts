@@ -143,6 +143,7 @@ it('two users edit a shared document through the relay, offline and back, and af
   await addTask(bob, 'b-off')
   await typeIn(bob, 'end', ' [B]')
   await bob.click('[data-testid="tasks"] li:has-text("a1") .delete')
+  await alice.check('[data-testid="tasks"] li:has-text("a1") input[type=checkbox]') // an edit of what Bob deleted: delete wins
   expect((await view(bob)).tasks).not.toContain('a-off')
   await bob.uncheck('[data-testid="offline"]')
   const merged = (v: View) =>

@@ -16,8 +16,17 @@ export function SyncStatus({ threadId }: { threadId: string }) {
   const members = useAppSelector(docs.forThread(threadId).selectors.members)
   const online = useOnline(threadId, offline)
   if (status === undefined) return null
+  // Long work under way (loading from IndexedDB, a replay) reports its own progress; otherwise the
+  // share of the known history this peer holds: its events against the records still to fetch.
   const progress = status.progress
-  const fraction = progress !== undefined && progress.total > 0 ? progress.done / progress.total : caughtUp ? 1 : undefined
+  const fraction =
+    progress !== undefined && progress.total > 0
+      ? progress.done / progress.total
+      : status.behind > 0
+        ? status.events / (status.events + status.behind)
+        : caughtUp
+          ? 1
+          : undefined
   const state = offline ? 'offline' : status.peers.length === 0 ? 'connecting' : !caughtUp ? 'syncing' : status.pending > 0 ? 'saving' : 'synced'
   return (
     <section className="status">
