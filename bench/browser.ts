@@ -19,6 +19,7 @@
  * Times are taken in the page (`performance.now()`), medians over `runs` timed runs after one
  * warm-up, each run in a fresh browser context (empty IndexedDB).
  */
+import { writeFile } from 'node:fs/promises'
 import { cpus } from 'node:os'
 import type { Browser } from 'playwright-core'
 import { launchBrowser, openPage, servePage } from '../test/browser/support/harness.js'
@@ -33,6 +34,8 @@ import { sig, target, type Figure } from './harness.js'
 
 const COMMANDS = 1_000
 const REPLICATE_N = 10_000
+/** `--profile <file>`: write the page's CPU profile (Chrome DevTools format) of the first timed replicate run. */
+const PROFILE = ((at) => (at < 0 ? undefined : process.argv[at + 1]))(process.argv.indexOf('--profile'))
 const runs = Math.max(1, Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 3))
 
 const figures: Figure[] = []
@@ -151,12 +154,22 @@ async function replicateFigure(browser: Browser, url: string, kind: SliceName, t
       try {
         // The invite names the writer, who is gone: the page reaches the follower it dialed.
         await call(page, 'dial', follower.id, follower.wsAddresses())
+        const cdp = PROFILE !== undefined && run === warmup ? await page.context().newCDPSession(page) : undefined
+        if (cdp !== undefined) {
+          await cdp.send('Profiler.enable')
+          await cdp.send('Profiler.start')
+        }
         const start = await call(page, 'now')
         const all = page.evaluate((n) => (globalThis as unknown as { harness: { whenCount(n: number): Promise<number> } }).harness.whenCount(n), REPLICATE_N)
         await call(page, 'join', invite, kind)
         const done = await all
         await call(page, 'idle')
         const stored = await call(page, 'now')
+        if (cdp !== undefined && PROFILE !== undefined) {
+          const { profile } = await cdp.send('Profiler.stop')
+          await writeFile(PROFILE, JSON.stringify(profile))
+          process.stderr.write(`bench: the page's CPU profile of one replicate run is in ${PROFILE} (open it in Chrome DevTools)\n`)
+        }
         if ((await call(page, 'count')) !== REPLICATE_N) throw new Error('browser.replicate: the page holds the wrong number of events')
         if (kind === 'tally' && (await call(page, 'tallyHash')) !== hash) throw new Error('browser.replicate: the page folded another order than the writer')
         if (run >= warmup) {

@@ -14,6 +14,7 @@ import type {
 } from '../../src/store/storageAdapter.js'
 import { decodeKey, encodeKey, encodeRange, normaliseLimit } from './keyCodec.js'
 import { StorageLockedError } from '../../src/core/errors.js'
+import { writeInOneTransaction, type BatchWrite } from './localforageBatch.js'
 import { SortedKeySet } from './sortedKeySet.js'
 import { loadOptional } from '../optional.js'
 
@@ -205,6 +206,16 @@ export function localforageStorage(options: LocalforageStorageOptions = {}): Sto
       const encoded = ops.map((op) => encodeKey(op.key))
       const store = await instance()
       try {
+        // One IndexedDB transaction where localforage's driver lets us share its database.
+        const batch = ops.map((op, i): BatchWrite => [encoded[i] as string, op.type === 'put' ? storable(op.value) : undefined])
+        if (await writeInOneTransaction(store, batch)) {
+          for (const [key, value] of batch) {
+            if (value === undefined) keyCache?.delete(key)
+            else keyCache?.add(key)
+          }
+          writes++
+          return
+        }
         // Strictly one after another (not Promise.all): the last op must land after all others.
         for (const [i, op] of ops.entries()) {
           const key = encoded[i] as string

@@ -24,10 +24,16 @@ runStorageAdapterTests('localforage', async () => {
 }, { persistent: true })
 
 /** Records when each write to the wrapped instance starts and finishes. */
+/**
+ * An instance whose writes are logged. It hides the driver (`driver()` answers null), so the
+ * adapter takes its per-item path (`setItem` one after another), as for any instance that shares
+ * no IndexedDB database.
+ */
 function recordingInstance(name: string): { instance: LocalForage; log: string[] } {
   const real = localforage.createInstance({ name, driver: localforage.INDEXEDDB })
   const log: string[] = []
   const instance: LocalForage = Object.create(real)
+  instance.driver = () => null as unknown as string
   instance.setItem = async <T>(key: string, value: T): Promise<T> => {
     log.push(`start put ${key}`)
     const stored = await real.setItem(key, value)
@@ -94,6 +100,57 @@ describe('localforageStorage', () => {
     ).rejects.toThrow('quota exceeded')
     expect(await storage.get(['head'])).toBeUndefined()
     expect(await collectKeys(storage.range([]))).toEqual([['e', '0'], ['e', '1']])
+    await storage.close()
+    await drop(name)
+  })
+
+  it('writes a batch in one IndexedDB transaction under localforage: all of it, or on a failure none of it', async () => {
+    const name = uniqueName()
+    const real = localforage.createInstance({ name, driver: localforage.INDEXEDDB })
+    let setItems = 0
+    const counting: LocalForage = Object.create(real)
+    counting.setItem = async <T>(key: string, value: T): Promise<T> => {
+      setItems++
+      return real.setItem(key, value)
+    }
+    const storage = localforageStorage({ instance: counting })
+    await storage.batch([
+      { type: 'put', key: ['e', '1'], value: new Uint8Array([1]) },
+      { type: 'put', key: ['e', '2'], value: new Uint8Array([2]) },
+      { type: 'del', key: ['e', '1'] },
+      { type: 'put', key: ['head'], value: new Uint8Array([2]) }
+    ])
+    expect(setItems).toBe(0)
+    // What one transaction wrote, localforage reads back.
+    expect(await real.getItem('head')).toEqual(new Uint8Array([2]))
+    expect(await collectKeys(storage.range([]))).toEqual([['e', '2'], ['head']])
+    // A put that throws (as for a value IndexedDB cannot clone) aborts the transaction: nothing
+    // of the batch lands.
+    const info = (real as unknown as { _dbInfo: { db: IDBDatabase } })._dbInfo
+    const db = info.db
+    const transaction = db.transaction.bind(db)
+    db.transaction = ((...args: Parameters<IDBDatabase['transaction']>) => {
+      const tx = transaction(...args)
+      const objectStore = tx.objectStore.bind(tx)
+      tx.objectStore = (storeName: string) => {
+        const store = objectStore(storeName)
+        const put = store.put.bind(store)
+        store.put = (value: unknown, key?: IDBValidKey) => {
+          if (key === 'bad') throw new DOMException('could not be cloned', 'DataCloneError')
+          return put(value, key)
+        }
+        return store
+      }
+      return tx
+    }) as IDBDatabase['transaction']
+    await expect(
+      storage.batch([
+        { type: 'put', key: ['e', '3'], value: new Uint8Array([3]) },
+        { type: 'put', key: ['bad'], value: new Uint8Array([9]) }
+      ])
+    ).rejects.toThrow('could not be cloned')
+    expect(await storage.get(['e', '3'])).toBeUndefined()
+    expect(await collectKeys(storage.range([]))).toEqual([['e', '2'], ['head']])
     await storage.close()
     await drop(name)
   })
