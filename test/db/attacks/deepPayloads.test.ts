@@ -1,9 +1,9 @@
 /**
  * FINDING (high): payloads nested thousands deep (dag-cbor decodes arrays ~9,500 deep and maps
  * ~3,500 deep, in a few KB) are walked recursively by the reducers: canonicalKey
- * (src/db/crdt/canonicalKey.ts:14, OR-set adds; its RangeError is turned into
+ * (src/db/crdt/canonicalKey.ts:18-20, OR-set adds; its RangeError is turned into
  * InvalidOperationError by orSet.ts), ajv's generated validators for a recursive schema
- * (src/db/docs/schema.ts:59), deepFreeze (documents.ts:44), hasReservedKey/merge (json.ts). Whether
+ * (src/db/docs/schema.ts:61), deepFreeze (documents.ts:46), hasReservedKey/merge (json.ts). Whether
  * they overflow depends on the stack left when the reducer runs (the tip, a refold, ingest, JIT
  * state, a browser's stack size), so one peer applies the event and another skips it: a fork.
  * Measured: a 3,000-deep array added to an OR-set applies on a shallow stack and is refused with

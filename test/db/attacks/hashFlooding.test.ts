@@ -1,8 +1,8 @@
 /**
  * FINDING (high, cost): the document map and the key-value store spread entries over a fixed
- * number of buckets by FNV-1a of the id/key (src/db/docs/ids.ts:40 `bucketOf`, 512 buckets;
- * src/db/kv/keyValueStore.ts:33 `keyValueBucket`, 256), and a write copies its whole bucket
- * (documents.ts:31 `withEntry`; Immer's copy of the bucket object in kv). Ids are chosen by the
+ * number of buckets by FNV-1a of the id/key (src/db/docs/ids.ts:41 `bucketOf`, 512 buckets;
+ * src/db/kv/keyValueStore.ts:32 `keyValueBucket`, 256), and a write copies its whole bucket
+ * (documents.ts:30-39 `withEntry`; Immer's copy of the bucket object in kv). Ids are chosen by the
  * writer, and FNV-1a is not keyed: one id in 512 lands in any chosen bucket, so a writer can put
  * all its documents in one bucket. Every write into it then copies all n of them: n creates cost
  * O(n²) on every peer, at every refold and restart. Measured here: 20,000 creates took 0.4 s with

@@ -1,7 +1,7 @@
 /**
  * FINDING (medium, wrong answers): a range with two bounds on one side of different types
  * (`{ age: { $gt: 5, $gte: 'a' } }`) is answered from the index with the wrong documents.
- * `lookupOf` (src/db/docs/query.ts:98-104) keeps one bound per side by comparing values across
+ * `lookupOf` (src/db/docs/query.ts:82-86) keeps one bound per side by comparing values across
  * types (`'a' > 5` is false), checks ranks only between the low and the high bound, and marks the
  * lookup `exact`, so mingo is skipped: the index answers `['b']` (age 7) where the filter (both
  * conditions must hold) matches nothing, as the scan of an unindexed collection says. The

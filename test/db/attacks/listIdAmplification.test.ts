@@ -1,7 +1,7 @@
 /**
  * FINDING (critical, memory): a list/text insert's element IDs are `${id}:${k}` for each of its k
- * values (src/db/crdt/list.ts:64 `insertedIds`, used by `insert`, list.ts:197), and `id` has no
- * length bound (list.ts:198 checks only that it is a non-empty string other than `__proto__`).
+ * values (src/db/crdt/list.ts:68 `insertedIds`, used by `insert`), and `id` has no
+ * length bound (list.ts:196 checks only that it is a non-empty string other than `__proto__`).
  * One event with a 500 KB id and 1,000 values (~501 KB, under the command limit) makes every
  * peer build and keep 1,000 distinct 500 KB strings: 500 MB in state (and in every snapshot),
  * for good; with 100,000 values (still one event) 50 GB: every peer runs out of memory, and again

@@ -1,6 +1,6 @@
 /**
  * FINDING (high): the list helper's result depends on `stamp.local`, which differs between peers
- * for the same event at the same place in the order. `remove` (src/db/crdt/list.ts:232-235)
+ * for the same event at the same place in the order. `remove` (src/db/crdt/list.ts:231-234)
  * throws for a delete naming an element the list does not hold when `local` is true, but deletes
  * the elements it does hold when `local` is false. `local` is not only true "at the tip": the
  * engine sets it for every event of this peer's own log, in every refold (openEvents.ts:74,

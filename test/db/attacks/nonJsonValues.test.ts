@@ -4,13 +4,13 @@
  * merge patches). dag-cbor decodes, from a crafted body: an own `__proto__` member (cborg defines
  * it as an own property), integers beyond 2^53 as BigInt, byte strings as Uint8Array, tag 42 as
  * CID instances.
- * - createDocument (src/db/docs/collectionState.ts:69) stores an own `__proto__` member anywhere in
- *   a document (only patches are checked, documents.ts:80, whose message says "a document or
+ * - createDocument (src/db/docs/collectionState.ts:63-70) stores an own `__proto__` member anywhere in
+ *   a document (only patches are checked, documents.ts:79, whose message says "a document or
  *   patch may not hold a `__proto__` member"). Any app code that merges such a document with a
  *   for-in/assignment deep merge (a common settings pattern) pollutes Object.prototype.
- * - A Uint8Array member makes deepFreeze (documents.ts:44) throw a bare TypeError ("Cannot freeze
+ * - A Uint8Array member makes deepFreeze (documents.ts:46-50) throw a bare TypeError ("Cannot freeze
  *   array buffer views with elements") instead of a named error.
- * - applyJsonPatch (src/db/crdt/json.ts:100, hasReservedKey) does not look inside arrays, so
+ * - applyJsonPatch (src/db/crdt/json.ts:96, hasReservedKey) does not look inside arrays, so
  *   `{ list: [{ __proto__: … }] }` passes the rule "patches naming __proto__, constructor or
  *   prototype are refused".
  * - A BigInt put by a peer's patch makes every later `makeJsonPatch` of that document throw

@@ -5,8 +5,8 @@
  * reducer all take, makes `selectFind` throw a TypeError for any `$in`/`$nin` on that field and
  * any sort that compares it, for every peer and every query (the UI's list view crashes).
  * `{ maker: { constructor: 'ACME' } }` is also ordinary user data. Cause: createDocument and
- * saveDocument (src/db/docs/collectionState.ts:69, :94) accept it, and runQuery
- * (src/db/docs/query.ts:168-170) hands it to mingo. DATABASE.md's "Known gaps" mentions objects
+ * saveDocument (src/db/docs/collectionState.ts:63, :80) accept it, and runQuery
+ * (src/db/docs/query.ts:172-174) hands it to mingo. DATABASE.md's "Known gaps" mentions objects
  * without a prototype only. Fix: refuse `constructor` (and `__proto__`, `prototype`) members at
  * any depth in documents and patches with InvalidDocumentError (one walk, as deepFreeze does), or
  * query on copies mingo cannot misread.

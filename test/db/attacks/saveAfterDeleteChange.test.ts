@@ -1,7 +1,7 @@
 /**
  * FINDING (low): a `save` that sorts after the delete of its document changes nothing (delete
- * wins: collectionState.ts:88), yet change matchers still report it as a `save` change with its
- * patch (src/db/docs/changes.ts:68, `changeOf` looks at the action only). A listener that mirrors
+ * wins: collectionState.ts:89), yet change matchers still report it as a `save` change with its
+ * patch (src/db/docs/changes.ts:85, `changeOf` looks at the action only). A listener that mirrors
  * changes elsewhere (a search index, a server) re-creates or patches a document every peer has
  * deleted. DATABASE.md documents the same for a delete of a missing id, not for saves.
  * Fix: mark such events (e.g. the reducer leaves the state identical, which the middleware can

@@ -1,7 +1,7 @@
 /**
- * FINDING (high): `setSchema` takes a schema with `$async: true` (src/db/docs/schema.ts:42 compiles
+ * FINDING (high): `setSchema` takes a schema with `$async: true` (src/db/docs/schema.ts:43 compiles
  * whatever ajv accepts). ajv then compiles an async validator: `validate(doc)` returns a Promise,
- * so `validate(value) === true` (schema.ts:60) is false for every document and every later write
+ * so `validate(value) === true` (schema.ts:61) is false for every document and every later write
  * is refused on every peer; and for an invalid document the Promise rejects with nobody
  * listening: an unhandled rejection, which terminates a Node process by default
  * (`--unhandled-rejections=throw`), on every peer, again at every replay or restart.

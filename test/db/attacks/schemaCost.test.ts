@@ -1,6 +1,6 @@
 /**
  * FINDING (critical): a JSON Schema in the thread has no bound on the work it makes every peer do.
- * `validatorOf` (src/db/docs/schema.ts:42) compiles any schema ajv accepts, with ajv's defaults:
+ * `validatorOf` (src/db/docs/schema.ts:43) compiles any schema ajv accepts, with ajv's defaults:
  * - `uniqueItems` on an array of objects is O(n²) deep comparisons: a 60 KB document takes
  *   seconds, a 1 MB one (170,000 items) about twenty minutes, on every peer, at every replay;
  * - `pattern` / `patternProperties` run JavaScript's backtracking RegExp: `^(a+)+$` against 28

@@ -1,7 +1,7 @@
 /**
  * FINDINGS (low): schemas ajv compiles but that misbehave afterwards.
  * - `{ $ref: '#' }` (a reference loop with no data step) compiles, so setSchema takes it
- *   (src/db/docs/collectionState.ts:115); every later write then overflows the stack inside the
+ *   (src/db/docs/collectionState.ts:111-113); every later write then overflows the stack inside the
  *   validator and is skipped with a bare RangeError (not a named error) on every peer.
  * - An unknown `format` (ajv-formats is not installed: 'email', 'date-time', 'uri'… are all
  *   unknown) is ignored: `strict: false` makes ajv log `unknown format "email" ignored` through

@@ -1,7 +1,7 @@
 /**
  * FINDING (high): whether `setSchema` takes a schema depends on the stack left when the reducer
- * runs. ajv compiles recursively (src/db/docs/schema.ts:42, via `validatorOf` from
- * collectionState.ts:117); a schema nested a few hundred levels deep compiles on a shallow stack
+ * runs. ajv compiles recursively (src/db/docs/schema.ts:43, via `validatorOf` from
+ * collectionState.ts:113); a schema nested a few hundred levels deep compiles on a shallow stack
  * and overflows (caught and turned into InvalidSchemaError) on a deeper one. The reducer runs at
  * different depths on different peers (the tip, a replay from a checkpoint, ingest, a browser with
  * another stack size), so one peer puts schema v2 in force and another skips the event: they then

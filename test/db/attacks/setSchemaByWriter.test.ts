@@ -1,12 +1,12 @@
 /**
  * FINDING (high, a policy gap): any writer of a thread may put any schema in force for every peer.
- * `setSchema` (src/db/docs/collectionState.ts:115) checks only that ajv compiles it; the slice has
+ * `setSchema` (src/db/docs/collectionState.ts:111) checks only that ajv compiles it; the slice has
  * no notion of who may change the schema (the ACL's roles are per thread, not per command), and
  * DATABASE.md does not say who may. One collaborator's `{ not: {} }` makes every peer refuse every
  * later create and save of everyone, for good (until someone sets another); a costly schema
  * (schemaCost.test.ts) or an `$async` one (schemaAsync.test.ts) blocks or crashes every peer.
  * Safe behaviour asserted: a schema change by a writer that is not the thread's creator (owner)
- * is skipped by the other peers; suggested fix: an `canSetSchema(event)` option defaulting to the
+ * is skipped by the other peers; suggested fix: a `canSetSchema(event)` option defaulting to the
  * thread's owner/creator, or schema changes only in code (version bump), never from the thread.
  */
 import { afterEach, describe, expect, it } from 'vitest'
