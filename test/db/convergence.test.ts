@@ -25,6 +25,7 @@ import {
   makeOrSetAdd,
   makeOrSetRemove,
   orSetKey,
+  orSetValues,
   textToString,
   type JsonObject,
   type ListInsert,
@@ -223,7 +224,7 @@ function checkRules(state: BoardState, kvState: KvState, ordered: readonly Issue
   const removedTags = new Set(of<OrSetRemove>('untag').flatMap((e) => e.payload.tags))
   for (const r of of<OrSetRemove>('untag')) if (of<OrSetAdd<string>>('tag').some((a) => compareOrder(a.meta, r.meta) < 0 && orSetKey(a.payload.value) === r.payload.key && !r.payload.tags.includes(a.payload.tag))) stats.concurrentAdds++
   const members = new Set(of<OrSetAdd<string>>('tag').filter((e) => !removedTags.has(e.payload.tag)).map((e) => orSetKey(e.payload.value)))
-  expect(new Set(Object.keys(state.tags))).toEqual(members)
+  expect(new Set(orSetValues(state.tags).map(orSetKey))).toEqual(members)
   // No insert lost; deleted elements are tombstones; delete wins over any edit; a live element
   // holds the last edit in the total order.
   const deleted = new Set(ordered.filter((e) => e.kind === 'listDelete').flatMap((e) => (e.payload as { ids: string[] }).ids))

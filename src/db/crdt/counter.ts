@@ -15,6 +15,14 @@ export interface CounterOp {
 }
 
 /**
+ * The largest total a counter may reach, either side of 0: `Number.MAX_VALUE`, so the total is
+ * always finite (Infinity cannot be snapshotted by dag-cbor, and no finite delta brings it back).
+ * An operation that would take the total beyond is refused. (Totals beyond
+ * `Number.MAX_SAFE_INTEGER` are rounded alike on every peer.)
+ */
+export const MAX_COUNTER_MAGNITUDE = Number.MAX_VALUE
+
+/**
  * The payload of an increment by `by` (default 1).
  *
  * @example
@@ -43,8 +51,9 @@ export function makeDecrement(by = 1): CounterOp {
 /**
  * Apply a counter command: `state + op.add`. Pure; use it in any thread slice's case reducer.
  *
- * @throws {@link InvalidOperationError} when `op.add` is not a finite number (the command is
- * refused; a peer's event is skipped by every peer).
+ * @throws {@link InvalidOperationError} when `op.add` is not a finite number, or the total would
+ * leave ±{@link MAX_COUNTER_MAGNITUDE} (not finite) (the command is refused; a peer's event is
+ * skipped by every peer).
  *
  * @example
  * ```ts
@@ -66,5 +75,8 @@ export function makeDecrement(by = 1): CounterOp {
  */
 export function applyCounter(state: CounterState, op: CounterOp): CounterState {
   check(typeof op === 'object' && op !== null && typeof op.add === 'number' && Number.isFinite(op.add), 'a counter operation is `{ add: number }` with a finite number')
-  return state + op.add
+  const total = state + op.add
+  check(Math.abs(total) <= MAX_COUNTER_MAGNITUDE, `a counter stays within ±${MAX_COUNTER_MAGNITUDE} (this operation would make it ${total})`)
+  // -0 (a peer's `{ add: -0 }` on a -0 total) would be 0 after a snapshot (dag-cbor): keep 0.
+  return total === 0 ? 0 : total
 }

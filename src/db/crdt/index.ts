@@ -8,9 +8,11 @@ export { InvalidOperationError } from './errors.js'
 export { stampOf, compareStamps, type Stamp } from './stamp.js'
 export { newId } from './ids.js'
 export { canonicalKey } from './canonicalKey.js'
-export { applyCounter, makeIncrement, makeDecrement, type CounterState, type CounterOp } from './counter.js'
+export { MAX_VALUE_DEPTH } from './values.js'
+export { PAGE_MAX_ENTRIES } from './pages.js'
+export { applyCounter, makeIncrement, makeDecrement, MAX_COUNTER_MAGNITUDE, type CounterState, type CounterOp } from './counter.js'
 export { applyLwwRegister, lwwRegister, makeLwwSet, type LwwRegister, type LwwSet } from './lwwRegister.js'
-export { applyOrSet, makeOrSetAdd, makeOrSetRemove, orSetHas, orSetKey, orSetValues, type OrSetState, type OrSetEntry, type OrSetOp, type OrSetAdd, type OrSetRemove } from './orSet.js'
+export { applyOrSet, makeOrSetAdd, makeOrSetRemove, orSetEntry, orSetHas, MAX_OR_SET_TAGS, MAX_TAG_LENGTH, orSetKey, orSetValues, type OrSetState, type OrSetEntry, type OrSetOp, type OrSetAdd, type OrSetRemove } from './orSet.js'
 export {
   applyList,
   insertedIds,
@@ -18,6 +20,9 @@ export {
   listIds,
   listIndexOf,
   listValues,
+  listMissingIds,
+  MAX_LIST_ID_LENGTH,
+  MAX_LIST_INSERT_VALUES,
   makeListDelete,
   makeListInsert,
   makeListInsertAt,

@@ -2,6 +2,7 @@ import { generate } from 'json-merge-patch'
 import { mergePatch } from '../../core/mergePatch.js'
 import { check } from './errors.js'
 import { plain } from './plain.js'
+import { jsonValue } from './values.js'
 
 /** A JSON value (what a document field may hold). */
 export type JsonValue = string | number | boolean | null | JsonValue[] | JsonObject
@@ -47,8 +48,10 @@ export function makeJsonPatch<D extends JsonObject>(before: D, after: D): JsonPa
  * Pure: returns a new document sharing what the patch does not touch (or `doc` itself for an
  * empty patch), never mutates `doc`, whether it is a plain object or an Immer draft.
  *
- * @throws {@link InvalidOperationError} when the patch is not a JSON object, or names a key
- * `__proto__`, `constructor` or `prototype` (which `json-merge-patch` would stop at).
+ * @throws {@link InvalidOperationError} when the patch is not a JSON object, names a key
+ * `__proto__`, `constructor` or `prototype` at any depth (arrays included), holds a value that is
+ * not plain JSON (a BigInt, which dag-cbor decodes integers beyond 2^53 to; bytes; a CID; a
+ * number that is not finite), or is nested deeper than `MAX_VALUE_DEPTH`. A `-0` is kept as 0.
  *
  * @example
  * ```ts
@@ -67,9 +70,11 @@ export function makeJsonPatch<D extends JsonObject>(before: D, after: D): JsonPa
  */
 export function applyJsonPatch<D extends JsonObject>(doc: D, op: JsonPatchOp): D {
   check(typeof op === 'object' && op !== null && isObject(op.patch), 'a document operation is `{ patch }` with a JSON object patch')
-  check(!hasReservedKey(op.patch), 'a merge patch may not name `__proto__`, `constructor` or `prototype`')
-  if (Object.keys(op.patch).length === 0) return doc
-  return merge(plain(doc), op.patch) as D
+  // One loop over the whole patch (arrays included) before the recursive merge: reserved keys at
+  // any depth, non-JSON values (BigInt, bytes, CIDs), depth beyond MAX_VALUE_DEPTH; -0 made 0.
+  const patch = jsonValue(op.patch, 'a merge patch', true)
+  if (Object.keys(patch).length === 0) return doc
+  return merge(plain(doc), patch) as D
 }
 
 /** The merge of RFC 7386 (core's `mergePatch`: what the patch does not name keeps its identity). */
@@ -81,17 +86,10 @@ function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
-function hasReservedKey(value: JsonValue): boolean {
-  if (Array.isArray(value)) return false
-  if (!isObject(value)) return false
-  for (const [k, v] of Object.entries(value)) {
-    if (k === '__proto__' || k === 'constructor' || k === 'prototype') return true
-    if (hasReservedKey(v)) return true
-  }
-  return false
-}
-
-/** A draft read as plain JSON, with `undefined` fields dropped (they are not JSON). */
+/**
+ * A draft read as plain JSON, with `undefined` fields dropped (they are not JSON). A BigInt (which
+ * only a document folded before patches were checked could hold) is written as its number.
+ */
 function toJson(value: JsonObject): JsonObject {
-  return JSON.parse(JSON.stringify(plain(value))) as JsonObject
+  return JSON.parse(JSON.stringify(plain(value), (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v))) as JsonObject
 }

@@ -2,6 +2,20 @@ import { check, InvalidOperationError, isSafeKey } from './errors.js'
 import { newId } from './ids.js'
 import { frozen, memoByIdentity, plain } from './plain.js'
 import { keptStamp, type Stamp } from './stamp.js'
+import { checkJsonValue, jsonValue, withoutNegativeZero } from './values.js'
+
+/**
+ * The longest ID a list insert may carry (a ULID from {@link newId} has 26 characters). Each
+ * element's ID derives from it (`${id}:${k}`), so an unbounded ID would be copied into every
+ * element: one event of a 500 KB ID and 1,000 values would hold 500 MB on every peer.
+ */
+export const MAX_LIST_ID_LENGTH = 64
+
+/**
+ * The most values one list or text insert may carry (a paste of 262,144 code points). Larger
+ * inserts are refused (split them into several commands).
+ */
+export const MAX_LIST_INSERT_VALUES = 262_144
 
 /**
  * An ordered list anchored on element IDs, in the manner of RGA (paper section 5.4). Each
@@ -138,13 +152,18 @@ export function makeListSet<T>(id: string, value: T): ListSet<T> {
  *
  * Rules: an insert goes right after its anchor (deleted or not); an insert reusing an ID is
  * invalid. A delete of a deleted element keeps its first tombstone. A set of a deleted element
- * is ignored (delete wins). An anchor or element the list does not hold is invalid in a local
- * command (`stamp.local`), and makes a peer's event change nothing: the insert that made it may
- * not have arrived yet; it sorts before, so once it arrives the engine folds again and the
- * event applies (no `ReducerError` meanwhile).
+ * is ignored (delete wins). An anchor or element the list does not hold is never an error, from
+ * anyone: an insert anchored on it and a set of it change nothing, a delete deletes the elements
+ * it names that the list holds. The insert that made the element may not have arrived yet (it
+ * sorts before, so once it arrives the engine folds again and the command applies), or may have
+ * been refused. The result never depends on `stamp.local` (which differs between peers for one
+ * event), so every peer folds each event alike; to refuse a command made on a stale view, check
+ * it with {@link listMissingIds} before dispatching.
  *
- * @throws {@link InvalidOperationError} for an invalid or malformed command (the command is
- * refused; a peer's event is skipped by every peer alike).
+ * @throws {@link InvalidOperationError} for an invalid or malformed command: an ID reused, an
+ * insert's ID longer than {@link MAX_LIST_ID_LENGTH}, more than {@link MAX_LIST_INSERT_VALUES}
+ * values, a value that is not plain JSON (see `MAX_VALUE_DEPTH`). The command is refused; a
+ * peer's event is skipped by every peer alike.
  *
  * @example
  * ```ts
@@ -167,17 +186,38 @@ export function makeListSet<T>(id: string, value: T): ListSet<T> {
 export function applyList<T>(draftOrState: ListState<T>, op: ListOp<T>, stamp: Stamp): ListState<T> {
   check(typeof op === 'object' && op !== null, 'a list operation is an object')
   const items = plain(draftOrState)
-  if (op.op === 'insert') return insert(items, op, stamp) ?? draftOrState
+  if (op.op === 'insert') return insert(items, op) ?? draftOrState
   if (op.op === 'delete') return remove(items, op, stamp) ?? draftOrState
-  check(op.op === 'set' && isSafeKey(op.id) && 'value' in op, 'a list operation is `{ op: "insert", after, id, values }`, `{ op: "delete", ids }` or `{ op: "set", id, value }`')
+  check(op.op === 'set' && isElementId(op.id) && 'value' in op, 'a list operation is `{ op: "insert", after, id, values }`, `{ op: "delete", ids }` or `{ op: "set", id, value }`')
+  const value = jsonValue(op.value, 'a list value')
   const at = indexOfId(items, op.id)
-  if (at < 0 && stamp.local === false) return draftOrState
-  check(at >= 0, `a list set names element \`${op.id}\`, which the list does not hold`)
+  if (at < 0) return draftOrState
   const old = items[at] as ListElement<T>
   if (old.deleted !== undefined) return draftOrState
   const out = [...items]
-  out[at] = frozen({ id: old.id, value: op.value })
+  out[at] = frozen({ id: old.id, value })
   return frozen(out, false)
+}
+
+/**
+ * The elements (IDs) a list command names that `state` does not hold: the anchor of an insert,
+ * the elements of a delete or a set. Empty when the command applies in full. {@link applyList}
+ * never refuses a command for these (it applies what it can, the same on every peer); call this
+ * before dispatching to refuse a command made on a stale view.
+ *
+ * @example
+ * ```ts
+ * import { listMissingIds, makeListDelete } from 'redux-p2p-threads/db'
+ * const op = makeListDelete(selected)
+ * if (listMissingIds(items, op).length === 0) store.dispatch(shopping.actions.edited(op))
+ * ```
+ */
+export function listMissingIds(state: ListState<unknown>, op: ListOp<unknown>): string[] {
+  const items = plain(state)
+  const named = op.op === 'insert' ? (op.after === null ? [] : [op.after]) : op.op === 'delete' ? [...op.ids] : [op.id]
+  const held = new Set<string>()
+  for (let i = 0; i < items.length; i++) held.add((items[i] as ListElement<unknown>).id)
+  return named.filter((id) => !held.has(id))
 }
 
 /*
@@ -192,9 +232,18 @@ function indexOfId(items: ListState<unknown>, id: string): number {
   return -1
 }
 
-function insert<T>(items: ListState<T>, op: ListInsert<T>, stamp: Stamp): ListState<T> | undefined {
-  check(isSafeKey(op.id) && op.id.length > 0 && Array.isArray(op.values) && (op.after === null || isSafeKey(op.after)), 'a list insert is `{ op: "insert", after: string | null, id: string, values: [] }`')
+/** A string usable as an element ID: not `__proto__`, at most {@link MAX_LIST_ID_LENGTH} characters plus a `:k` suffix. */
+function isElementId(id: unknown): id is string {
+  return isSafeKey(id) && id.length <= MAX_LIST_ID_LENGTH + 8
+}
+
+function insert<T>(items: ListState<T>, op: ListInsert<T>): ListState<T> | undefined {
+  check(isSafeKey(op.id) && op.id.length > 0 && Array.isArray(op.values) && (op.after === null || isElementId(op.after)), 'a list insert is `{ op: "insert", after: string | null, id: string, values: [] }`')
+  check(op.id.length <= MAX_LIST_ID_LENGTH, `a list insert's ID is at most ${MAX_LIST_ID_LENGTH} characters (this one has ${op.id.length})`)
+  check(op.values.length <= MAX_LIST_INSERT_VALUES, `a list insert holds at most ${MAX_LIST_INSERT_VALUES} values (this one has ${op.values.length})`)
   if (op.values.length === 0) return items
+  const values = op.values
+  for (let k = 0; k < values.length; k++) checkJsonValue(values[k], 'a list value')
   const ids = insertedIds(op)
   const fresh = new Set(ids)
   check(fresh.size === ids.length, `the insert \`${op.id}\` gives two elements one ID`)
@@ -206,20 +255,25 @@ function insert<T>(items: ListState<T>, op: ListInsert<T>, stamp: Stamp): ListSt
     if (single === undefined ? fresh.has(id) : id === single) throw new InvalidOperationError(`the list already holds an element \`${id}\``)
     if (id === op.after) anchor = i
   }
-  if (anchor === -2 && stamp.local === false) return undefined
-  check(anchor !== -2, `a list insert is anchored on \`${String(op.after)}\`, which the list does not hold`)
-  const added = op.values.map((value, k) => frozen({ id: ids[k] as string, value }))
-  const out = [...items]
-  out.splice(anchor + 1, 0, ...added)
+  // An anchor not held: the insert changes nothing, on every peer alike (see applyList).
+  if (anchor === -2) return undefined
+  // A loop, not `splice(at, 0, ...added)`: spreading arguments fails past ~120,000 values, at a
+  // depth that depends on the stack left, so peers would disagree.
+  const out: ListElement<T>[] = new Array<ListElement<T>>(items.length + values.length)
+  let o = 0
+  for (let i = 0; i <= anchor; i++) out[o++] = items[i] as ListElement<T>
+  for (let k = 0; k < values.length; k++) out[o++] = frozen({ id: ids[k] as string, value: withoutNegativeZero(values[k] as T) })
+  for (let i = anchor + 1; i < items.length; i++) out[o++] = items[i] as ListElement<T>
   return frozen(out, false)
 }
 
 function remove<T>(items: ListState<T>, op: ListDelete, stamp: Stamp): ListState<T> | undefined {
-  check(Array.isArray(op.ids) && op.ids.every(isSafeKey), 'a list delete is `{ op: "delete", ids: string[] }`')
+  check(Array.isArray(op.ids) && op.ids.every(isElementId), 'a list delete is `{ op: "delete", ids: string[] }`')
   const wanted = new Set(op.ids)
   const tombstone: Stamp = frozen(keptStamp(stamp))
   let out: ListState<T> | undefined
   let found = 0
+  // Deletes what the list holds and ignores the rest, on every peer alike (see applyList).
   for (let i = 0; i < items.length && found < wanted.size; i++) {
     const e = items[i] as ListElement<T>
     if (!wanted.has(e.id)) continue
@@ -227,10 +281,6 @@ function remove<T>(items: ListState<T>, op: ListDelete, stamp: Stamp): ListState
     if (e.deleted !== undefined) continue
     out ??= [...items]
     out[i] = Object.freeze({ id: e.id, value: e.value, deleted: tombstone })
-  }
-  if (found < wanted.size && stamp.local !== false) {
-    const missing = [...wanted].find((id) => indexOfId(items, id) < 0)
-    check(false, `a list delete names element \`${String(missing)}\`, which the list does not hold`)
   }
   return out === undefined ? undefined : frozen(out, false)
 }

@@ -1,7 +1,9 @@
 import { canonicalKey } from './canonicalKey.js'
 import { check, InvalidOperationError } from './errors.js'
 import { newId } from './ids.js'
-import { memoByIdentity, plain } from './plain.js'
+import { pagesEntries, pagesGet, pagesWith } from './pages.js'
+import { frozen, memoByIdentity, plain } from './plain.js'
+import { jsonValue } from './values.js'
 
 /**
  * An observed-remove, add-wins set (paper section 5.4). Each add tags its member with a new
@@ -9,13 +11,28 @@ import { memoByIdentity, plain } from './plain.js'
  * remover had not seen (its tag not observed) survives, wherever it sorts in the total order:
  * concurrent add and remove, the add wins.
  *
- * The state is a plain object from each member's canonical key (see {@link orSetKey}) to the
- * member and its live tags; a member is in the set while it has a tag.
+ * The state is plain: the members' entries (canonical key, see {@link orSetKey}; the member;
+ * its live tags), sorted by key in pages of at most `PAGE_MAX_ENTRIES` (256); a member is in the
+ * set while it has a tag. `{}` is the empty set. A command copies one page and the page list,
+ * O(log n + 256 + n / 128), whatever members a writer picks; it never copies the whole set.
+ * Read it through {@link orSetHas}, {@link orSetValues}, {@link orSetEntry}.
  */
-export type OrSetState<T> = Record<string, OrSetEntry<T>>
+export interface OrSetState<T> {
+  /** The entries, sorted by key, in pages (absent: the empty set). */
+  pages?: OrSetEntry<T>[][]
+}
+
+/**
+ * The most live tags one member may hold: an add of a member already holding that many is
+ * refused (remove it first). Each add copies its member's tags, so the bound keeps an add
+ * O(page + tags) however often one value is added.
+ */
+export const MAX_OR_SET_TAGS = 1_024
 
 /** A member of an {@link OrSetState} and the tags of the adds that keep it. */
 export interface OrSetEntry<T> {
+  /** The member's canonical key ({@link orSetKey}). */
+  key: string
   value: T
   /** Tags of adds not yet removed, in the order their adds were applied. Never empty. */
   tags: string[]
@@ -80,8 +97,22 @@ export function makeOrSetAdd<T>(value: T, tag: string = newId()): OrSetAdd<T> {
  */
 export function makeOrSetRemove<T>(state: OrSetState<T>, value: T): OrSetRemove {
   const key = orSetKey(value)
-  const entry = Object.hasOwn(state, key) ? state[key] : undefined
+  const entry = pagesGet(plain(state).pages, key)
   return { op: 'remove', key, tags: entry === undefined ? [] : [...entry.tags] }
+}
+
+/**
+ * The entry of `value` (its key, the value as first added, its live tags), or `undefined` when
+ * the set does not hold it.
+ *
+ * @example
+ * ```ts
+ * import { orSetEntry } from 'redux-p2p-threads/db'
+ * orSetEntry(labels, 'urgent')?.tags // the tags of the adds that keep it
+ * ```
+ */
+export function orSetEntry<T>(state: OrSetState<T>, value: T): OrSetEntry<T> | undefined {
+  return pagesGet(plain(state).pages, orSetKey(value))
 }
 
 /**
@@ -111,27 +142,35 @@ export function applyOrSet<T>(draftOrState: OrSetState<T>, op: OrSetOp<T>): OrSe
   const state = plain(draftOrState)
   check(typeof op === 'object' && op !== null, 'an OR-set operation is an object')
   if (op.op === 'add') {
-    check(typeof op.tag === 'string' && op.tag.length > 0, 'an OR-set add carries a non-empty string `tag`')
+    check(typeof op.tag === 'string' && op.tag.length > 0 && op.tag.length <= MAX_TAG_LENGTH, `an OR-set add carries a non-empty string \`tag\` of at most ${MAX_TAG_LENGTH} characters`)
+    let value: T
     let key: string
     try {
-      key = orSetKey(op.value)
+      value = jsonValue(op.value, 'an OR-set member')
+      key = orSetKey(value)
     } catch (cause) {
       throw new InvalidOperationError('an OR-set member must be a JSON value', {}, { cause })
     }
-    const entry = Object.hasOwn(state, key) ? state[key] : undefined
-    if (entry === undefined) return { ...state, [key]: { value: op.value, tags: [op.tag] } }
+    const entry = pagesGet(state.pages, key)
+    if (entry === undefined) return withEntry(state, key, { key, value, tags: [op.tag] })
     check(!entry.tags.includes(op.tag), `the tag \`${op.tag}\` was already added to this member`)
-    return { ...state, [key]: { value: entry.value, tags: [...entry.tags, op.tag] } }
+    check(entry.tags.length < MAX_OR_SET_TAGS, `an OR-set member holds at most ${MAX_OR_SET_TAGS} tags: remove it before adding it again`)
+    return withEntry(state, key, { key, value: entry.value, tags: [...entry.tags, op.tag] })
   }
   check(op.op === 'remove' && typeof op.key === 'string' && Array.isArray(op.tags) && op.tags.every((t) => typeof t === 'string'), 'an OR-set operation is `{ op: "add", value, tag }` or `{ op: "remove", key, tags: string[] }`')
-  const entry = Object.hasOwn(state, op.key) ? state[op.key] : undefined
+  const entry = pagesGet(state.pages, op.key)
   if (entry === undefined || op.tags.length === 0) return draftOrState
   const removed = new Set(op.tags)
   const tags = entry.tags.filter((t) => !removed.has(t))
   if (tags.length === entry.tags.length) return draftOrState
-  if (tags.length > 0) return { ...state, [op.key]: { value: entry.value, tags } }
-  const { [op.key]: _gone, ...rest } = state
-  return rest
+  return withEntry(state, op.key, tags.length > 0 ? { key: op.key, value: entry.value, tags } : undefined)
+}
+
+/** The longest tag an add may carry (a ULID from `newId` has 26 characters). */
+export const MAX_TAG_LENGTH = 64
+
+function withEntry<T>(state: OrSetState<T>, key: string, entry: OrSetEntry<T> | undefined): OrSetState<T> {
+  return frozen({ pages: pagesWith(state.pages, key, entry === undefined ? undefined : frozen(entry)) as OrSetEntry<T>[][] }, false)
 }
 
 /**
@@ -144,14 +183,10 @@ export function applyOrSet<T>(draftOrState: OrSetState<T>, op: OrSetOp<T>): OrSe
  * ```
  */
 export function orSetHas<T>(state: OrSetState<T>, value: T): boolean {
-  return Object.hasOwn(state, orSetKey(value))
+  return pagesGet(plain(state).pages, orSetKey(value)) !== undefined
 }
 
-const values = memoByIdentity((state: OrSetState<unknown>): unknown[] =>
-  Object.keys(state)
-    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
-    .map((k) => (state[k] as OrSetEntry<unknown>).value)
-)
+const values = memoByIdentity((state: OrSetState<unknown>): unknown[] => pagesEntries(state.pages).map((e) => e.value))
 
 /**
  * The members, ordered by their keys (the same order on every peer). Memoized on the state

@@ -10,7 +10,7 @@
  */
 import { freeze } from '@reduxjs/toolkit'
 import { describe, expect, it } from 'vitest'
-import { applyOrSet, type OrSetState } from '../../../src/db/crdt/index.js'
+import { applyOrSet, orSetValues, type OrSetState } from '../../../src/db/crdt/index.js'
 
 function grow(state: OrSetState<string>, from: number, to: number): OrSetState<string> {
   let s = state
@@ -19,7 +19,7 @@ function grow(state: OrSetState<string>, from: number, to: number): OrSetState<s
 }
 
 function msPerAdd(state: OrSetState<string>, n: number): number {
-  const size = Object.keys(state).length
+  const size = orSetValues(state).length
   const t = performance.now()
   grow(state, size, size + n)
   return (performance.now() - t) / n

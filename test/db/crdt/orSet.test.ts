@@ -1,6 +1,6 @@
 import { produce } from 'immer'
 import { describe, expect, it } from 'vitest'
-import { applyOrSet, makeOrSetAdd, makeOrSetRemove, orSetHas, orSetKey, orSetValues, type OrSetOp, type OrSetState } from '../../../src/db/crdt/index.js'
+import { applyOrSet, makeOrSetAdd, makeOrSetRemove, orSetEntry, orSetHas, orSetKey, orSetValues, type OrSetOp, type OrSetState } from '../../../src/db/crdt/index.js'
 import { foldInOrder, Writer } from './fold.js'
 
 const apply = <T>(s: OrSetState<T>, op: OrSetOp<T>) => applyOrSet(s, op)
@@ -32,7 +32,7 @@ describe('OR-set (add wins)', () => {
     for (const ops of [[first, again, removal], [first, removal, again]]) {
       const s = ops.reduce<OrSetState<string>>((acc, o) => apply(acc, o.op), {})
       expect(orSetHas(s, 'x')).toBe(true)
-      expect(s[orSetKey('x')]?.tags).toEqual([again.op.tag])
+      expect(orSetEntry(s, 'x')?.tags).toEqual([again.op.tag])
     }
     // b's remove sorted after both adds, yet the add it had not seen survived it.
     expect(removal.stamp.clock).toBeGreaterThanOrEqual(again.stamp.clock)
