@@ -10,6 +10,7 @@ import { memoryStorage } from '../../adapters/storage/memory.js'
 import { compareOrder } from '../../src/engine/threadEvent.js'
 import { createPeer } from '../../src/redux/createPeer.js'
 import { engineOf } from '../../src/redux/threadHandle.js'
+import { PAGE_MAX_ENTRIES } from '../../src/db/crdt/index.js'
 import { createKeyValueStore, keyValueBucket } from '../../src/db/kv/index.js'
 import { closeAll, deliver, exchangeAll, issue, kv, makeDbGroup, type DbPeer } from './support.js'
 
@@ -132,23 +133,25 @@ describe('createKeyValueStore', () => {
   })
 })
 
-describe('createKeyValueStore: state in buckets', () => {
-  it('keeps entries in up to 256 buckets by key hash; selectors see every key, sorted', () => {
+describe('createKeyValueStore: state in sorted pages', () => {
+  it('keeps rows sorted by key in pages of at most 256; selectors see every key, sorted', () => {
     const store = createKeyValueStore({ name: 'big' })
     const at = (n: number) => ({ meta: { event: { clock: n, logId: 'a', seq: n, local: true } } })
     let s = store.initialThreadState()
     for (let i = 0; i < 2000; i++) s = store.fold(s, { ...store.actions.put({ key: `k${i}`, value: i }), ...at(i + 1) })
     s = store.fold(s, { ...store.actions.del('k7'), ...at(5000) })
     const root = { big: s }
-    expect(Object.keys(s.buckets).length).toBe(256)
+    const pages = s.pages ?? []
+    expect(pages.every((p) => p.length > 0 && p.length <= PAGE_MAX_ENTRIES)).toBe(true)
+    expect(pages.flat().map((r) => r.key)).toEqual(Array.from({ length: 2000 }, (_, i) => `k${i}`).sort())
     expect(store.selectors.keys(root)).toHaveLength(1999)
     expect(store.selectors.keys(root)).toEqual(Array.from({ length: 2000 }, (_, i) => `k${i}`).filter((k) => k !== 'k7').sort())
     expect(store.selectors.get(root, 'k1234')).toBe(1234)
     expect(store.selectors.entry(root, 'k7')).toEqual({ deleted: true, by: { clock: 5000, logId: 'a', seq: 5000 } })
-    // The bucket is a pure function of the key (FNV-1a, low 8 bits, hex).
+    // keyValueBucket stays a pure function of the key (FNV-1a, low 8 bits, hex), no longer the layout.
     expect(keyValueBucket('')).toBe('c5')
     expect(keyValueBucket('a')).toBe('2c')
-    expect(s.buckets[keyValueBucket('k1234')]?.k1234).toEqual({ value: 1234, by: { clock: 1235, logId: 'a', seq: 1235 } })
+    expect(pages.flat().find((r) => r.key === 'k1234')?.entry).toEqual({ value: 1234, by: { clock: 1235, logId: 'a', seq: 1235 } })
   })
 })
 

@@ -1,5 +1,6 @@
 import { check } from './errors.js'
 import { compareStamps, keptStamp, type Stamp } from './stamp.js'
+import { jsonValue } from './values.js'
 
 /**
  * A last-writer-wins register (paper section 5.4): one value, and the stamp of the event that
@@ -48,7 +49,8 @@ export function makeLwwSet<T>(value: T): LwwSet<T> {
  * Apply a write stamped `stamp` (use {@link stampOf} in a case reducer): the new register when
  * the write sorts after the current one, else `state` itself. Pure; never mutates `state`.
  *
- * @throws {@link InvalidOperationError} when `op` is not `{ value }`.
+ * @throws {@link InvalidOperationError} when `op` is not `{ value }`, or the value is not plain JSON
+ * (see `MAX_VALUE_DEPTH`; a `-0` is kept as 0).
  *
  * @example
  * ```ts
@@ -68,6 +70,8 @@ export function makeLwwSet<T>(value: T): LwwSet<T> {
  */
 export function applyLwwRegister<T>(state: LwwRegister<T>, op: LwwSet<T>, stamp: Stamp): LwwRegister<T> {
   check(typeof op === 'object' && op !== null && 'value' in op, 'a register write is `{ value }`')
+  // Checked whether or not it wins, so a write's validity never depends on what sorted before it.
+  const value = jsonValue(op.value, 'a register value')
   if (state.by !== null && compareStamps(stamp, state.by) <= 0) return state
-  return { value: op.value, by: keptStamp(stamp) }
+  return { value, by: keptStamp(stamp) }
 }

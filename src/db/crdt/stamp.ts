@@ -16,11 +16,10 @@ export interface Stamp {
   /** The event's position in its log, from 1. */
   readonly seq: number
   /**
-   * True when this peer made the event, false for a peer's (absent outside a thread). Helpers
-   * that name other elements use it: an element they do not hold refuses a local command, but
-   * makes a peer's event change nothing, as the event that made the element may simply not have
-   * arrived yet (it sorts before, so a replay folds the event again once it does). Never kept
-   * in state (it differs between peers).
+   * True when this peer made the event, false for a peer's (absent outside a thread). For the
+   * application's own use only: no helper's result depends on it, and it is never kept in state.
+   * It differs between peers for one event, and the engine sets it for every event of this
+   * peer's own log in every refold, so a fold that read it would fork peers.
    */
   readonly local?: boolean
 }

@@ -5,6 +5,7 @@
 export {
   createKeyValueStore,
   keyValueBucket,
+  MAX_KEY_LENGTH,
   type CreateKeyValueStore,
   type TypedCreateKeyValueStore,
   type CreateKeyValueStoreOptions,
@@ -12,6 +13,7 @@ export {
   type KeyedKeyValueStore,
   type KeyValueState,
   type KeyValueEntry,
+  type KeyValueRow,
   type KeyValuePut,
   type KeyValueCaseReducers,
   type KeyValueSelectors

@@ -1,8 +1,10 @@
 import type { CaseReducer, PayloadAction } from '@reduxjs/toolkit'
 import { createThreadSlice, type KeyedThreadSlice, type ThreadSlice } from '../../redux/createThreadSlice.js'
 import { check, InvalidOperationError, isSafeKey } from '../crdt/errors.js'
-import { memoByIdentity } from '../crdt/plain.js'
+import { pagesEntries, pagesGet, pagesWith } from '../crdt/pages.js'
+import { frozen, memoByIdentity, plain } from '../crdt/plain.js'
 import { keptStamp, stampOf, type Stamp } from '../crdt/stamp.js'
+import { jsonValue } from '../crdt/values.js'
 
 /**
  * One key of a {@link KeyValueState}: its value and the stamp of the put that wrote it, or a
@@ -10,23 +12,35 @@ import { keptStamp, stampOf, type Stamp } from '../crdt/stamp.js'
  */
 export type KeyValueEntry<V> = { value: V; by: Stamp } | { deleted: true; by: Stamp }
 
-/**
- * The state of a key-value store: plain Redux state, entries by key (tombstones included), in
- * up to 256 buckets named by a hash of the key (see {@link keyValueBucket}). A put copies one
- * bucket (Immer's copy on write), not every key: about 40 keys in a 10,000-key store.
- */
-export interface KeyValueState<V> {
-  buckets: Record<string, Record<string, KeyValueEntry<V>>>
+/** One row of a {@link KeyValueState}'s pages: a key and its entry. */
+export interface KeyValueRow<V> {
+  key: string
+  entry: KeyValueEntry<V>
 }
 
 /**
- * The bucket a key is kept in: FNV-1a (32-bit) of its UTF-16 code units, low 8 bits, in hex
- * (`'0'`…`'ff'`). The same on every peer.
+ * The state of a key-value store: plain Redux state, the keys' rows (tombstones included) sorted
+ * by key (code-unit order) in pages of at most `PAGE_MAX_ENTRIES` (256) rows. A put or delete
+ * finds its page by binary search and copies that page and the page list: O(log n + 256 + n/128)
+ * for n keys, whatever keys a writer picks (hash buckets let a writer choose keys of one bucket
+ * and make every write copy all of them). `{}` (no pages) is the empty store.
+ */
+export interface KeyValueState<V> {
+  pages?: KeyValueRow<V>[][]
+}
+
+/** The longest key a put or delete may name. */
+export const MAX_KEY_LENGTH = 1_024
+
+/**
+ * A hash of a key: FNV-1a (32-bit) of its UTF-16 code units, low 8 bits, in hex (`'0'`…`'ff'`).
+ * The same on every peer. The store no longer uses it (its state is in sorted pages since the
+ * bucket layout could be flooded by chosen keys); kept for callers that shard by it.
  *
  * @example
  * ```ts
  * import { keyValueBucket } from 'redux-p2p-threads/db'
- * const entry = state.buckets[keyValueBucket('ada')]?.['ada']
+ * keyValueBucket('a') // '2c'
  * ```
  */
 export function keyValueBucket(key: string): string {
@@ -90,21 +104,21 @@ export type KeyValueStore<V, Name extends string = string> = ThreadSlice<KeyValu
 /** A key-value store backing any number of threads (`keyed: true`). */
 export type KeyedKeyValueStore<V, Name extends string = string> = KeyedThreadSlice<KeyValueState<V>, KeyValueCaseReducers<V>, Name, Name, KeyValueSelectors<V>>
 
-const byKey = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
-type Buckets = KeyValueState<unknown>['buckets']
-const livePairs = memoByIdentity((buckets: Buckets): Array<readonly [string, unknown]> => {
+type Pages = KeyValueState<unknown>['pages']
+const livePairs = memoByIdentity((pages: NonNullable<Pages>): Array<readonly [string, unknown]> => {
   const out: Array<readonly [string, unknown]> = []
-  for (const bucket of Object.values(buckets)) {
-    for (const [k, e] of Object.entries(bucket)) if (!('deleted' in e)) out.push([k, e.value])
-  }
-  return out.sort((a, b) => byKey(a[0], b[0]))
+  for (const row of pagesEntries(pages)) if (!('deleted' in row.entry)) out.push([row.key, row.entry.value])
+  return out
 })
-const liveKeys = memoByIdentity((buckets: Buckets): string[] => livePairs(buckets).map((p) => p[0]))
+const liveKeys = memoByIdentity((pages: NonNullable<Pages>): string[] => livePairs(pages).map((p) => p[0]))
+const NO_PAGES: NonNullable<Pages> = Object.freeze([]) as unknown as NonNullable<Pages>
 
 function entryAt<V>(state: KeyValueState<V>, key: string): KeyValueEntry<V> | undefined {
-  const b = keyValueBucket(key)
-  const bucket = Object.hasOwn(state.buckets, b) ? state.buckets[b] : undefined
-  return bucket !== undefined && Object.hasOwn(bucket, key) ? bucket[key] : undefined
+  return pagesGet(state.pages, key)?.entry
+}
+
+function withEntry<V>(state: KeyValueState<V>, key: string, entry: KeyValueEntry<V>): KeyValueState<V> {
+  return frozen({ pages: pagesWith(state.pages, key, frozen({ key, entry })) as KeyValueRow<V>[][] }, false)
 }
 
 /** {@link createKeyValueStore} with its value type bound (see `createKeyValueStore.withTypes`). */
@@ -145,10 +159,13 @@ export interface CreateKeyValueStore {
  * - Selectors `get`, `has`, `keys`, `entries` (sorted by key) and `entry` (with its stamp).
  *
  * Keys are strings other than `__proto__`; values must be encodable (JSON-like: no `undefined`,
- * functions or class instances). A put copies one of up to 256 buckets of entries: O(keys / 256).
+ * functions or class instances; see `MAX_VALUE_DEPTH`). A put copies one page of at most 256 rows
+ * and the page list, whatever the keys.
  *
- * @throws (from a command) {@link InvalidOperationError} for a key that is not a string or is
- * `__proto__`, or a value `validate` refuses.
+ * @throws (from a command) {@link InvalidOperationError} for a key that is not a string, is
+ * `__proto__` or is longer than {@link MAX_KEY_LENGTH}, a value that is not plain JSON (BigInt,
+ * bytes, CIDs, nested deeper than `MAX_VALUE_DEPTH`; a `-0` is kept as 0), or a value `validate`
+ * refuses.
  *
  * @example
  * ```ts
@@ -178,23 +195,25 @@ export const createKeyValueStore: CreateKeyValueStore = /* @__PURE__ */ Object.a
 
 function create<V, Name extends string>(options: CreateKeyValueStoreOptions<V, Name>): KeyValueStore<V, Name> | KeyedKeyValueStore<V, Name> {
   const { name, keyed = false, version, validate } = options
-  const put = (state: KeyValueState<V>, action: PayloadAction<KeyValuePut<V>>): void => {
+  const put = (draft: KeyValueState<V>, action: PayloadAction<KeyValuePut<V>>): KeyValueState<V> => {
     const p = action.payload as Partial<KeyValuePut<V>> | null
     check(typeof p === 'object' && p !== null && 'value' in p, `\`${name}/put\` takes \`{ key, value }\``)
-    const { key, value } = p as KeyValuePut<V>
-    check(isSafeKey(key), `\`${name}/put\` takes a string key other than \`__proto__\``)
+    const { key } = p as KeyValuePut<V>
+    check(isSafeKey(key) && key.length <= MAX_KEY_LENGTH, `\`${name}/put\` takes a string key other than \`__proto__\`, of at most ${MAX_KEY_LENGTH} characters`)
+    const value = jsonValue((p as KeyValuePut<V>).value, `the value put at \`${name}\`'s key \`${key}\``)
     if (validate !== undefined && !validate(value, key)) {
       throw new InvalidOperationError(`\`${name}\`'s \`validate\` refused the value put at key \`${key}\``)
     }
-    const b = keyValueBucket(key)
-    ;(state.buckets[b] ??= {})[key] = { value, by: keptStamp(stampOf(action)) }
+    // Outside Immer: the new page and page list are frozen, so Immer neither copies nor walks them.
+    return withEntry(plain(draft), key, { value, by: keptStamp(stampOf(action)) })
   }
-  const del = (state: KeyValueState<V>, action: PayloadAction<string>): void => {
+  const del = (draft: KeyValueState<V>, action: PayloadAction<string>): KeyValueState<V> | undefined => {
     const key = action.payload
-    check(isSafeKey(key), `\`${name}/del\` takes a string key other than \`__proto__\``)
+    check(isSafeKey(key) && key.length <= MAX_KEY_LENGTH, `\`${name}/del\` takes a string key other than \`__proto__\`, of at most ${MAX_KEY_LENGTH} characters`)
+    const state = plain(draft)
     const entry = entryAt(state, key)
-    if (entry === undefined || 'deleted' in entry) return
-    ;(state.buckets[keyValueBucket(key)] as Record<string, KeyValueEntry<V>>)[key] = { deleted: true, by: keptStamp(stampOf(action)) }
+    if (entry === undefined || 'deleted' in entry) return undefined
+    return withEntry(state, key, { deleted: true as const, by: keptStamp(stampOf(action)) })
   }
   const selectors: KeyValueSelectors<V> = {
     get: (state, key) => {
@@ -205,14 +224,14 @@ function create<V, Name extends string>(options: CreateKeyValueStoreOptions<V, N
       const e = entryAt(state, key)
       return e !== undefined && !('deleted' in e)
     },
-    keys: (state) => liveKeys(state.buckets),
-    entries: (state) => livePairs(state.buckets) as ReadonlyArray<readonly [string, V]>,
+    keys: (state) => liveKeys(state.pages ?? NO_PAGES),
+    entries: (state) => livePairs(state.pages ?? NO_PAGES) as ReadonlyArray<readonly [string, V]>,
     entry: (state, key) => entryAt(state, key)
   }
   const sliceOptions = {
     name,
     version: version ?? 1,
-    initialState: (): KeyValueState<V> => ({ buckets: {} }),
+    initialState: (): KeyValueState<V> => ({ pages: [] }),
     reducers: { put, del },
     selectors
   }
