@@ -69,7 +69,7 @@ export function withoutNegativeZero<T>(value: T): T {
     let out: unknown[] | undefined
     for (let i = 0; i < value.length; i++) {
       const v = withoutNegativeZero(value[i] as unknown)
-      if (v !== value[i]) (out ??= [...value])[i] = v
+      if (!Object.is(v, value[i])) (out ??= [...value])[i] = v
     }
     return (out ?? value) as T
   }
@@ -77,7 +77,7 @@ export function withoutNegativeZero<T>(value: T): T {
   for (const k of Object.keys(value)) {
     const old = (value as Record<string, unknown>)[k]
     const v = withoutNegativeZero(old)
-    if (v !== old) (out ??= { ...(value as Record<string, unknown>) })[k] = v
+    if (!Object.is(v, old)) (out ??= { ...(value as Record<string, unknown>) })[k] = v
   }
   return (out ?? value) as T
 }

@@ -230,7 +230,9 @@ function create<V, Name extends string>(options: CreateKeyValueStoreOptions<V, N
   }
   const sliceOptions = {
     name,
-    version: version ?? 1,
+    // The state's layout is part of the version: snapshots of the earlier hash-bucket layout are
+    // not used (the thread is folded again), as a collection does for its indexes.
+    version: `${version ?? 1}+pages`,
     initialState: (): KeyValueState<V> => ({ pages: [] }),
     reducers: { put, del },
     selectors
