@@ -14,6 +14,7 @@ import {
   orSetHas,
   orSetValues,
   PAGE_MAX_ENTRIES,
+  type JsonObject,
   type OrSetState
 } from '../../../src/db/crdt/index.js'
 import { pagesEntries, pagesGet, pagesWith, type Pages } from '../../../src/db/crdt/pages.js'
@@ -61,8 +62,9 @@ describe('values the helpers keep', () => {
       expect(() => applyOrSet({}, makeOrSetAdd(value as unknown))).toThrow(invalid)
       expect(() => applyJsonPatch({}, { patch: { v: value } as never })).toThrow(invalid)
     }
-    expect(Object.is(applyJsonPatch({}, { patch: { v: [-0] } }).v, undefined)).toBe(false)
-    expect(Object.is((applyJsonPatch({}, { patch: { v: [-0] } }).v as number[])[0], 0)).toBe(true)
+    const patched: JsonObject = applyJsonPatch({} as JsonObject, { patch: { v: [-0], w: { x: -0 } } })
+    expect(Object.is((patched.v as number[])[0], 0)).toBe(true)
+    expect(Object.is((patched.w as { x: number }).x, 0)).toBe(true)
     expect(Object.is(applyLwwRegister(lwwRegister(1), { value: -0 }, stamp).value, 0)).toBe(true)
     expect(Object.is(applyCounter(-0, { add: -0 }), 0)).toBe(true)
   })
