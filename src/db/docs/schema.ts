@@ -148,6 +148,8 @@ function checkJson(schema: unknown): void {
       chars += value.length
     } else if (typeof value === 'object') {
       if (depth > MAX_SCHEMA_DEPTH) refuse(`nested more than ${MAX_SCHEMA_DEPTH} deep (MAX_SCHEMA_DEPTH)`)
+      const width = Array.isArray(value) ? value.length : Object.keys(value).length
+      if (nodes + stack.length + width > MAX_SCHEMA_NODES) refuse(`more than ${MAX_SCHEMA_NODES} JSON values (MAX_SCHEMA_NODES)`)
       if (Array.isArray(value)) {
         for (const item of value) stack.push([item, depth + 1])
       } else {
@@ -289,8 +291,9 @@ function analyse(root: JsonSchema): { cost: number; recursive: boolean } {
   }) === undefined
 
   // Cost per value: cost(n, d) = own + Σ same(d) + [d > 0] (Σ every(d−1) + max some(d−1)),
-  // unrolled to MAX_RECURSIVE_DEPTH when recursive; saturated just above the bound.
-  const levels = recursive ? MAX_RECURSIVE_DEPTH : Math.min(MAX_RECURSIVE_DEPTH, MAX_SCHEMA_DEPTH)
+  // unrolled to MAX_RECURSIVE_DEPTH (at least as deep as any non-recursive schema reaches through
+  // its `$ref`s, MAX_COMPILE_DEPTH); saturated just above the bound.
+  const levels = Math.max(MAX_RECURSIVE_DEPTH, MAX_COMPILE_DEPTH)
   const cap = MAX_SCHEMA_COST + 1
   let below = new Array<number>(nodes.length).fill(0)
   let cost = new Array<number>(nodes.length).fill(0)
@@ -413,10 +416,13 @@ function measure(doc: unknown, limit: number): { size: number; depth: number } {
     if (d > depth) depth = d
     if (typeof value === 'string') size += value.length >> 4
     if (typeof value !== 'object' || value === null) continue
-    if (Array.isArray(value)) {
-      for (const item of value) stack.push([item, d + 1])
+    const keys = Array.isArray(value) ? undefined : Object.keys(value)
+    // Stop before pushing a member list that passes the limit (a wide array is refused cheaply).
+    if (size + stack.length + (keys === undefined ? (value as unknown[]).length : 2 * keys.length) > limit) return { size: limit + 1, depth }
+    if (keys === undefined) {
+      for (const item of value as unknown[]) stack.push([item, d + 1])
     } else {
-      for (const key of Object.keys(value)) {
+      for (const key of keys) {
         size++
         stack.push([(value as Record<string, unknown>)[key], d + 1])
       }
