@@ -54,7 +54,13 @@ export type SchemaAuthority = 'anyone' | ((event: EventMeta) => boolean)
 export function checkSchemaAuthority(authority: SchemaAuthority | undefined, event: EventMeta | undefined): void {
   if (authority === 'anyone') return
   if (authority === undefined) throw new SchemaAuthorityError('`setSchema` is refused: this collection takes its schema from the code only (no `schemaAuthority`)')
-  if (event === undefined || authority(event) !== true) throw new SchemaAuthorityError(`\`setSchema\` is refused: ${event === undefined ? 'the action is not a thread event' : `${event.author} may not change the schema (\`schemaAuthority\`)`}`)
+  let allowed = false
+  try {
+    allowed = event !== undefined && authority(event) === true
+  } catch {
+    // a throwing authority refuses, with the named error
+  }
+  if (!allowed) throw new SchemaAuthorityError(`\`setSchema\` is refused: ${event === undefined ? 'the action is not a thread event' : `${event.author} may not change the schema (\`schemaAuthority\`)`}`)
 }
 
 /** Characters of a schema's text (keys and strings counted, plus one per value). */
