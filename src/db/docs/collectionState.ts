@@ -8,7 +8,8 @@ import { applyMergePatch, deepFreeze, emptyBuckets, entryOf, withEntry, type Doc
 import { DocumentNotFoundError, DuplicateDocumentError, InvalidDocumentError, InvalidSchemaError } from './errors.js'
 import { checkId } from './ids.js'
 import { checkUnique, entryFor, insertEntry, removeEntry, type IndexPages, type IndexSpec } from './indexes.js'
-import { validateDocument, validatorOf, type JsonSchema, type SchemaState } from './schema.js'
+import { checkSchemaAuthority, validateDocument, validatorOf, type JsonSchema, type SchemaAuthority, type SchemaState } from './schema.js'
+import type { EventMeta } from '../../engine/threadEvent.js'
 
 /** Every document has a string `_id`. */
 export interface DocumentBase {
@@ -106,10 +107,14 @@ export function deleteDocument<Doc extends DocumentBase>(collection: string, spe
 
 /**
  * Put `schema` in force from this event on (version + 1). Documents already held are not
- * validated again; later writes are. Throws {@link InvalidSchemaError} if ajv cannot compile it.
+ * validated again; later writes are. Throws {@link InvalidSchemaError} if a schema bound or ajv
+ * refuses it (see `schema.ts`), then `SchemaAuthorityError` unless `authority` allows the event's
+ * author (`'anyone'`, or a pure function of the event's meta; default: nobody, so the schema
+ * changes only in code).
  */
-export function setSchema<Doc extends DocumentBase>(state: CollectionState<Doc>, schema: unknown): CollectionState<Doc> {
+export function setSchema<Doc extends DocumentBase>(state: CollectionState<Doc>, schema: unknown, event?: EventMeta, authority?: SchemaAuthority): CollectionState<Doc> {
   if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) throw new InvalidSchemaError('`setSchema` takes a JSON Schema object')
   validatorOf(schema as JsonSchema)
+  checkSchemaAuthority(authority, event)
   return Object.freeze({ ...state, schema: deepFreeze({ version: state.schema.version + 1, schema: schema as JsonSchema }) })
 }

@@ -9,7 +9,7 @@ import type { ChangeFilter, DocumentChange, DocumentChangeAction, MergePatch } f
 import type { CollectionState, DocumentBase } from './collectionState.js'
 import type { IndexSpec } from './indexes.js'
 import type { DocumentQuery } from './query.js'
-import type { JsonSchema, SchemaState } from './schema.js'
+import type { JsonSchema, SchemaAuthority, SchemaState } from './schema.js'
 import type { NewDocument, ReadTransaction, TransactionPeer, WriteTransaction } from './transactions.js'
 
 type Prev = [never, 0, 1, 2, 3]
@@ -37,6 +37,12 @@ export interface CreateCollectionOptions<Doc extends DocumentBase, Name extends 
   readonly keyed?: boolean
   /** The version of your documents' shape (default 1): change it with the schema in code. */
   readonly version?: string | number
+  /**
+   * Who may change the schema through the thread with `actions.setSchema`: `'anyone'`, or a pure
+   * function of the event's meta (`event.author`). Default: nobody (`SchemaAuthorityError`); the
+   * schema changes with the code. See docs/DATABASE.md, "Who may change the schema".
+   */
+  readonly schemaAuthority?: SchemaAuthority
 }
 
 /** An action creator of a collection command: RTK's, whose actions `unwrap()` once durable. */

@@ -9,6 +9,7 @@ import { createSelector, isDraft, original, type PayloadAction, type Reducer, ty
 import jsonMergePatch from 'json-merge-patch'
 import { createThreadSlice, type DurableCommand } from '../../redux/createThreadSlice.js'
 import { THREAD_SLICE } from '../../redux/brand.js'
+import { eventOf } from '../../redux/appliedAction.js'
 import { changeOf, matchChanges, type ChangeFilter, type MergePatch } from './changes.js'
 import { createDocument, deleteDocument, initialCollectionState, saveDocument, setSchema, type CollectionState, type DocumentBase } from './collectionState.js'
 import type { Collection, CollectionActions, CollectionSelectors, CreateCollectionOptions, KeyedCollection, SavePayload, SaveResult, ThreadCollection } from './collectionTypes.js'
@@ -17,7 +18,7 @@ import { DocumentNotFoundError } from './errors.js'
 import { newDocumentId } from './ids.js'
 import type { IndexSpec } from './indexes.js'
 import { runQuery, type DocumentQuery } from './query.js'
-import type { JsonSchema } from './schema.js'
+import { validatorOf, type JsonSchema } from './schema.js'
 import { readTransactionThunk, writeTransactionThunk, type NewDocument, type ReadTransaction, type TransactionParts, type TransactionPeer, type WriteTransaction } from './transactions.js'
 
 /** The plain state under a draft: reducers compute new plain objects instead of writing through Immer's proxies. */
@@ -69,6 +70,7 @@ export function createCollection<Doc extends DocumentBase, Name extends string =
   const { name } = options
   const specs: IndexSpec[] = (options.indexes ?? []).map((i) => (typeof i === 'string' ? { path: i } : { path: i.path, ...(i.unique === true ? { unique: true } : {}) }))
   const schema = options.schema ?? { type: 'object' }
+  validatorOf(schema) // the code's schema meets the same bounds as a thread's (InvalidSchemaError here, not at every write)
   const initial = deepFreeze(initialCollectionState<Doc>(schema, specs))
   type S = CollectionState<Doc>
   const slice = createThreadSlice({
@@ -88,7 +90,7 @@ export function createCollection<Doc extends DocumentBase, Name extends string =
         prepare: (id: string) => ({ payload: { _id: id } })
       },
       setSchema: {
-        reducer: (draft: unknown, action: PayloadAction<{ schema: JsonSchema }>) => setSchema<Doc>(base(draft) as S, action.payload?.schema),
+        reducer: (draft: unknown, action: PayloadAction<{ schema: JsonSchema }>) => setSchema<Doc>(base(draft) as S, action.payload?.schema, eventOf(action), options.schemaAuthority),
         prepare: (next: JsonSchema) => ({ payload: { schema: next } })
       }
     }
@@ -108,7 +110,7 @@ export function createCollection<Doc extends DocumentBase, Name extends string =
       case types.delete:
         return deleteDocument<Doc>(name, specs, state, payload?._id)
       case types.setSchema:
-        return setSchema<Doc>(state, payload?.schema)
+        return setSchema<Doc>(state, payload?.schema, eventOf(action), options.schemaAuthority)
       default:
         return state
     }

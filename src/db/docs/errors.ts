@@ -40,3 +40,8 @@ export class UniqueIndexError extends ThreadsError {
 export class ReadOnlyTransactionError extends ThreadsError {
   static override readonly NAME = 'ReadOnlyTransactionError'
 }
+
+/** A `setSchema` event whose author the collection's `schemaAuthority` does not allow (by default nobody: the schema changes in code). */
+export class SchemaAuthorityError extends ThreadsError {
+  static override readonly NAME = 'SchemaAuthorityError'
+}

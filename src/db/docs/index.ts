@@ -27,3 +27,6 @@ export type { ChangeKind, ChangeFilter, DocumentChange, DocumentChangeAction, Me
 export type { ReadTransaction, WriteTransaction, NewDocument, TransactionPeer } from './transactions.js'
 export { DuplicateDocumentError, DocumentNotFoundError, SchemaViolationError, InvalidSchemaError, InvalidDocumentError, UniqueIndexError, ReadOnlyTransactionError } from './errors.js'
 export { newDocumentId } from './ids.js'
+export { SchemaAuthorityError } from './errors.js'
+export type { SchemaAuthority } from './schema.js'
+export { MAX_SCHEMA_CHARS, MAX_SCHEMA_NODES, MAX_SCHEMA_DEPTH, MAX_COMPILE_DEPTH, MAX_UNIQUE_ITEMS, MAX_RECURSIVE_DEPTH, MAX_SCHEMA_COST, MAX_VALIDATION_WORK } from './schema.js'

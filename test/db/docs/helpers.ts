@@ -34,7 +34,13 @@ export const personSchema: JsonSchema = {
   }
 }
 
-export const people = createCollection<Person>({ name: 'people', schema: personSchema, indexes: ['age', 'address.city', { path: 'email', unique: true }] })
+/**
+ * Who may change `people`'s schema through the thread (its `schemaAuthority`): the peers named
+ * here, as an app would name its thread's owner. `makeDocPeers` adds the creator of each group's thread.
+ */
+export const schemaAuthors = new Set<string>()
+
+export const people = createCollection<Person>({ name: 'people', schema: personSchema, indexes: ['age', 'address.city', { path: 'email', unique: true }], schemaAuthority: (event) => schemaAuthors.has(event.author) })
 
 /** The same collection as a peer with other code (no schema, no unique index) would have it: it writes what `people` refuses. */
 export const laxPeople = createCollection<Person>({ name: 'people', indexes: ['age', 'address.city', 'email'] })
@@ -71,6 +77,7 @@ export async function makeDocPeers(n: number, collections: Array<Collection<Pers
       first === undefined
         ? await store.dispatch(peer.thunks.createThread({ slices: [collection] })).unwrap()
         : await store.dispatch(peer.thunks.openThread({ threadId: first.threadId, slices: [collection], key: first.thread.key })).unwrap()
+    if (first === undefined) schemaAuthors.add(peer.id as string)
     const thread = peer.thread(threadId) as ThreadHandle
     const rejected: ThreadsError[] = []
     engineOf(thread).events.on('rejected', (e) => rejected.push(e))
