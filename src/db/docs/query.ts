@@ -44,20 +44,22 @@ export interface QueryPlan {
 }
 
 const compiled = new WeakMap<object, Query>()
+/** mingo without `$where` and `$function`: a filter never runs code. */
+const MINGO = { scriptEnabled: false } as const
 const EMPTY: DocumentFilter = {}
 
 function queryOf(filter: DocumentFilter): Query {
   let q = compiled.get(filter)
   if (q === undefined) {
-    q = new Query(filter as Record<string, unknown>)
+    q = new Query(filter as Record<string, unknown>, MINGO)
     compiled.set(filter, q)
   }
   return q
 }
 
+/** A value an index can look up: a boolean, a string or a number other than NaN (which no index entry equals). */
 function isScalar(v: unknown): v is IndexValue {
-  const r = rankOf(v)
-  return r !== OTHER
+  return rankOf(v) !== OTHER && !Number.isNaN(v)
 }
 
 /** What an index can give for a condition; `exact` when the condition is nothing more than that. */
@@ -79,6 +81,10 @@ function lookupOf(condition: unknown): Lookup | undefined {
     const v = ops[op]
     if (!isScalar(v)) return undefined
     const bound = { rank: rankOf(v), value: v, inclusive }
+    // Two bounds of different types on one side (`{ $gt: 5, $gte: 'a' }`) cannot be compared:
+    // no single range holds what both select (type bracketing), so leave it to a scan.
+    const same = isLo ? lo : hi
+    if (same !== undefined && same.rank !== bound.rank) return undefined
     if (isLo) lo = lo === undefined || bound.value > lo.value || (bound.value === lo.value && !inclusive) ? bound : lo
     else hi = hi === undefined || bound.value < hi.value || (bound.value === hi.value && !inclusive) ? bound : hi
   }
