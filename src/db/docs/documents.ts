@@ -63,6 +63,42 @@ export function entryOf<Doc>(docs: DocumentPages<Doc>, id: string): Doc | null |
   return e !== undefined && e[0] === id ? e[1] : undefined
 }
 
+/**
+ * The live documents under `ids`, which must be sorted by code unit (`ids.sort()`), duplicates
+ * allowed, in `_id` order: one forward pass over the pages, a binary search inside each page
+ * from where the last one ended. About 3x cheaper than {@link entryOf} per id for an index's
+ * candidates, and the result needs no sorting by `_id` after.
+ */
+export function documentsAt<Doc>(docs: DocumentPages<Doc>, ids: readonly string[]): Doc[] {
+  const out: Doc[] = []
+  let p = 0
+  let pos = 0
+  let last: string | undefined
+  for (const id of ids) {
+    if (id === last) continue
+    last = id
+    while (p < docs.length) {
+      const page = docs[p] as ReadonlyArray<DocumentEntry<Doc>>
+      if ((page[page.length - 1] as DocumentEntry<Doc>)[0] >= id) break
+      p++
+      pos = 0
+    }
+    if (p === docs.length) break
+    const page = docs[p] as ReadonlyArray<DocumentEntry<Doc>>
+    let lo = pos
+    let hi = page.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if ((page[mid] as DocumentEntry<Doc>)[0] < id) lo = mid + 1
+      else hi = mid
+    }
+    pos = lo
+    const e = page[lo]
+    if (e !== undefined && e[0] === id && e[1] !== null) out.push(e[1])
+  }
+  return out
+}
+
 // Plain loops: V8 copies frozen arrays through a slow path with spread and `slice` (~10x).
 function copyRange<T>(items: ReadonlyArray<T>, from: number, to: number): T[] {
   const out = new Array<T>(to - from)
@@ -123,8 +159,12 @@ export function liveDocuments<Doc>(docs: DocumentPages<Doc>): Doc[] {
 export const MAX_DOCUMENT_DEPTH = 64
 /** The most values (members and elements, at any depth, containers included) a document or patch may hold. */
 export const MAX_DOCUMENT_VALUES = 100_000
-/** The most UTF-16 code units a document or patch may hold in its strings and member names, together. */
-export const MAX_DOCUMENT_CHARS = 4_000_000
+/**
+ * The most UTF-16 code units a document or patch may hold in its strings and member names,
+ * together: 1 Mi, as one event's body holds at most `MAX_BODY_BYTES` (1 MiB); the bound holds
+ * the document that saves build up to the same size.
+ */
+export const MAX_DOCUMENT_CHARS = 1_048_576
 /** Member names no document or patch may hold, at any depth: they reach prototypes (`__proto__`) or readers that take them for one (mingo reads `constructor`). */
 export const RESERVED_MEMBERS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype'])
 

@@ -8,7 +8,7 @@
  */
 import { Query } from 'mingo'
 import type { CollectionState, DocumentBase } from './collectionState.js'
-import { entryOf, liveDocuments } from './documents.js'
+import { documentsAt, liveDocuments } from './documents.js'
 import { OTHER, rankOf, scanRange, type Bound, type IndexPages, type IndexValue } from './indexes.js'
 
 /** A MongoDB-style filter: `{ age: { $gte: 18 }, 'address.city': 'Oslo', $or: [...] }`. */
@@ -155,14 +155,8 @@ export function candidatesOf<Doc extends DocumentBase>(state: CollectionState<Do
     return { docs, plan: { index: undefined, candidates: docs.length, exact: all.length === 0 && Object.keys(filter).length === 0 } }
   }
   const exact = best.exact && best.others === 0 && all.length === 1 && Object.keys(filter).length === 1
-  const seen = new Set<string>()
-  const docs: Doc[] = []
-  for (const id of best.ids) {
-    if (seen.has(id)) continue
-    seen.add(id)
-    const doc = entryOf(state.docs, id)
-    if (doc !== undefined && doc !== null) docs.push(doc)
-  }
+  // In `_id` order (code units, as `sort()` orders strings): one pass over the document pages.
+  const docs = documentsAt(state.docs, best.ids.sort())
   return { docs, plan: { index: best.path, candidates: docs.length, exact } }
 }
 

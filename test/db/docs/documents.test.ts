@@ -9,7 +9,7 @@ import type { UnknownAction } from '@reduxjs/toolkit'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { changeOf } from '../../../src/db/docs/changes.js'
-import { DOC_PAGE_MAX, entryOf, liveDocuments, withEntry, type DocumentPages } from '../../../src/db/docs/documents.js'
+import { DOC_PAGE_MAX, documentsAt, entryOf, liveDocuments, withEntry, type DocumentPages } from '../../../src/db/docs/documents.js'
 import { runQuery } from '../../../src/db/docs/query.js'
 import { MAX_DOCUMENT_CHARS, MAX_DOCUMENT_DEPTH, MAX_DOCUMENT_VALUES, createCollection, type CollectionState } from '../../../src/db/index.js'
 
@@ -110,6 +110,8 @@ describe('the document map: sorted pages', () => {
         for (const [id, v] of model) expect(entryOf(pages, id)).toBe(v)
         expect(entryOf(pages, '\uffff\uffff\uffff\uffff\uffff')).toBeUndefined()
         expect(liveDocuments(pages)).toEqual(flat.filter((e) => e[1] !== null).map((e) => e[1]))
+        const asked = [...writes.map(([id]) => id), ...writes.map(([id]) => `${id}?`)].sort()
+        expect(documentsAt(pages, asked)).toEqual(flat.filter((e) => e[1] !== null).map((e) => e[1]))
       }),
       { numRuns: 40 }
     )
