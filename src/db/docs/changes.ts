@@ -57,8 +57,27 @@ export interface DocumentChangeAction<Doc extends DocumentBase = DocumentBase> {
 const KINDS: readonly ChangeKind[] = ['create', 'save', 'delete']
 
 /**
+ * Whether each event changed its collection, as its latest fold said, by the event's `meta.event`
+ * object (the engine folds and then dispatches the event's action with that same object). An
+ * event folded again (a replay) is noted again.
+ */
+const outcomes = new WeakMap<object, boolean>()
+
+/**
+ * Note whether `action`, folded by a collection's transition, changed its state. A `save` of a
+ * deleted document (delete wins) and a `delete` of a missing or deleted one change nothing: no
+ * listener hears them. Called by `createCollection`'s reducers; a no-op for non-event actions.
+ */
+export function noteOutcome(action: unknown, changed: boolean): void {
+  const event = eventOf(action)
+  if (event !== undefined) outcomes.set(event, changed)
+}
+
+/**
  * The change an action stands for, if it is an event (`meta.event`) of one of `collections` (by
- * name): `{ collection, action, id, threadId, doc? (create), patch? (save), event }`.
+ * name) that changed the collection when this process folded it: `{ collection, action, id,
+ * threadId, doc? (create), patch? (save), event }`. A `save` that delete-wins discarded and a
+ * `delete` of a missing or deleted document are no change (`undefined`).
  *
  * @example
  * ```ts
@@ -70,6 +89,8 @@ const KINDS: readonly ChangeKind[] = ['create', 'save', 'delete']
 export function changeOf<Doc extends DocumentBase = DocumentBase>(collections: ReadonlyArray<{ readonly name: string }>, action: unknown): DocumentChange<Doc> | undefined {
   const event = eventOf(action)
   if (event === undefined) return undefined
+  // An event its collection folded without a change (delete wins, a delete of nothing) is no change.
+  if (outcomes.get(event) === false) return undefined
   const type = (action as { type?: unknown }).type
   if (typeof type !== 'string') return undefined
   const slash = type.lastIndexOf('/')

@@ -4,7 +4,7 @@
  * copies). The reducers of `createCollection` call these; they throw the named errors of
  * `errors.ts`, which refuse a local command or make every peer skip a remote event.
  */
-import { applyMergePatch, deepFreeze, emptyBuckets, entryOf, withEntry, type DocumentBuckets } from './documents.js'
+import { applyMergePatch, checkJsonValue, deepFreeze, emptyPages, entryOf, normalized, withEntry, type DocumentPages } from './documents.js'
 import { DocumentNotFoundError, DuplicateDocumentError, InvalidDocumentError, InvalidSchemaError } from './errors.js'
 import { checkId } from './ids.js'
 import { checkUnique, entryFor, insertEntry, removeEntry, type IndexPages, type IndexSpec } from './indexes.js'
@@ -23,8 +23,8 @@ export interface DocumentBase {
 export interface CollectionState<Doc extends DocumentBase = DocumentBase> {
   /** The schema in force (set by `createCollection`, then by `setSchema` events). */
   readonly schema: SchemaState
-  /** Documents in 512 buckets by a hash of `_id`, then by `_id`; `null` is a tombstone. */
-  readonly docs: DocumentBuckets<Doc>
+  /** Documents in pages sorted by `_id` (`[_id, doc]`, at most 512 a page); `null` is a tombstone. */
+  readonly docs: DocumentPages<Doc>
   /** Live documents. */
   readonly count: number
   /** The secondary indexes, by path. */
@@ -33,7 +33,7 @@ export interface CollectionState<Doc extends DocumentBase = DocumentBase> {
 
 /** The state before any event. */
 export function initialCollectionState<Doc extends DocumentBase>(schema: JsonSchema, specs: readonly IndexSpec[]): CollectionState<Doc> {
-  return { schema: { version: 1, schema }, docs: emptyBuckets<Doc>(), count: 0, indexes: Object.fromEntries(specs.map((s) => [s.path, []])) }
+  return { schema: { version: 1, schema }, docs: emptyPages<Doc>(), count: 0, indexes: Object.fromEntries(specs.map((s) => [s.path, []])) }
 }
 
 function checkObject(collection: string, value: unknown): asserts value is Record<string, unknown> {
@@ -65,10 +65,12 @@ export function createDocument<Doc extends DocumentBase>(collection: string, spe
   checkObject(collection, doc)
   checkId(doc._id)
   const id = doc._id
+  // Before anything recursive (ajv, freezing, mingo) sees it: JSON only, bounded, no reserved names.
+  const json = checkJsonValue(collection, `document ${id}`, doc) ? normalized(doc) : doc
   const held = entryOf(state.docs, id)
   if (held !== undefined) throw new DuplicateDocumentError(`collection \`${collection}\`: document ${id} ${held === null ? 'was deleted (its id is not reused)' : 'exists'}`)
-  validateDocument(collection, state.schema.schema, doc)
-  const typed = deepFreeze(doc) as unknown as Doc
+  validateDocument(collection, state.schema.schema, json)
+  const typed = deepFreeze(json) as unknown as Doc
   const indexes = indexed(collection, specs, state.indexes, undefined, typed, id)
   return Object.freeze({ ...state, docs: withEntry(state.docs, id, typed), count: state.count + 1, indexes })
 }
@@ -82,6 +84,7 @@ export function saveDocument<Doc extends DocumentBase>(collection: string, specs
   checkId(id)
   checkObject(collection, patch)
   if (Object.hasOwn(patch, '_id') && patch._id !== id) throw new InvalidDocumentError(`collection \`${collection}\`: a save may not change \`_id\` (document ${id})`)
+  const json = checkJsonValue(collection, `the patch of document ${id}`, patch) ? normalized(patch) : patch
   const before = entryOf(state.docs, id)
   // Delete wins: a save that sorts after a delete of its document (two peers editing and
   // deleting at once) changes nothing, on every peer alike. It is ordinary concurrency, not a
@@ -89,7 +92,9 @@ export function saveDocument<Doc extends DocumentBase>(collection: string, specs
   // The `save` thunk refuses a save of a document this peer no longer holds.
   if (before === null) return state
   if (before === undefined) throw new DocumentNotFoundError(`collection \`${collection}\`: no document ${id} to save`)
-  const after = applyMergePatch(before, patch) as Doc
+  const after = applyMergePatch(before, json) as Doc
+  // The result may be deeper or larger than either part: the same bounds hold for it.
+  checkJsonValue(collection, `document ${id} after the save`, after)
   validateDocument(collection, state.schema.schema, after)
   deepFreeze(after)
   const indexes = indexed(collection, specs, state.indexes, before, after, id)

@@ -21,6 +21,29 @@ export type DocumentPath<T, Depth extends number = 4> = [Depth] extends [never]
     ? { [K in keyof T & string]: NonNullable<T[K]> extends readonly unknown[] ? K : NonNullable<T[K]> extends object ? K | `${K}.${DocumentPath<NonNullable<T[K]>, Prev[Depth]>}` : K }[keyof T & string]
     : never
 
+/**
+ * `T` where every value in it is JSON a thread can store (strings, numbers, booleans, `null`,
+ * arrays and objects of them; `undefined` only as an absent optional member), `never` in place of
+ * anything else (a `Date`, `Map`, `bigint`, function, class instance…). `unknown` members are
+ * allowed (the reducer checks values at run time).
+ */
+export type JsonShaped<T> = unknown extends T
+  ? T
+  : T extends string | number | boolean | null | undefined
+    ? T
+    : T extends (...args: never[]) => unknown
+      ? never
+      : T extends object
+        ? { [K in keyof T]: JsonShaped<T[K]> }
+        : never
+
+/**
+ * The members of `Doc`, each as {@link JsonShaped} makes it: `createCollection` requires
+ * `Doc extends JsonMembers<Doc>`, so a document type that could never be stored (a `Date`
+ * member…) is a type error where the collection is made.
+ */
+export type JsonMembers<Doc> = { [K in keyof Doc]: JsonShaped<Doc[K]> }
+
 /** Options of {@link createCollection}. */
 export interface CreateCollectionOptions<Doc extends DocumentBase, Name extends string = string> {
   /** The collection's name: its reducer path and the prefix of its action types (`people/create`). */

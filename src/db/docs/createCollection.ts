@@ -10,9 +10,9 @@ import jsonMergePatch from 'json-merge-patch'
 import { createThreadSlice, type DurableCommand } from '../../redux/createThreadSlice.js'
 import { THREAD_SLICE } from '../../redux/brand.js'
 import { eventOf } from '../../redux/appliedAction.js'
-import { changeOf, matchChanges, type ChangeFilter, type MergePatch } from './changes.js'
+import { changeOf, matchChanges, noteOutcome, type ChangeFilter, type MergePatch } from './changes.js'
 import { createDocument, deleteDocument, initialCollectionState, saveDocument, setSchema, type CollectionState, type DocumentBase } from './collectionState.js'
-import type { Collection, CollectionActions, CollectionSelectors, CreateCollectionOptions, KeyedCollection, SavePayload, SaveResult, ThreadCollection } from './collectionTypes.js'
+import type { JsonMembers, Collection, CollectionActions, CollectionSelectors, CreateCollectionOptions, KeyedCollection, SavePayload, SaveResult, ThreadCollection } from './collectionTypes.js'
 import { deepFreeze, entryOf, liveDocuments } from './documents.js'
 import { DocumentNotFoundError } from './errors.js'
 import { newDocumentId } from './ids.js'
@@ -45,9 +45,10 @@ interface SliceShape {
  * Writes are validated by the reducer against the schema in the thread's state: a write of this
  * peer that fails is refused before it is stored (`dispatch` throws, `unwrap()` rejects with the
  * named error); a peer's event that fails is skipped by every peer alike and reported as a
- * `ReducerError` on `status$`, and later events of its log apply. Cost per write: one bucket of
- * the document map (n / 256 documents) and, per index, one page (≤ 512 entries) and the page
- * list (n / 256 pages at most); see docs/DATABASE.md.
+ * `ReducerError` on `status$`, and later events of its log apply. Cost per write, whatever the
+ * ids: one page of the document map (≤ 512 entries) and its page list (n / 256 pages at most)
+ * and, per index, one page and the page list; see docs/DATABASE.md. `Doc` must be JSON
+ * ({@link JsonMembers}): a `Date` member, for one, is a type error.
  *
  * @example
  * ```ts
@@ -64,8 +65,8 @@ interface SliceShape {
  * const adults = people.selectors.selectFind(store.getState(), { filter: { age: { $gte: 18 } }, sort: { name: 1 }, limit: 10 })
  * ```
  */
-export function createCollection<Doc extends DocumentBase, Name extends string = string>(options: CreateCollectionOptions<Doc, Name> & { readonly keyed: true }): KeyedCollection<Doc, Name>
-export function createCollection<Doc extends DocumentBase, Name extends string = string>(options: CreateCollectionOptions<Doc, Name> & { readonly keyed?: false }): Collection<Doc, Name>
+export function createCollection<Doc extends DocumentBase & JsonMembers<Doc>, Name extends string = string>(options: CreateCollectionOptions<Doc, Name> & { readonly keyed: true }): KeyedCollection<Doc, Name>
+export function createCollection<Doc extends DocumentBase & JsonMembers<Doc>, Name extends string = string>(options: CreateCollectionOptions<Doc, Name> & { readonly keyed?: false }): Collection<Doc, Name>
 export function createCollection<Doc extends DocumentBase, Name extends string = string>(options: CreateCollectionOptions<Doc, Name>): Collection<Doc, Name> | KeyedCollection<Doc, Name> {
   const { name } = options
   const specs: IndexSpec[] = (options.indexes ?? []).map((i) => (typeof i === 'string' ? { path: i } : { path: i.path, ...(i.unique === true ? { unique: true } : {}) }))
@@ -81,16 +82,16 @@ export function createCollection<Doc extends DocumentBase, Name extends string =
     version: `${options.version ?? 1}+indexes:${specs.map((s) => `${s.path}${s.unique === true ? '!' : ''}`).join('|')}`,
     reducers: {
       create: {
-        reducer: (draft: unknown, action: PayloadAction<Doc>) => createDocument<Doc>(name, specs, base(draft) as S, action.payload),
+        reducer: (draft: unknown, action: PayloadAction<Doc>) => fold(base(draft) as S, action),
         prepare: (doc: NewDocument<Doc>) => ({ payload: { ...doc, _id: doc._id ?? newDocumentId() } as unknown as Doc })
       },
-      save: (draft: unknown, action: PayloadAction<SavePayload<Doc>>) => saveDocument<Doc>(name, specs, base(draft) as S, action.payload?._id, action.payload?.patch),
+      save: (draft: unknown, action: PayloadAction<SavePayload<Doc>>) => fold(base(draft) as S, action),
       delete: {
-        reducer: (draft: unknown, action: PayloadAction<{ _id: string }>) => deleteDocument<Doc>(name, specs, base(draft) as S, action.payload?._id),
+        reducer: (draft: unknown, action: PayloadAction<{ _id: string }>) => fold(base(draft) as S, action),
         prepare: (id: string) => ({ payload: { _id: id } })
       },
       setSchema: {
-        reducer: (draft: unknown, action: PayloadAction<{ schema: JsonSchema }>) => setSchema<Doc>(base(draft) as S, action.payload?.schema, eventOf(action), options.schemaAuthority),
+        reducer: (draft: unknown, action: PayloadAction<{ schema: JsonSchema }>) => fold(base(draft) as S, action),
         prepare: (next: JsonSchema) => ({ payload: { schema: next } })
       }
     }
@@ -100,20 +101,34 @@ export function createCollection<Doc extends DocumentBase, Name extends string =
   // Immer would walk every new object to freeze it (the 256-key bucket map, a 512-entry index
   // page: ~0.4 ms a write); the transitions freeze only what they make.
   const types = { create: `${name}/create`, save: `${name}/save`, delete: `${name}/delete`, setSchema: `${name}/setSchema` }
-  const fold = (state: S = initial, action: UnknownAction): S => {
+  // Each event's outcome is noted for change listeners: one that changed nothing (a save of a
+  // deleted document, a delete of nothing) is not reported as a change.
+  function fold(state: S = initial, action: UnknownAction): S {
     const payload = action.payload as { _id?: unknown; patch?: unknown; schema?: unknown } | undefined
-    switch (action.type) {
-      case types.create:
-        return createDocument<Doc>(name, specs, state, payload)
-      case types.save:
-        return saveDocument<Doc>(name, specs, state, payload?._id, payload?.patch)
-      case types.delete:
-        return deleteDocument<Doc>(name, specs, state, payload?._id)
-      case types.setSchema:
-        return setSchema<Doc>(state, payload?.schema, eventOf(action), options.schemaAuthority)
-      default:
-        return state
+    let next: S
+    try {
+      switch (action.type) {
+        case types.create:
+          next = createDocument<Doc>(name, specs, state, payload)
+          break
+        case types.save:
+          next = saveDocument<Doc>(name, specs, state, payload?._id, payload?.patch)
+          break
+        case types.delete:
+          next = deleteDocument<Doc>(name, specs, state, payload?._id)
+          break
+        case types.setSchema:
+          next = setSchema<Doc>(state, payload?.schema, eventOf(action), options.schemaAuthority)
+          break
+        default:
+          return state
+      }
+    } catch (error) {
+      noteOutcome(action, false) // refused: no change (it may have applied in an earlier fold)
+      throw error
     }
+    noteOutcome(action, next !== state)
+    return next
   }
 
   const view = (actions: SliceShape['actions'], selectState: (root: unknown) => S, threadId: string | undefined) => {
@@ -122,7 +137,7 @@ export function createCollection<Doc extends DocumentBase, Name extends string =
       selectState,
       selectById,
       selectHas: (root, id) => selectById(root, id) !== undefined,
-      selectAll: createSelector([(root: unknown) => selectState(root).docs], (docs) => liveDocuments(docs).sort((a, b) => (a._id < b._id ? -1 : a._id > b._id ? 1 : 0))),
+      selectAll: createSelector([(root: unknown) => selectState(root).docs], (docs) => liveDocuments(docs)),
       selectCount: (root) => selectState(root).count,
       selectSchema: (root) => selectState(root).schema,
       selectFind: createSelector([selectState, (_root: unknown, query: DocumentQuery) => query], (state, query) => runQuery(state, query))

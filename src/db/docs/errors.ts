@@ -26,7 +26,7 @@ export class InvalidSchemaError extends ThreadsError {
   static override readonly NAME = 'InvalidSchemaError'
 }
 
-/** A document or patch of the wrong form: not a JSON object, a bad `_id`, a patch that changes `_id`. */
+/** A document or patch of the wrong form: not a JSON object, a bad `_id`, a patch that changes `_id`, a value that is not JSON, a reserved member name (`__proto__`, `constructor`, `prototype`), or beyond a bound (depth, values, characters: see `documents.ts`). */
 export class InvalidDocumentError extends ThreadsError {
   static override readonly NAME = 'InvalidDocumentError'
 }

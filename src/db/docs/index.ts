@@ -14,10 +14,14 @@ export type {
   CommandCreator,
   SavePayload,
   SaveResult,
-  DocumentPath
+  DocumentPath,
+  JsonShaped,
+  JsonMembers
 } from './collectionTypes.js'
 export type { CollectionState, DocumentBase } from './collectionState.js'
-export type { DocumentBuckets } from './documents.js'
+export type { DocumentBuckets, DocumentPages, DocumentEntry } from './documents.js'
+export { MAX_DOCUMENT_DEPTH, MAX_DOCUMENT_VALUES, MAX_DOCUMENT_CHARS, RESERVED_MEMBERS, DOC_PAGE_MAX } from './documents.js'
+export { MAX_ID_CHARS } from './ids.js'
 export type { IndexSpec, IndexEntry, IndexPages, IndexValue } from './indexes.js'
 export type { JsonSchema, SchemaState } from './schema.js'
 export { candidatesOf } from './query.js'

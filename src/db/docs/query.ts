@@ -8,7 +8,7 @@
  */
 import { Query } from 'mingo'
 import type { CollectionState, DocumentBase } from './collectionState.js'
-import { entryOf, liveDocuments } from './documents.js'
+import { documentsAt, liveDocuments } from './documents.js'
 import { OTHER, rankOf, scanRange, type Bound, type IndexPages, type IndexValue } from './indexes.js'
 
 /** A MongoDB-style filter: `{ age: { $gte: 18 }, 'address.city': 'Oslo', $or: [...] }`. */
@@ -44,20 +44,22 @@ export interface QueryPlan {
 }
 
 const compiled = new WeakMap<object, Query>()
+/** mingo without `$where` and `$function`: a filter never runs code. */
+const MINGO = { scriptEnabled: false } as const
 const EMPTY: DocumentFilter = {}
 
 function queryOf(filter: DocumentFilter): Query {
   let q = compiled.get(filter)
   if (q === undefined) {
-    q = new Query(filter as Record<string, unknown>)
+    q = new Query(filter as Record<string, unknown>, MINGO)
     compiled.set(filter, q)
   }
   return q
 }
 
+/** A value an index can look up: a boolean, a string or a number other than NaN (which no index entry equals). */
 function isScalar(v: unknown): v is IndexValue {
-  const r = rankOf(v)
-  return r !== OTHER
+  return rankOf(v) !== OTHER && !Number.isNaN(v)
 }
 
 /** What an index can give for a condition; `exact` when the condition is nothing more than that. */
@@ -79,6 +81,10 @@ function lookupOf(condition: unknown): Lookup | undefined {
     const v = ops[op]
     if (!isScalar(v)) return undefined
     const bound = { rank: rankOf(v), value: v, inclusive }
+    // Two bounds of different types on one side (`{ $gt: 5, $gte: 'a' }`) cannot be compared:
+    // no single range holds what both select (type bracketing), so leave it to a scan.
+    const same = isLo ? lo : hi
+    if (same !== undefined && same.rank !== bound.rank) return undefined
     if (isLo) lo = lo === undefined || bound.value > lo.value || (bound.value === lo.value && !inclusive) ? bound : lo
     else hi = hi === undefined || bound.value < hi.value || (bound.value === hi.value && !inclusive) ? bound : hi
   }
@@ -149,14 +155,8 @@ export function candidatesOf<Doc extends DocumentBase>(state: CollectionState<Do
     return { docs, plan: { index: undefined, candidates: docs.length, exact: all.length === 0 && Object.keys(filter).length === 0 } }
   }
   const exact = best.exact && best.others === 0 && all.length === 1 && Object.keys(filter).length === 1
-  const seen = new Set<string>()
-  const docs: Doc[] = []
-  for (const id of best.ids) {
-    if (seen.has(id)) continue
-    seen.add(id)
-    const doc = entryOf(state.docs, id)
-    if (doc !== undefined && doc !== null) docs.push(doc)
-  }
+  // In `_id` order (code units, as `sort()` orders strings): one pass over the document pages.
+  const docs = documentsAt(state.docs, best.ids.sort())
   return { docs, plan: { index: best.path, candidates: docs.length, exact } }
 }
 
