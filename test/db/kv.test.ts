@@ -11,7 +11,7 @@ import { compareOrder } from '../../src/engine/threadEvent.js'
 import { createPeer } from '../../src/redux/createPeer.js'
 import { engineOf } from '../../src/redux/threadHandle.js'
 import { PAGE_MAX_ENTRIES } from '../../src/db/crdt/index.js'
-import { createKeyValueStore, keyValueBucket } from '../../src/db/kv/index.js'
+import { createKeyValueStore } from '../../src/db/kv/index.js'
 import { closeAll, deliver, exchangeAll, issue, kv, makeDbGroup, type DbPeer } from './support.js'
 
 const kvOf = (p: DbPeer) => p.store.getState()
@@ -148,9 +148,6 @@ describe('createKeyValueStore: state in sorted pages', () => {
     expect(store.selectors.keys(root)).toEqual(Array.from({ length: 2000 }, (_, i) => `k${i}`).filter((k) => k !== 'k7').sort())
     expect(store.selectors.get(root, 'k1234')).toBe(1234)
     expect(store.selectors.entry(root, 'k7')).toEqual({ deleted: true, by: { clock: 5000, logId: 'a', seq: 5000 } })
-    // keyValueBucket stays a pure function of the key (FNV-1a, low 8 bits, hex), no longer the layout.
-    expect(keyValueBucket('')).toBe('c5')
-    expect(keyValueBucket('a')).toBe('2c')
     expect(pages.flat().find((r) => r.key === 'k1234')?.entry).toEqual({ value: 1234, by: { clock: 1235, logId: 'a', seq: 1235 } })
   })
 })

@@ -34,18 +34,3 @@ export function checkId(id: unknown): asserts id is string {
   if (id === '__proto__') throw new InvalidDocumentError('`_id` may not be `__proto__`')
 }
 
-/**
- * FNV-1a of an ID's UTF-16 code units, modulo 512: how the document map was bucketed before it
- * became sorted pages (`documents.ts`). Unused by the collection; kept for the test that shows
- * why (test/db/attacks/hashFlooding.test.ts picks IDs of one bucket with it).
- *
- * @deprecated The document map does not hash IDs.
- */
-export function bucketOf(id: string): number {
-  let h = 0x811c9dc5
-  for (let i = 0; i < id.length; i++) {
-    h ^= id.charCodeAt(i)
-    h = Math.imul(h, 0x01000193)
-  }
-  return (h >>> 0) & 511
-}

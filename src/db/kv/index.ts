@@ -4,7 +4,6 @@
  */
 export {
   createKeyValueStore,
-  keyValueBucket,
   MAX_KEY_LENGTH,
   type CreateKeyValueStore,
   type TypedCreateKeyValueStore,

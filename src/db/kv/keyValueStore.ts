@@ -32,26 +32,6 @@ export interface KeyValueState<V> {
 /** The longest key a put or delete may name. */
 export const MAX_KEY_LENGTH = 1_024
 
-/**
- * A hash of a key: FNV-1a (32-bit) of its UTF-16 code units, low 8 bits, in hex (`'0'`…`'ff'`).
- * The same on every peer. The store no longer uses it (its state is in sorted pages since the
- * bucket layout could be flooded by chosen keys); kept for callers that shard by it.
- *
- * @example
- * ```ts
- * import { keyValueBucket } from 'redux-p2p-threads/db'
- * keyValueBucket('a') // '2c'
- * ```
- */
-export function keyValueBucket(key: string): string {
-  let h = 0x811c9dc5
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i)
-    h = Math.imul(h, 0x01000193)
-  }
-  return ((h >>> 0) & 0xff).toString(16)
-}
-
 /** The payload of `put`. */
 export interface KeyValuePut<V> {
   readonly key: string

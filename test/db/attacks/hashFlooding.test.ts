@@ -13,8 +13,8 @@
  * indexes already are: O(log n + 512) a write), or a HAMT over a cryptographic hash of the id.
  */
 import { describe, expect, it } from 'vitest'
-import { createCollection, createKeyValueStore, keyValueBucket } from '../../../src/db/index.js'
-import { bucketOf } from '../../../src/db/docs/ids.js'
+import { createCollection, createKeyValueStore } from '../../../src/db/index.js'
+import { bucketOf, keyValueBucket } from './support.js'
 
 function ids(n: number, inBucket?: (id: string) => boolean): string[] {
   const out: string[] = []

@@ -49,3 +49,23 @@ export function foldAll<S>(fold: (s: S, a: UnknownAction) => S, actions: readonl
 
 /** A remote stamp (not this peer's event). */
 export const remote = { clock: 5, logId: 'rogue', seq: 1, local: false } as const
+
+/**
+ * FNV-1a (32-bit) of a string's UTF-16 code units: how the first layout of the database modules
+ * hashed document IDs (modulo 512) and key-value keys (low 8 bits) into buckets, before sorted
+ * pages replaced them. The flooding test picks IDs of one old bucket with it.
+ */
+export function fnv1a(text: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return h >>> 0
+}
+
+/** The first layout's document bucket of an ID (512 buckets). */
+export const bucketOf = (id: string): number => fnv1a(id) & 511
+
+/** The first layout's key-value bucket of a key (256 buckets, in hex). */
+export const keyValueBucket = (key: string): string => (fnv1a(key) & 255).toString(16)
