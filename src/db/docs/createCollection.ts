@@ -80,6 +80,8 @@ export function createCollection<Doc extends DocumentBase, Name extends string =
     keyed: options.keyed === true,
     // The indexes are part of the state: other indexes, another fold (snapshots of the old one unused).
     version: `${options.version ?? 1}+indexes:${specs.map((s) => `${s.path}${s.unique === true ? '!' : ''}`).join('|')}`,
+    // The engine folds the transitions directly (see `fold` below); the case reducers are the same.
+    fold: (state: S | undefined, action: UnknownAction) => fold(state, action),
     reducers: {
       create: {
         reducer: (draft: unknown, action: PayloadAction<Doc>) => fold(base(draft) as S, action),
@@ -182,7 +184,8 @@ export function createCollection<Doc extends DocumentBase, Name extends string =
     version: slice.version,
     indexes: specs,
     reducer: slice.reducer,
-    fold,
+    // The slice's own: createThreadSlice's `fold` option, the transitions called directly.
+    fold: slice.fold,
     initialThreadState: () => slice.initialThreadState() as S,
     matchChanges: (...filters: readonly ChangeFilter[]) => matchChanges<Doc>(self, ...filters),
     changeOf: (action: unknown) => changeOf<Doc>(self, action)
