@@ -39,6 +39,9 @@ export interface CollabServer {
 
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.json': 'application/json' }
 
+/** The most documents (threads) one relay follows. */
+export const MAX_FOLLOWED = 1_000
+
 export async function startCollabServer(options: CollabServerOptions = {}): Promise<CollabServer> {
   const log = options.log ?? (() => undefined)
   const peer = createPeer({
@@ -53,6 +56,9 @@ export async function startCollabServer(options: CollabServerOptions = {}): Prom
   const wsAddrs = peer.addresses().filter((a) => a.includes('/ws'))
 
   async function follow(invite: string): Promise<[number, string]> {
+    // Anyone who reaches the HTTP API may ask: the threads followed are bounded, so a client
+    // cannot make the relay hold and sync any number of them.
+    if (Object.keys(peer.selectors.selectThreads(store.getState())).length >= MAX_FOLLOWED) return [429, `the relay follows at most ${MAX_FOLLOWED} documents`]
     try {
       const { threadId, role } = await store.dispatch(peer.thunks.joinThread({ invite, waitForSyncMs: 0 })).unwrap()
       if (role !== 'follow') {
