@@ -61,9 +61,17 @@ async function databaseOf(instance: unknown): Promise<{ db: DatabaseLike; storeN
 export async function writeInOneTransaction(instance: unknown, writes: readonly BatchWrite[]): Promise<boolean> {
   const target = await databaseOf(instance)
   if (target === undefined) return false
-  await new Promise<void>((resolve, reject) => {
+  let tx: TransactionLike
+  try {
     // Strict durability: the commit is the point after which the engine calls a record stored.
-    const tx = target.db.transaction(target.storeName, 'readwrite', { durability: 'strict' })
+    tx = target.db.transaction(target.storeName, 'readwrite', { durability: 'strict' })
+  } catch {
+    // The connection localforage kept is closed (another tab upgraded or deleted the database:
+    // its onversionchange closes it) or lost the store. Nothing is written yet: localforage's own
+    // setItem reconnects, so the caller's per-item path takes this batch.
+    return false
+  }
+  await new Promise<void>((resolve, reject) => {
     const store = tx.objectStore(target.storeName)
     tx.oncomplete = () => resolve()
     tx.onerror = () => reject(tx.error ?? new Error('IndexedDB transaction failed'))

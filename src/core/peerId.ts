@@ -62,8 +62,34 @@ export function isPeerId(id: string): boolean {
       multihash = cid.multihash.bytes
     }
     const digest = Digest.decode(multihash)
-    return (digest.code === IDENTITY && digest.size > 0 && digest.size <= MAX_INLINE_KEY) || (digest.code === SHA2_256 && digest.size === 32)
+    return (digest.code === IDENTITY && digest.size <= MAX_INLINE_KEY && isPublicKeyProtobuf(digest.digest)) || (digest.code === SHA2_256 && digest.size === 32)
   } catch {
     return false
   }
+}
+
+/**
+ * An inlined key is a protobuf `PublicKey { Type = 1 (varint: RSA, Ed25519, secp256k1, ECDSA),
+ * Data = 2 (bytes) }`. Fields in any order, as protobuf allows (a non-standard order is still a
+ * peer ID to libp2p; `ed25519FromPeerId` is what refuses it as a log ID), but nothing else: an
+ * inlined key is at most 42 bytes, so every length is one varint byte.
+ */
+function isPublicKeyProtobuf(bytes: Uint8Array): boolean {
+  let type = false
+  let data = false
+  for (let i = 0; i < bytes.length; ) {
+    const tag = bytes[i++]
+    if (tag === 0x08) {
+      if (i >= bytes.length || (bytes[i] as number) > 3) return false
+      i++
+      type = true
+    } else if (tag === 0x12) {
+      if (i >= bytes.length) return false
+      const length = bytes[i++] as number
+      if (length >= 0x80 || i + length > bytes.length) return false
+      i += length
+      data = true
+    } else return false
+  }
+  return type && data
 }
