@@ -12,7 +12,8 @@
  * await store.dispatch(todos.actions.added('milk')).unwrap()
  * ```
  *
- * The formats, the engine and the sync pieces are in `redux-p2p-threads/advanced`.
+ * The formats, the engine, the sync pieces, `ThreadId` and `generateLogKey` are in
+ * `redux-p2p-threads/advanced`.
  *
  * @packageDocumentation
  */
@@ -33,8 +34,9 @@ export type { AppliedPayload, AppliedReason, EventAction, ThreadAction } from '.
 export type { EventMeta } from './engine/threadEvent.js'
 
 // Threads, keys and roles.
-export { ThreadId, Variant } from './core/threadId.js'
-export { generateLogKey } from './core/keys.js'
+export { Variant } from './core/variant.js'
+// ThreadId and generateLogKey are in `redux-p2p-threads/advanced`: they need the codecs and the
+// crypto, which the main entry leaves to the chunk loaded when a peer starts (engineParts.ts).
 export type { LogKey, ThreadKey } from './core/keys.js'
 export type { Role } from './acl/invite.js'
 export type { AclRole } from './acl/roles.js'

@@ -34,7 +34,7 @@ export interface LogKey {
  *
  * @example
  * ```ts
- * import { generateLogKey } from 'redux-p2p-threads'
+ * import { generateLogKey } from 'redux-p2p-threads/advanced'
  * const key = generateLogKey()
  * key.id // '12D3KooW…'
  * ```
@@ -115,7 +115,7 @@ export interface ThreadKey {
  *
  * @example
  * ```ts
- * import { createThreadKey, threadKeyToString } from 'redux-p2p-threads'
+ * import { createThreadKey, threadKeyToString } from 'redux-p2p-threads/advanced'
  * const key = createThreadKey()
  * threadKeyToString(key) // 'b…' (service ‖ read, base32)
  * ```
@@ -187,7 +187,7 @@ function sealKey(shared: Uint8Array, ephemeral: Uint8Array, recipient: Uint8Arra
  *
  * @example
  * ```ts
- * import { generateLogKey, sealTo, openSealed } from 'redux-p2p-threads'
+ * import { generateLogKey, sealTo, openSealed } from 'redux-p2p-threads/advanced'
  * const bob = generateLogKey()
  * const box = sealTo(bob.publicKey, new TextEncoder().encode('hi'))
  * openSealed(bob, box) // Uint8Array of 'hi'

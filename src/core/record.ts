@@ -113,7 +113,7 @@ export interface NewRecord {
  *
  * @example
  * ```ts
- * import { createRecord, encodeCommand, generateLogKey, createThreadKey, ThreadId } from 'redux-p2p-threads'
+ * import { createRecord, encodeCommand, generateLogKey, createThreadKey, ThreadId } from 'redux-p2p-threads/advanced'
  * const record = createRecord({
  *   logKey: generateLogKey(), threadKey: createThreadKey(), thread: ThreadId.create(),
  *   body: encodeCommand({ type: 'todos/added', payload: { text: 'milk' } }),
@@ -202,7 +202,7 @@ export interface VerifyOptions {
  *
  * @example
  * ```ts
- * import { verifyRecord } from 'redux-p2p-threads'
+ * import { verifyRecord } from 'redux-p2p-threads/advanced'
  * const record = verifyRecord({ thread, logId, serviceKey: threadKey.service }, blocks, { after: head })
  * ```
  */
@@ -267,7 +267,7 @@ export function signatureHolds(thread: ThreadId, record: Pick<LogRecord, 'logId'
  *
  * @example
  * ```ts
- * import { verifyChain } from 'redux-p2p-threads'
+ * import { verifyChain } from 'redux-p2p-threads/advanced'
  * const records = verifyChain({ thread, logId, serviceKey }, pulledBlocks, { after: localHead })
  * ```
  */

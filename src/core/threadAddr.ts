@@ -37,7 +37,7 @@ export function registerThreadProtocol(): void {
  *
  * @example
  * ```ts
- * import { threadAddr, ThreadId } from 'redux-p2p-threads'
+ * import { threadAddr, ThreadId } from 'redux-p2p-threads/advanced'
  * threadAddr('/ip4/127.0.0.1/tcp/4006/p2p/12D3KooW…', ThreadId.create()).toString()
  * ```
  */

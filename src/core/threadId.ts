@@ -3,15 +3,9 @@ import { varint } from 'multiformats'
 import { getCrypto } from './crypto/index.js'
 import { InvalidThreadIdError } from './errors.js'
 import { anyBase } from './multibase.js'
+import { Variant } from './variant.js'
 
-/** Thread ID variants (paper section 3.2.2). */
-export const Variant = {
-  /** No assumptions beyond the protocol. String form starts `bafk`. */
-  Raw: 0x55,
-  /** An ACL is composed from the thread's events. String form starts `bafy`. */
-  AccessControlled: 0x70
-} as const
-export type Variant = (typeof Variant)[keyof typeof Variant]
+export { Variant } from './variant.js'
 
 /** The only thread ID version so far. */
 export const THREAD_ID_VERSION = 1
@@ -26,7 +20,7 @@ export const MAX_RANDOM_BYTES = 64
  *
  * @example
  * ```ts
- * import { ThreadId, Variant } from 'redux-p2p-threads'
+ * import { ThreadId, Variant } from 'redux-p2p-threads/advanced'
  * const id = ThreadId.create(Variant.Raw)
  * ThreadId.parse(id.toString()).equals(id) // true
  * ```

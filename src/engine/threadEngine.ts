@@ -6,7 +6,6 @@ import { openSealed, publicKeyFromLogId, type LogKey } from '../core/keys.js'
 import { createRecord, signatureHolds, type LogHead, type LogRecord, type RecordBlocks } from '../core/record.js'
 import type { ThreadInfo } from '../store/logstore/logstore.js'
 import type { EventStore } from '../store/eventStore.js'
-import { parseThreadCar } from '../store/car.js'
 import { Emitter } from '../core/emitter.js'
 import type { CommandResult, EngineEvents, IngestResult, Progress, Projection, ThreadEngineOptions } from './engineTypes.js'
 import { Forks, type ForkedLog } from './forks.js'
@@ -1122,6 +1121,8 @@ export class ThreadEngine<S> {
    * @throws {@link MalformedRecordError} for a file that is not a CAR of this thread, or lacks a block.
    */
   async importCar(input: Uint8Array | AsyncIterable<Uint8Array>): Promise<{ logs: number; stored: number; rejected: readonly ThreadsError[] }> {
+    // The CAR codec loads on the first import or export, not with the engine.
+    const { parseThreadCar } = await import('../store/car.js')
     const car = await parseThreadCar(input, this.thread.key.service)
     if (!car.threadId.equals(this.thread.id)) throw new MalformedRecordError(`the CAR holds thread ${car.threadId.toString()}, not this one`, { threadId: this.id })
     const total = car.manifest.logs.reduce((n, l) => n + l.seq, 0)

@@ -3,15 +3,14 @@ import { filter, firstValueFrom, type Observable } from 'rxjs'
 import { NotFoundError } from '../core/errors.js'
 import type { LogKey } from '../core/keys.js'
 import type { NetworkAdapter } from '../net/networkAdapter.js'
-import { accessOf } from './access.js'
 import { StoreLink } from './middleware.js'
 import { peerSelectors, peerSlice, type PeerSelectors, type PeerState, type ThreadEntry } from './peerSlice.js'
 import { ThreadRegistry, type Binding } from './registry.js'
 import { PeerRuntime, type PeerOptions } from './runtime.js'
 import { StatusFeed } from './statusFeed.js'
-import { ThreadLifecycle } from './threads.js'
+import type { ThreadLifecycle } from './threads.js'
 import { createThunks, type PeerThunks } from './thunks.js'
-import { ThreadHandle } from './threadHandle.js'
+import type { ThreadHandle } from './threadHandle.js'
 
 export type { PeerOptions } from './runtime.js'
 
@@ -102,7 +101,7 @@ export function createPeer<ReducerPath extends string = 'threads'>(options: Peer
     const caught = sync === undefined || sync.caughtUp(b.threadId)
     // Own-log recovery ends once the peers reached were asked (see ThreadEngine.recoverOwnLog).
     if (caught) b.engine.endOwnLogRecovery()
-    const access = accessOf(b.engine.system, runtime?.started?.identity.id)
+    const access = runtime?.started?.parts.accessOf(b.engine.system, runtime.started.identity.id)
     return { ...b.status.current(), role: b.role, behind, caughtUp: caught, ...(access === undefined ? {} : { access }) }
   }
   const feed = new StatusFeed(() => link.dispatch, entryOf)
@@ -140,7 +139,13 @@ export function createPeer<ReducerPath extends string = 'threads'>(options: Peer
     }
   )
   const rt = runtime
-  const threads = new ThreadLifecycle({ runtime: rt, registry, link, feed, reportedByEngine })
+  // The lifecycle lives in the engine half (engineParts.ts), built once the peer has started.
+  let lifecycle: ThreadLifecycle | undefined
+  const threads = async (): Promise<ThreadLifecycle> => {
+    const s = await rt.start()
+    lifecycle ??= new s.parts.ThreadLifecycle({ runtime: rt, registry, link, feed, reportedByEngine })
+    return lifecycle
+  }
   /** Resolves when the thread has caught up with the peers it reached, or the wait ran out. */
   const caughtUp = async (threadId: string, timeoutMs: number): Promise<boolean> => {
     const b = registry.get(threadId)
@@ -190,7 +195,9 @@ export function createPeer<ReducerPath extends string = 'threads'>(options: Peer
     },
     thread: (threadId) => {
       const b = registry.get(threadId)
-      return b === undefined ? undefined : new ThreadHandle(b, rt)
+      // A thread is bound only after start, so the engine half is loaded whenever b exists.
+      const parts = rt.started?.parts
+      return b === undefined || parts === undefined ? undefined : new parts.ThreadHandle(b, rt)
     },
     status$(threadId) {
       const b = registry.get(threadId)

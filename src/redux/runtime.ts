@@ -1,14 +1,14 @@
 import type { LogKey } from '../core/keys.js'
-import { generateLogKey } from '../core/keys.js'
 import { ClosedError } from '../core/errors.js'
 import type { CheckpointPolicy } from '../engine/checkpointPolicy.js'
 import type { NetworkAdapter, NetworkFactory } from '../net/networkAdapter.js'
-import { SyncService } from '../net/syncService.js'
-import { logstoreAddressBook } from '../net/addressBook.js'
+import type { SyncService } from '../net/syncService.js'
 import type { SyncHost } from '../net/syncTarget.js'
-import { EventStore } from '../store/eventStore.js'
-import { memoryStorage } from '../store/memory/memoryStorage.js'
+import type { EventStore } from '../store/eventStore.js'
 import type { StorageAdapter } from '../store/storageAdapter.js'
+
+/** The engine half of the peer, loaded on start (see engineParts.ts for why). */
+export type EngineParts = typeof import('./engineParts.js')
 
 /** Options of `createPeer`. */
 export interface PeerOptions<ReducerPath extends string = 'threads'> {
@@ -52,6 +52,8 @@ export interface RuntimeHooks {
 
 /** What a started peer holds: storage, identity, network and sync. */
 export interface Started {
+  /** The engine half's modules, loaded on start. */
+  readonly parts: EngineParts
   readonly eventStore: EventStore
   readonly identity: LogKey
   /** True when the identity came with this storage's first start (it never wrote elsewhere). */
@@ -110,29 +112,33 @@ export class PeerRuntime {
 
   async #start(): Promise<Started> {
     const { options } = this
-    const storage = options.storage ?? memoryStorage()
+    // Loaded now, not with the store module: see engineParts.ts. Storage and network modules
+    // load in parallel with it.
+    const parts = await import('./engineParts.js')
+    const storage = options.storage ?? parts.memoryStorage()
     await storage.acquire?.()
-    const eventStore = await EventStore.open(storage, options.now === undefined ? {} : { now: options.now })
+    const eventStore = await parts.EventStore.open(storage, options.now === undefined ? {} : { now: options.now })
     let identity = options.identity
     let identityIsNew = false
     if (identity === undefined) {
-      const stored = await eventStore.logstore.identity(generateLogKey)
+      const stored = await eventStore.logstore.identity(parts.generateLogKey)
       identity = stored.key
       identityIsNew = stored.created
     }
     const network = options.network?.({ identity })
     if (network !== undefined) await network.start()
+    const syncParts = network === undefined ? undefined : await import('./syncParts.js')
     const sync =
-      network === undefined
+      network === undefined || syncParts === undefined
         ? undefined
-        : new SyncService({
+        : new syncParts.SyncService({
             network,
             host: this.#host,
-            addrBook: logstoreAddressBook(eventStore.logstore),
+            addrBook: syncParts.logstoreAddressBook(eventStore.logstore),
             ...(options.syncIntervalMs === undefined ? {} : { intervalMs: options.syncIntervalMs })
           })
     await sync?.start()
-    this.#started = { eventStore, identity, identityIsNew, network, sync }
+    this.#started = { parts, eventStore, identity, identityIsNew, network, sync }
     return this.#started
   }
 

@@ -5,7 +5,6 @@ import type { IngestResult } from '../engine/engineTypes.js'
 import type { ForkedLog } from '../engine/forks.js'
 import type { ThreadEngine } from '../engine/threadEngine.js'
 import type { Role } from '../acl/invite.js'
-import { exportThreadCar } from '../store/car.js'
 import type { SliceStates } from './projection.js'
 import type { Binding } from './registry.js'
 import type { PeerRuntime } from './runtime.js'
@@ -76,8 +75,10 @@ export class ThreadHandle {
   }
 
   /** The thread as a CAR file, streamed (every log, every record's four blocks). */
-  exportCar(): AsyncGenerator<Uint8Array> {
-    return exportThreadCar(this.#b.engine.store, this.#b.engine.thread.id)
+  async *exportCar(): AsyncGenerator<Uint8Array> {
+    // The CAR codec loads when a thread is first exported or imported, not with the peer.
+    const { exportThreadCar } = await import('../store/car.js')
+    yield* exportThreadCar(this.#b.engine.store, this.#b.engine.thread.id)
   }
 
   /** Import a thread CAR through the ingest path: verified, deduplicated, applied in order. */

@@ -1,5 +1,4 @@
-import { multiaddr } from '@multiformats/multiaddr'
-import { MAX_INVITE_ADDRS, createInvite, openInvite, type Role } from '../acl/invite.js'
+import type { Role } from '../acl/invite.js'
 import { ClosedError, MisuseError, NotFoundError, ThreadsError } from '../core/errors.js'
 import { nextMacrotask } from '../platform/scheduler.js'
 import { ACL_PREFIX, aclProjection, createAclThreadId, namedReaders, rolesIn, staleKeyHolders, type AclDocument, type AclScope, type AclState } from '../acl/aclProjection.js'
@@ -166,6 +165,7 @@ export class ThreadLifecycle {
    */
   async join(text: string, options: Partial<OpenOptions>): Promise<Binding> {
     const s = await this.#started()
+    const { openInvite, multiaddr } = await import('./inviteParts.js')
     const invite = openInvite(text, s.identity)
     const slices = options.slices ?? []
     this.#registry.checkBindable(invite.threadId.toString(), slices)
@@ -192,6 +192,7 @@ export class ThreadLifecycle {
    */
   async invite(threadId: string, role: Role, to?: string): Promise<string> {
     const s = await this.#started()
+    const { createInvite, MAX_INVITE_ADDRS } = await import('./inviteParts.js')
     const b = this.#get(threadId)
     if (b.engine.thread.id.variant === Variant.AccessControlled) {
       if (to === undefined) throw new MisuseError('an access-controlled thread invites a named peer: pass `to` (its peer ID), so it can be added to the ACL', { threadId })

@@ -1,7 +1,7 @@
 import { createAsyncThunk, miniSerializeError } from '@reduxjs/toolkit'
 import type { Role } from '../acl/invite.js'
 import type { ThreadKey } from '../core/keys.js'
-import type { Variant } from '../core/threadId.js'
+import type { Variant } from '../core/variant.js'
 import { NotFoundError } from '../core/errors.js'
 import type { Progress } from '../engine/engineTypes.js'
 import type { ThreadSliceLike } from './createThreadSlice.js'
@@ -77,7 +77,8 @@ const serializeError = (e: unknown): ReturnType<typeof miniSerializeError> => mi
  */
 export function createThunks(parts: {
   runtime: PeerRuntime
-  threads: ThreadLifecycle
+  /** The lifecycle, once the peer has started (it is part of the engine half, loaded then). */
+  threads: () => Promise<ThreadLifecycle>
   registry: ThreadRegistry
   caughtUp: (threadId: string, timeoutMs: number) => Promise<boolean>
   rollback: (threadId: string, state: Readonly<Record<string, unknown>>) => void
@@ -92,22 +93,22 @@ export function createThunks(parts: {
     }, options),
     /** Create a thread holding `slices`, with this peer as its first writer. */
     createThread: createAsyncThunk('redux-threads/createThread', async (args: CreateThreadArgs): Promise<ThreadResult> => {
-      const b = await threads.create(args)
+      const b = await (await threads()).create(args)
       return { threadId: b.threadId, role: b.role }
     }, options),
     /** Open a thread held in storage (no network needed), or one whose keys you pass. */
     openThread: createAsyncThunk('redux-threads/openThread', async (args: OpenThreadArgs): Promise<ThreadResult> => {
-      const b = await threads.open(args.threadId, args)
+      const b = await (await threads()).open(args.threadId, args)
       return { threadId: b.threadId, role: b.role }
     }, options),
     /** Join a thread from an invite; resolves once caught up with the peers reached (or the wait ran out). */
     joinThread: createAsyncThunk('redux-threads/joinThread', async (args: JoinThreadArgs): Promise<ThreadResult & { caughtUp: boolean }> => {
-      const b = await threads.join(args.invite, args)
+      const b = await (await threads()).join(args.invite, args)
       const caughtUp = await parts.caughtUp(b.threadId, args.waitForSyncMs ?? 30_000)
       return { threadId: b.threadId, role: b.role, caughtUp }
     }, options),
     /** An invite string for another peer (sealed to `to`, or a bearer link). */
-    invite: createAsyncThunk('redux-threads/invite', (args: InviteArgs): Promise<string> => threads.invite(args.threadId, args.role ?? 'write', args.to), options),
+    invite: createAsyncThunk('redux-threads/invite', async (args: InviteArgs): Promise<string> => (await threads()).invite(args.threadId, args.role ?? 'write', args.to), options),
     /**
      * Change an access-controlled thread's ACL (paper section 5.5.2): grant a peer roles, revoke
      * them (a writer's later records are cut everywhere; a reader's revocation rotates the read
@@ -121,17 +122,17 @@ export function createThunks(parts: {
      * ```
      */
     changeAcl: createAsyncThunk('redux-threads/changeAcl', async (args: ChangeAclArgs): Promise<ChangeAclArgs> => {
-      await threads.changeAcl(args.threadId, args.change)
+      await (await threads()).changeAcl(args.threadId, args.change)
       return args
     }, options),
     /** Stop projecting and syncing a thread; it stays in storage. */
     leaveThread: createAsyncThunk('redux-threads/leaveThread', async (args: { threadId: string }): Promise<{ threadId: string }> => {
-      await threads.close(args.threadId)
+      await (await threads()).close(args.threadId)
       return args
     }, options),
     /** Delete a thread from this peer: stop syncing it, remove all it stored, refuse its commands. */
     deleteThread: createAsyncThunk('redux-threads/deleteThread', async (args: { threadId: string }): Promise<{ threadId: string }> => {
-      await threads.close(args.threadId, { delete: true })
+      await (await threads()).close(args.threadId, { delete: true })
       return args
     }, options),
     /** Run a sync round now: dial known addresses, exchange heads, pull what is missing. */

@@ -8,7 +8,8 @@ import { configureStore, createAction, type UnknownAction } from '@reduxjs/toolk
 import { describe, expect, it, vi } from 'vitest'
 import { createMemoryHub } from '../../adapters/network/memory.js'
 import { memoryStorage } from '../../adapters/storage/memory.js'
-import { createPeer, createThreadSlice, generateLogKey, type Peer } from '../../src/index.js'
+import { createPeer, createThreadSlice, type Peer } from '../../src/index.js'
+import { generateLogKey } from '../../src/advanced.js'
 import { todos, type Todo } from '../../examples/todo/todoSlice.js'
 
 function makeStore(peer: Peer) {

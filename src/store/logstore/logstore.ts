@@ -70,7 +70,7 @@ interface Counters {
  *
  * @example
  * ```ts
- * import { Logstore, ThreadId, createThreadKey } from 'redux-p2p-threads'
+ * import { Logstore, ThreadId, createThreadKey } from 'redux-p2p-threads/advanced'
  * import { memoryStorage } from 'redux-p2p-threads/memory'
  * const logstore = await Logstore.open(memoryStorage())
  * const thread = await logstore.addThread(ThreadId.create(), createThreadKey())
