@@ -57,25 +57,40 @@ function plain(value: Uint8Array): Uint8Array {
  */
 export function levelStorage(location: string, options: LevelStorageOptions = {}): StorageAdapter {
   let db: Level<string, Uint8Array> | undefined
-  // `level` is an optional peer dependency: loaded here, so a missing one is named (MissingDependencyError).
-  const opened = loadOptional('redux-p2p-threads/level', ['level'], () => import('level')).then(async ({ Level }) => {
-    db = new Level<string, Uint8Array>(location, {
-      ...options,
-      keyEncoding: 'utf8',
-      valueEncoding: 'view'
-    })
-    await db.open()
-    return db
-  })
-  // The failure is rethrown by whichever method awaits `opened`; an adapter nobody uses must
-  // not crash the process with an unhandled rejection.
-  opened.catch(() => undefined)
   let closing: Promise<void> | undefined
+  let opening: Promise<Level<string, Uint8Array>> | undefined
+  /**
+   * Open the database, once; a failed open (another peer held the lock) is forgotten, so the next
+   * `acquire()` (a peer's retried start) opens again once the holder has gone.
+   */
+  function open(): Promise<Level<string, Uint8Array>> {
+    if (opening === undefined) {
+      // `level` is an optional peer dependency: loaded here, so a missing one is named (MissingDependencyError).
+      const attempt = loadOptional('redux-p2p-threads/level', ['level'], () => import('level')).then(async ({ Level }) => {
+        const handle = new Level<string, Uint8Array>(location, {
+          ...options,
+          keyEncoding: 'utf8',
+          valueEncoding: 'view'
+        })
+        db = handle
+        await handle.open()
+        return handle
+      })
+      opening = attempt
+      attempt.catch(() => {
+        if (opening === attempt && closing === undefined) opening = undefined
+      })
+    }
+    return opening
+  }
+  // Opened at once, as before: the failure is rethrown by whichever method awaits it; an
+  // adapter nobody uses must not crash the process with an unhandled rejection.
+  open().catch(() => undefined)
 
   async function* range(prefix: StorageKey, options: RangeOptions = {}): AsyncGenerator<StorageEntry> {
     const limit = normaliseLimit(options.limit)
     const { gte, lt } = encodeRange(prefix, options)
-    const db = await opened
+    const db = await open()
     // Level treats an empty-string bound as "no bound", so an empty interval must stop here.
     if (limit === 0 || (lt !== undefined && lt <= gte)) return
     const iterator = db.iterator({
@@ -94,7 +109,7 @@ export function levelStorage(location: string, options: LevelStorageOptions = {}
 
     async get(key: StorageKey): Promise<Uint8Array | undefined> {
       const encoded = encodeKey(key)
-      const db = await opened
+      const db = await open()
       const value: Uint8Array | undefined = await db.get(encoded)
       return value === undefined ? undefined : plain(value)
     },
@@ -105,7 +120,7 @@ export function levelStorage(location: string, options: LevelStorageOptions = {}
           ? { type: 'put' as const, key: encodeKey(op.key), value: op.value }
           : { type: 'del' as const, key: encodeKey(op.key) }
       )
-      const db = await opened
+      const db = await open()
       await db.batch(encoded)
     },
 
@@ -113,7 +128,7 @@ export function levelStorage(location: string, options: LevelStorageOptions = {}
 
     async acquire(): Promise<void> {
       try {
-        await opened
+        await open()
       } catch (e) {
         // LevelDB locks its directory: another process, or another handle in this one, has it.
         const code = (e as { cause?: { code?: unknown } }).cause?.code
@@ -124,8 +139,8 @@ export function levelStorage(location: string, options: LevelStorageOptions = {}
 
     close(): Promise<void> {
       // Close even when opening failed, so a half-open handle never lingers.
-      closing ??= opened.then(
-        (db) => db.close(),
+      closing ??= open().then(
+        (handle) => handle.close(),
         async () => db?.close()
       )
       return closing

@@ -185,6 +185,17 @@ export class ClosedError extends ThreadsError {
 }
 
 /**
+ * A part of the library loaded on demand could not be loaded: the engine when a peer starts, the
+ * sync service, invites, the CAR codec (see docs/PACKAGING.md, "The split"). In a browser, a
+ * bundle chunk failed to download (offline, or a deploy removed it); in Node's CommonJS build, a
+ * Node without `require(esm)` (before 20.19 / 22.12). The cause is attached; the next call tries
+ * again.
+ */
+export class LoadFailedError extends ThreadsError {
+  static override readonly NAME = 'LoadFailedError'
+}
+
+/**
  * An event its author may not make at its position in an access-controlled thread: every peer
  * ignores it (or, for a local command, it is refused before it is signed).
  */
@@ -209,7 +220,8 @@ const ERROR_CLASSES: ReadonlyArray<{ readonly NAME: string }> = [
   ThreadsError, InvalidThreadIdError, InvalidKeyError, MalformedRecordError, CidMismatchError, BadSignatureError,
   BrokenChainError, EquivocationError, DecryptionError, TooLargeError, NotFoundError, CorruptStoreError,
   MalformedMessageError, UnauthorizedError, NotWriterError, InvalidInviteError, UnsupportedFormatError,
-  ForkedLogError, ReducerError, StorageFailedError, SnapshotError, ThreadDeletedError, StorageLockedError, MisuseError, ClosedError, AccessDeniedError
+  ForkedLogError, ReducerError, StorageFailedError, SnapshotError, ThreadDeletedError, StorageLockedError, MisuseError, ClosedError, AccessDeniedError,
+  LoadFailedError, MissingDependencyError
 ]
 
 /**

@@ -1,4 +1,5 @@
 import type { CID } from 'multiformats/cid'
+import { loadPart } from './loadPart.js'
 import { encodeCommand, decodeCommand, type Command } from '../core/command.js'
 import { AccessDeniedError, CorruptStoreError, ForkedLogError, MalformedRecordError, MisuseError, NotWriterError, ReducerError, StorageFailedError, ThreadsError, TooLargeError } from '../core/errors.js'
 import type { ForkProof } from '../core/forkProof.js'
@@ -1122,7 +1123,7 @@ export class ThreadEngine<S> {
    */
   async importCar(input: Uint8Array | AsyncIterable<Uint8Array>): Promise<{ logs: number; stored: number; rejected: readonly ThreadsError[] }> {
     // The CAR codec loads on the first import or export, not with the engine.
-    const { parseThreadCar } = await import('../store/car.js')
+    const { parseThreadCar } = await loadPart('the CAR codec', () => import('../store/car.js'))
     const car = await parseThreadCar(input, this.thread.key.service)
     if (!car.threadId.equals(this.thread.id)) throw new MalformedRecordError(`the CAR holds thread ${car.threadId.toString()}, not this one`, { threadId: this.id })
     const total = car.manifest.logs.reduce((n, l) => n + l.seq, 0)

@@ -139,6 +139,9 @@ export function createPeer<ReducerPath extends string = 'threads'>(options: Peer
     }
   )
   const rt = runtime
+  let closing: Promise<void> | undefined
+  // The engine chunk starts downloading now, while the app renders, not at the first thunk.
+  rt.preload()
   // The lifecycle lives in the engine half (engineParts.ts), built once the peer has started.
   let lifecycle: ThreadLifecycle | undefined
   const threads = async (): Promise<ThreadLifecycle> => {
@@ -194,7 +197,7 @@ export function createPeer<ReducerPath extends string = 'threads'>(options: Peer
       return s.eventStore.logstore.threads().map((t) => t.id.toString())
     },
     thread: (threadId) => {
-      const b = registry.get(threadId)
+      const b = registry.closed ? undefined : registry.get(threadId)
       // A thread is bound only after start, so the engine half is loaded whenever b exists.
       const parts = rt.started?.parts
       return b === undefined || parts === undefined ? undefined : new parts.ThreadHandle(b, rt)
@@ -210,16 +213,22 @@ export function createPeer<ReducerPath extends string = 'threads'>(options: Peer
       await Promise.all(registry.all().map((b) => b.engine.flush()))
       feed.flush()
     },
-    async close() {
-      if (rt.closed) return
-      await Promise.all(registry.all().map((b) => b.engine.flush().catch(() => undefined)))
-      link.dispatch?.(peerSlice.actions.phase({ phase: 'closing' }))
-      for (const b of registry.all()) {
-        b.stop()
-        feed.forget(b.threadId)
-      }
-      await rt.close()
-      link.dispatch?.(peerSlice.actions.phase({ phase: 'closed' }))
+    close() {
+      // Every call resolves when the storage is closed, the second waiting for the first.
+      closing ??= (async () => {
+        // From here a thread command is refused at dispatch (ClosedError): the store must not
+        // take a command the closing log would not keep.
+        registry.close()
+        await Promise.all(registry.all().map((b) => b.engine.flush().catch(() => undefined)))
+        link.dispatch?.(peerSlice.actions.phase({ phase: 'closing' }))
+        for (const b of registry.all()) {
+          b.stop()
+          feed.forget(b.threadId)
+        }
+        await rt.close()
+        link.dispatch?.(peerSlice.actions.phase({ phase: 'closed' }))
+      })()
+      return closing
     }
   }
   return peer

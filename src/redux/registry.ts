@@ -1,5 +1,5 @@
 import type { UnknownAction } from '@reduxjs/toolkit'
-import { MisuseError, ThreadDeletedError } from '../core/errors.js'
+import { ClosedError, MisuseError, ThreadDeletedError } from '../core/errors.js'
 import type { ThreadEngine } from '../engine/threadEngine.js'
 import type { Role } from '../acl/invite.js'
 import type { StatusTracker } from '../rx/threadStatus.js'
@@ -28,6 +28,7 @@ export type Route = { readonly kind: 'command'; readonly binding: Binding } | { 
  * naming its thread in `meta.threadId`.
  */
 export class ThreadRegistry {
+  #closed = false
   readonly #threads = new Map<string, Binding>()
   /** Command type → the bindings whose slices have it. */
   readonly #byType = new Map<string, Binding[]>()
@@ -76,6 +77,15 @@ export class ThreadRegistry {
     }
   }
 
+  /** The peer is closing: every thread command is refused from now on (`ClosedError`). */
+  close(): void {
+    this.#closed = true
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
   /** Forget a thread (closed, left or deleted); commands for it are refused from now on. */
   unbind(threadId: string, deleted: boolean): Binding | undefined {
     const b = this.#threads.get(threadId)
@@ -102,6 +112,9 @@ export class ThreadRegistry {
    */
   route(action: UnknownAction): Route {
     const candidates = this.#byType.get(action.type)
+    if (this.#closed && (candidates !== undefined || threadCommandOf(action) !== undefined)) {
+      throw new ClosedError(`\`${action.type}\` is a thread command, and the peer is closed: it takes no commands`)
+    }
     const named = (action as { meta?: { threadId?: unknown } }).meta?.threadId
     const threadId = typeof named === 'string' ? named : undefined
     if (threadId !== undefined && this.#deleted.has(threadId)) throw new ThreadDeletedError('the thread was deleted on this peer: it takes no commands', { threadId })

@@ -1,5 +1,6 @@
 import type { LogKey } from '../core/keys.js'
 import { ClosedError } from '../core/errors.js'
+import { loadPart } from '../engine/loadPart.js'
 import type { CheckpointPolicy } from '../engine/checkpointPolicy.js'
 import type { NetworkAdapter, NetworkFactory } from '../net/networkAdapter.js'
 import type { SyncService } from '../net/syncService.js'
@@ -73,6 +74,8 @@ export class PeerRuntime {
   readonly #host: SyncHost
   readonly #hooks: RuntimeHooks
   #starting: Promise<Started> | undefined
+  #parts: Promise<EngineParts> | undefined
+  #closing: Promise<void> | undefined
   #started: Started | undefined
   #closed = false
 
@@ -91,19 +94,45 @@ export class PeerRuntime {
     return this.#closed
   }
 
-  /** Start once; later calls return the same promise. */
+  /**
+   * Begin loading the engine half now (createPeer calls it): the chunk downloads while the app
+   * renders, so the first thunk does not wait for it. A failure here is only remembered as "not
+   * loaded": `start()` loads again and reports it.
+   */
+  preload(): void {
+    this.#parts ??= this.#loadParts()
+    this.#parts.catch(() => undefined)
+  }
+
+  #loadParts(): Promise<EngineParts> {
+    const attempt = loadPart('the engine (redux-p2p-threads engineParts chunk)', () => import('./engineParts.js'))
+    // A failed load is forgotten, so the next start() fetches the chunk again.
+    attempt.catch(() => {
+      if (this.#parts === attempt) this.#parts = undefined
+    })
+    return attempt
+  }
+
+  /**
+   * Start once; later calls return the same promise while it runs or once it succeeded. A start
+   * that failed released what it took (network, storage) and is forgotten: the next call tries
+   * again (a chunk that failed to download, storage another tab held).
+   */
   start(): Promise<Started> {
     if (this.#closed) return Promise.reject(new ClosedError('the peer is closed'))
     if (this.#starting === undefined) {
       this.#hooks.starting()
-      this.#starting = this.#start().then(
+      const attempt = this.#start()
+      this.#starting = attempt
+      // Registered before any caller's reaction, so hooks run first. Nothing is reported once
+      // close() has begun (the phase goes closing → closed, not back to ready).
+      attempt.then(
         (s) => {
-          this.#hooks.started(s)
-          return s
+          if (!this.#closed) this.#hooks.started(s)
         },
         (e: unknown) => {
-          this.#hooks.failed(e)
-          throw e
+          if (this.#starting === attempt) this.#starting = undefined
+          if (!this.#closed) this.#hooks.failed(e)
         }
       )
     }
@@ -112,39 +141,65 @@ export class PeerRuntime {
 
   async #start(): Promise<Started> {
     const { options } = this
-    // Loaded now, not with the store module: see engineParts.ts. Storage and network modules
-    // load in parallel with it.
-    const parts = await import('./engineParts.js')
-    const storage = options.storage ?? parts.memoryStorage()
-    await storage.acquire?.()
-    const eventStore = await parts.EventStore.open(storage, options.now === undefined ? {} : { now: options.now })
-    let identity = options.identity
-    let identityIsNew = false
-    if (identity === undefined) {
-      const stored = await eventStore.logstore.identity(parts.generateLogKey)
-      identity = stored.key
-      identityIsNew = stored.created
+    // The engine chunk, the sync chunk (with a network) and the storage's own lock and modules
+    // load in parallel: none needs another.
+    const parts = (this.#parts ??= this.#loadParts())
+    const syncParts = options.network === undefined ? undefined : loadPart('the sync service (redux-p2p-threads syncParts chunk)', () => import('./syncParts.js'))
+    syncParts?.catch(() => undefined)
+    const storage = options.storage ?? (await parts).memoryStorage()
+    let network: NetworkAdapter | undefined
+    let eventStore: EventStore | undefined
+    let acquired = false
+    const acquiring = (async () => {
+      await storage.acquire?.()
+      acquired = true
+    })()
+    try {
+      const [loaded] = await Promise.all([parts, acquiring])
+      eventStore = await loaded.EventStore.open(storage, options.now === undefined ? {} : { now: options.now })
+      let identity = options.identity
+      let identityIsNew = false
+      if (identity === undefined) {
+        const stored = await eventStore.logstore.identity(loaded.generateLogKey)
+        identity = stored.key
+        identityIsNew = stored.created
+      }
+      network = options.network?.({ identity })
+      if (network !== undefined) await network.start()
+      const sp = await syncParts
+      const sync =
+        network === undefined || sp === undefined
+          ? undefined
+          : new sp.SyncService({
+              network,
+              host: this.#host,
+              addrBook: sp.logstoreAddressBook(eventStore.logstore),
+              ...(options.syncIntervalMs === undefined ? {} : { intervalMs: options.syncIntervalMs })
+            })
+      await sync?.start()
+      this.#started = { parts: loaded, eventStore, identity, identityIsNew, network, sync }
+      return this.#started
+    } catch (e) {
+      // Release what this attempt took, so a later one (or another peer) can take it: after the
+      // lock was settled either way (the engine chunk may fail while it is still being taken).
+      await acquiring.catch(() => undefined)
+      await network?.stop().catch(() => undefined)
+      if (eventStore !== undefined) await eventStore.close().catch(() => undefined)
+      else if (acquired) await storage.close().catch(() => undefined)
+      throw e
     }
-    const network = options.network?.({ identity })
-    if (network !== undefined) await network.start()
-    const syncParts = network === undefined ? undefined : await import('./syncParts.js')
-    const sync =
-      network === undefined || syncParts === undefined
-        ? undefined
-        : new syncParts.SyncService({
-            network,
-            host: this.#host,
-            addrBook: syncParts.logstoreAddressBook(eventStore.logstore),
-            ...(options.syncIntervalMs === undefined ? {} : { intervalMs: options.syncIntervalMs })
-          })
-    await sync?.start()
-    this.#started = { parts, eventStore, identity, identityIsNew, network, sync }
-    return this.#started
   }
 
-  /** Stop the sync service and the network, and close storage after the last write. */
-  async close(): Promise<void> {
-    if (this.#closed) return
+  /**
+   * Stop the sync service and the network, and close storage after the last write. Every call
+   * resolves when all of that is done (a second call waits for the first).
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true
     const started = await this.#starting?.catch(() => undefined)
     if (started === undefined) return

@@ -1,4 +1,5 @@
 import type { ThreadKey } from '../core/keys.js'
+import { loadPart } from '../engine/loadPart.js'
 import { recordBlocks, type LogHead, type RecordBlocks } from '../core/record.js'
 import type { ThreadsError } from '../core/errors.js'
 import type { IngestResult } from '../engine/engineTypes.js'
@@ -77,7 +78,7 @@ export class ThreadHandle {
   /** The thread as a CAR file, streamed (every log, every record's four blocks). */
   async *exportCar(): AsyncGenerator<Uint8Array> {
     // The CAR codec loads when a thread is first exported or imported, not with the peer.
-    const { exportThreadCar } = await import('../store/car.js')
+    const { exportThreadCar } = await loadPart('the CAR codec', () => import('../store/car.js'))
     yield* exportThreadCar(this.#b.engine.store, this.#b.engine.thread.id)
   }
 

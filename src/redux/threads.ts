@@ -1,4 +1,5 @@
 import type { Role } from '../acl/invite.js'
+import { loadPart } from '../engine/loadPart.js'
 import { ClosedError, MisuseError, NotFoundError, ThreadsError } from '../core/errors.js'
 import { nextMacrotask } from '../platform/scheduler.js'
 import { ACL_PREFIX, aclProjection, createAclThreadId, namedReaders, rolesIn, staleKeyHolders, type AclDocument, type AclScope, type AclState } from '../acl/aclProjection.js'
@@ -165,7 +166,7 @@ export class ThreadLifecycle {
    */
   async join(text: string, options: Partial<OpenOptions>): Promise<Binding> {
     const s = await this.#started()
-    const { openInvite, multiaddr } = await import('./inviteParts.js')
+    const { openInvite, multiaddr } = await loadPart('the invite codec', () => import('./inviteParts.js'))
     const invite = openInvite(text, s.identity)
     const slices = options.slices ?? []
     this.#registry.checkBindable(invite.threadId.toString(), slices)
@@ -192,7 +193,7 @@ export class ThreadLifecycle {
    */
   async invite(threadId: string, role: Role, to?: string): Promise<string> {
     const s = await this.#started()
-    const { createInvite, MAX_INVITE_ADDRS } = await import('./inviteParts.js')
+    const { createInvite, MAX_INVITE_ADDRS } = await loadPart('the invite codec', () => import('./inviteParts.js'))
     const b = this.#get(threadId)
     if (b.engine.thread.id.variant === Variant.AccessControlled) {
       if (to === undefined) throw new MisuseError('an access-controlled thread invites a named peer: pass `to` (its peer ID), so it can be added to the ACL', { threadId })
