@@ -25,7 +25,7 @@ service keys, so it reads none of them) and follows them again after a restart.
   -h, --help       this help
 
 Needs the optional peer dependencies level, libp2p, @libp2p/tcp, @libp2p/websockets,
-@chainsafe/libp2p-noise, @chainsafe/libp2p-yamux, @libp2p/identify and @libp2p/gossipsub.
+@libp2p/noise, @libp2p/yamux, @libp2p/identify and @libp2p/gossipsub.
 `
 
 /** The subcommands: each answers `--help` with its own usage. */

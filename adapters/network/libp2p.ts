@@ -469,8 +469,8 @@ export class Libp2pNetwork implements NetworkAdapter {
       Promise.all([
         import('libp2p'),
         import('@libp2p/websockets'),
-        import('@chainsafe/libp2p-noise'),
-        import('@chainsafe/libp2p-yamux'),
+        import('@libp2p/noise'),
+        import('@libp2p/yamux'),
         import('@libp2p/identify'),
         import('@libp2p/gossipsub'),
         // Transports passed in (`libp2p.transports`) replace ours: no TCP of our own needed then.
@@ -544,7 +544,7 @@ export class Libp2pNetwork implements NetworkAdapter {
 }
 
 /** What `redux-p2p-threads/libp2p` needs installed (optional peer dependencies); `@libp2p/tcp` and `ws` in Node only. */
-const LIBP2P_PACKAGES = ['libp2p', '@libp2p/websockets', '@chainsafe/libp2p-noise', '@chainsafe/libp2p-yamux', '@libp2p/identify', '@libp2p/gossipsub', '@libp2p/tcp']
+const LIBP2P_PACKAGES = ['libp2p', '@libp2p/websockets', '@libp2p/noise', '@libp2p/yamux', '@libp2p/identify', '@libp2p/gossipsub', '@libp2p/tcp']
 
 /**
  * `@libp2p/tcp`, in Node only. A computed specifier: bundlers targeting browsers neither follow

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { STARTED_CEILING_KIB, checkBrowserBundle, TARGET_KIB } from './weight.js'
+import { STARTED_CEILING_KIB, checkBrowserBundle, checkNetworkBundle, TARGET_KIB } from './weight.js'
 
 const run = promisify(execFile)
 const root = join(import.meta.dirname, '..', '..', '..')
@@ -274,7 +274,7 @@ describe('the CLI as installed', () => {
 const OPTIONAL: Record<string, readonly string[]> = {
   level: ['level'],
   localforage: ['localforage'],
-  libp2p: ['libp2p', '@libp2p/tcp', '@libp2p/websockets', '@chainsafe/libp2p-noise', '@chainsafe/libp2p-yamux', '@libp2p/identify', '@libp2p/gossipsub', 'ws']
+  libp2p: ['libp2p', '@libp2p/tcp', '@libp2p/websockets', '@libp2p/noise', '@libp2p/yamux', '@libp2p/identify', '@libp2p/gossipsub', 'ws']
 }
 
 describe('optional peer dependencies', () => {
@@ -377,5 +377,9 @@ describe('browser bundle weight (./weight.ts)', () => {
     const w = await checkBrowserBundle()
     // What loads on demand is a small part: the split does not hide weight in lazy chunks.
     expect(w.allKiB - w.startedKiB).toBeLessThan(40)
+  }, 120_000)
+
+  it('with the libp2p network: one copy of each package across the libp2p stack, no Node-only transport', async () => {
+    expect(await checkNetworkBundle()).toBeGreaterThan(0)
   }, 120_000)
 })

@@ -136,3 +136,43 @@ export async function checkBrowserBundle(): Promise<BundleWeight> {
   expect(inputs.filter((f) => /^node:|node_modules\/(level|classic-level|ws|@libp2p\/tcp|libp2p)\//.test(f))).toEqual([])
   return weight
 }
+
+const NETWORK_APP = `
+import { createPeer } from './dist/index.js'
+import { localforageStorage } from './dist/localforage.js'
+import { libp2pNetwork } from './dist/libp2p.js'
+export const peer = createPeer({ storage: localforageStorage({ name: 'app' }), network: libp2pNetwork() })
+`
+
+/**
+ * The same app with the libp2p network, for the browser: one copy of each package across the
+ * libp2p stack (the issue counted three of multiformats, six of protons-runtime and seven of
+ * uint8arraylist), and no Node-only transport. Returns the gzip KiB of all files.
+ */
+export async function checkNetworkBundle(): Promise<number> {
+  const result = await build({
+    stdin: { contents: NETWORK_APP, resolveDir: root, sourcefile: 'app.js', loader: 'js' },
+    bundle: true,
+    splitting: true,
+    outdir: join(root, '.weight-out'),
+    minify: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+    metafile: true,
+    logLevel: 'silent',
+    define: { 'process.env.NODE_ENV': '"production"' }
+  })
+  const inputs = Object.keys(result.metafile.inputs)
+  const versions = new Map<string, Set<string>>()
+  for (const file of inputs) {
+    const m = /^(.*node_modules\/((?:@[^/]+\/)?[^/]+))\//.exec(file)
+    if (m) versions.set(m[2] as string, (versions.get(m[2] as string) ?? new Set()).add(m[1] as string))
+  }
+  expect([...versions].filter(([, d]) => d.size > 1).map(([name, d]) => `${name}: ${[...d].join(', ')}`)).toEqual([])
+  expect(inputs.filter((f) => /^node:|node_modules\/(level|classic-level|@libp2p\/tcp)\//.test(f))).toEqual([])
+  const kib = result.outputFiles.reduce((n, f) => n + gzipSync(f.contents).length, 0) / 1024
+  console.log(`browser bundle with the libp2p network, gzip: all ${result.outputFiles.length} files ${kib.toFixed(1)} KiB; ${versions.size} packages, one copy each`)
+  return kib
+}
