@@ -50,8 +50,10 @@ interface Delivery {
  * ```ts
  * import { createMemoryHub } from 'redux-p2p-threads/memory-network'
  * const hub = createMemoryHub({ seed: 42, faults: { drop: 0.1, duplicate: 0.05 } })
- * const alice = await createPeer({ network: hub.network() })
- * hub.partition([alice.id], [bob.id]); … ; hub.heal()
+ * const alice = createPeer({ network: hub.network() })
+ * const bob = createPeer({ network: hub.network() })
+ * await Promise.all([alice.start(), bob.start()])     // peer IDs exist once started
+ * hub.partition([alice.id!], [bob.id!]); … ; hub.heal()
  * await hub.idle()   // every message in flight delivered
  * ```
  */
@@ -368,12 +370,12 @@ export class MemoryNetwork implements NetworkAdapter {
 }
 
 /**
- * A network factory on a fresh private hub, for one-process examples.
+ * A network factory on `hub` (the same as `hub.network()`), for one-process examples.
  *
  * @example
  * ```ts
  * const hub = createMemoryHub()
- * const peer = await createPeer({ network: memoryNetwork(hub) })
+ * const peer = createPeer({ network: memoryNetwork(hub) })
  * ```
  */
 export function memoryNetwork(hub: MemoryHub): NetworkFactory {
