@@ -224,7 +224,7 @@ describe('the packed package', () => {
     expect(meta.bin).toEqual({ 'redux-p2p-threads': './dist/cli.js' })
     for (const file of Object.values(pkg.exports).flatMap(targets)) expect(packed, file).toContain(file.replace(/^\.\//, ''))
     expect(packed).toContain('dist/cli.js')
-    expect(packed.filter((f) => !/^(dist\/|package\.json$|README\.md$|LICENSE$)/.test(f))).toEqual([])
+    expect(packed.filter((f) => !/^(dist\/|package\.json$|README\.md$|CHANGELOG\.md$|LICENSE$)/.test(f))).toEqual([])
     expect(packed.filter((f) => f.endsWith('.map') || f.endsWith('.tgz'))).toEqual([])
   })
 
