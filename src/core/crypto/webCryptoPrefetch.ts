@@ -119,7 +119,7 @@ function keyString(key: Uint8Array): string {
 const NOTHING: Prefetched = { plains: [], release: () => undefined }
 
 interface Slot {
-  readonly name: string
+  readonly key: Uint8Array
   readonly nonce: Uint8Array<ArrayBuffer>
   readonly sealed: Uint8Array<ArrayBuffer>
   readonly size: number
@@ -141,28 +141,29 @@ export async function prefetchDecrypts(jobs: readonly DecryptJob[], subtle: Subt
     // whatever happens to the caller's buffers later.
     let room = MAX_PREFETCHED - entries
     let roomBytes = MAX_PREFETCHED_BYTES - bytes
-    const raws = new Map<string, { raw: Uint8Array<ArrayBuffer>; uses: number; key?: CryptoKey }>()
+    // Each distinct key imported once (a batch's jobs share their thread key's bytes object);
+    // one used twice or more (a thread's) stays imported, found again by its bytes.
+    const raws = new Map<Uint8Array, { raw: Uint8Array<ArrayBuffer>; uses: number; key?: CryptoKey }>()
     const slots = jobs.map((j): Slot | undefined => {
       if (!(j.key instanceof Uint8Array) || j.key.length !== KEY || !(j.box instanceof Uint8Array) || j.box.length < NONCE + TAG) return undefined
       const size = 2 * j.box.length
       if (room <= 0 || roomBytes < size) return undefined
       room--
       roomBytes -= size
-      const name = keyString(j.key)
-      const raw = raws.get(name)
-      if (raw === undefined) raws.set(name, { raw: j.key.slice(), uses: 1 })
+      const raw = raws.get(j.key)
+      if (raw === undefined) raws.set(j.key, { raw: j.key.slice(), uses: 1 })
       else raw.uses++
       const box = j.box.slice()
-      return { name, nonce: box.subarray(0, NONCE), sealed: box.subarray(NONCE), size }
+      return { key: j.key, nonce: box.subarray(0, NONCE), sealed: box.subarray(NONCE), size }
     })
-    // Each distinct key imported once; those used twice or more (a thread's) stay imported.
     await Promise.all(
-      [...raws].map(([name, r]) => {
-        const known = kept.get(name)
+      [...raws.values()].map((r) => {
+        const name = r.uses > 1 ? keyString(r.raw) : undefined
+        const known = name === undefined ? undefined : kept.get(name)
         if (known !== undefined) return (r.key = known)
         return subtle.importKey('raw', r.raw, { name: 'AES-GCM' }, false, ['decrypt']).then((key) => {
           r.key = key
-          if (r.uses < 2) return
+          if (name === undefined) return
           if (kept.size >= MAX_KEPT_KEYS) kept.clear()
           kept.set(name, key)
         })
@@ -171,7 +172,7 @@ export async function prefetchDecrypts(jobs: readonly DecryptJob[], subtle: Subt
     const plains = await Promise.all(
       slots.map((slot) => {
         if (slot === undefined) return undefined
-        const r = raws.get(slot.name)
+        const r = raws.get(slot.key)
         if (r?.key === undefined) return undefined
         return subtle.decrypt({ name: 'AES-GCM', iv: slot.nonce, tagLength: 128 }, r.key, slot.sealed).then(
           (buffer) => keep(r.raw, slot, new Uint8Array(buffer), batch),
