@@ -1,7 +1,7 @@
 import { BadSignatureError, BrokenChainError, ThreadsError, TooLargeError } from '../core/errors.js'
 import { forkProofOf, signedStatementOf, type ForkProof } from '../core/forkProof.js'
 import { boxOf } from '../core/block.js'
-import { prefetchDecrypt, type DecryptJob } from '../core/crypto/index.js'
+import { prefetchActive, prefetchDecrypt, type DecryptJob } from '../core/crypto/index.js'
 import { linksHead, MAX_NODE_BYTES, signatureHolds, verifyRecord, type LogHead, type LogRecord, type RecordBlocks } from '../core/record.js'
 import { sameId } from '../core/recordId.js'
 import type { ThreadId } from '../core/threadId.js'
@@ -60,7 +60,7 @@ export class RecordIntake {
     const duplicate = (seen: (typeof seens)[number]): boolean =>
       seen.duplicate && seen.logId === logId && (seen.seq ?? 0) <= (this.#store.logstore.head(this.#id, logId)?.seq ?? 0)
     // In a browser, WebCrypto opens the record blocks ahead, all at once (webCryptoPrefetch.ts).
-    const prefetched = await prefetchDecrypt(recordBoxes(at.serviceKey, blocks.filter((_, i) => !duplicate(seens[i] as (typeof seens)[number]))))
+    const prefetched = prefetchActive() ? await prefetchDecrypt(recordBoxes(at.serviceKey, blocks.filter((_, i) => !duplicate(seens[i] as (typeof seens)[number])))) : undefined
     try {
       for (let i = 0; i < blocks.length; i++) {
         const b = blocks[i] as RecordBlocks
@@ -78,7 +78,7 @@ export class RecordIntake {
         else fresh.set(r.seq, r)
       }
     } finally {
-      prefetched.release()
+      prefetched?.release()
     }
     const frozen = (): number => this.#forks.seqOf(logId) ?? Number.POSITIVE_INFINITY
     const head = (): LogHead | undefined => this.#store.logstore.head(this.#id, logId)

@@ -3,6 +3,7 @@ import { encodeCommand, decodeCommand, type Command } from '../core/command.js'
 import { AccessDeniedError, CorruptStoreError, ForkedLogError, MalformedRecordError, MisuseError, NotWriterError, ReducerError, StorageFailedError, ThreadsError, TooLargeError } from '../core/errors.js'
 import type { ForkProof } from '../core/forkProof.js'
 import { openSealed, publicKeyFromLogId, type LogKey } from '../core/keys.js'
+import { prefetchActive } from '../core/crypto/index.js'
 import { createRecord, signatureHolds, type LogHead, type LogRecord, type RecordBlocks } from '../core/record.js'
 import type { ThreadInfo } from '../store/logstore/logstore.js'
 import type { EventStore } from '../store/eventStore.js'
@@ -888,7 +889,7 @@ export class ThreadEngine<S> {
       }
     }
     // What is folded below: in a browser, WebCrypto opens it ahead, all at once (webCryptoPrefetch.ts).
-    const sealed = this.thread.key.read === undefined || this.#awaiting.has(logId) ? [] : verified.map(sealedOf)
+    const sealed = !prefetchActive() || this.thread.key.read === undefined || this.#awaiting.has(logId) ? [] : verified.map(sealedOf)
     const releasePrefetch = sealed.length === 0 ? undefined : await prefetchOpen(this.#keyFor, sealed)
     let durable: Promise<void>
     let opening: ReturnType<typeof openRecords>

@@ -1,3 +1,4 @@
+import { subtleCrypto } from '../../platform/env.js'
 import type { CryptoProvider } from './cryptoProvider.js'
 import { createNodeCrypto, type NodeCryptoModule } from './nodeCrypto.js'
 import { nobleCrypto } from './nobleCrypto.js'
@@ -42,11 +43,16 @@ export function setCrypto(provider: CryptoProvider): void {
 
 const NO_PREFETCH: Prefetched = { plains: [], release: () => undefined }
 
+/** True when {@link prefetchDecrypt} does anything: the provider is the pure-JS one and WebCrypto exists. */
+export function prefetchActive(): boolean {
+  return getCrypto() === nobleCrypto && subtleCrypto() !== undefined
+}
+
 /**
- * Open these boxes ahead through WebCrypto when the provider is the pure-JS one (browsers), so
- * its synchronous `aesGcmDecrypt` finds them done (webCryptoPrefetch.ts); with any other provider,
+ * Open these boxes ahead through WebCrypto when {@link prefetchActive} (browsers), so the
+ * provider's synchronous `aesGcmDecrypt` finds them done (webCryptoPrefetch.ts); otherwise
  * nothing. Never rejects; `release()` after the batch.
  */
 export function prefetchDecrypt(jobs: readonly DecryptJob[]): Promise<Prefetched> {
-  return getCrypto() === nobleCrypto ? prefetchDecrypts(jobs) : Promise.resolve(NO_PREFETCH)
+  return prefetchActive() ? prefetchDecrypts(jobs) : Promise.resolve(NO_PREFETCH)
 }

@@ -6,7 +6,7 @@
  */
 import { gcm } from '@noble/ciphers/aes.js'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { getCrypto, nobleCrypto, prefetchDecrypt, setCrypto, type CryptoProvider } from '../../../src/core/crypto/index.js'
+import { getCrypto, nobleCrypto, prefetchActive, prefetchDecrypt, setCrypto, type CryptoProvider } from '../../../src/core/crypto/index.js'
 import { createNodeCrypto } from '../../../src/core/crypto/nodeCrypto.js'
 import {
   MAX_PER_BUCKET,
@@ -211,6 +211,7 @@ describe('WebCrypto prefetch', () => {
     vi.stubGlobal('crypto', undefined)
     try {
       await check(() => prefetchDecrypts(jobs))
+      expect(prefetchActive()).toBe(false)
       await check(() => prefetchDecrypt(jobs))
     } finally {
       vi.unstubAllGlobals()
@@ -230,9 +231,11 @@ describe('WebCrypto prefetch', () => {
   it('runs only for the pure-JS provider', async () => {
     const jobs = [{ key, box: encrypt(key, text('n')) }]
     setCrypto(nodeCrypto)
+    expect(prefetchActive()).toBe(false)
     expect((await prefetchDecrypt(jobs)).plains).toEqual([])
     expect(prefetchedCount()).toBe(0)
     setCrypto(nobleCrypto)
+    expect(prefetchActive()).toBe(true)
     const done = await prefetchDecrypt(jobs)
     expect(done.plains).toEqual([text('n')])
     done.release()
