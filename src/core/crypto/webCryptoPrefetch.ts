@@ -8,7 +8,11 @@
  * each distinct raw key imported once, a thread's keys kept as `CryptoKey`s), and the plaintexts
  * wait in a memo that `nobleCrypto.aesGcmDecrypt` consults ({@link takePrefetched}) before
  * running noble. Nothing else changes: the synchronous path runs as before and finds its result
- * ready, and every miss runs noble.
+ * ready, and every miss runs noble. Used by the engine's ingest, in rounds as the layers need
+ * them: the record blocks (service key) before `RecordIntake.take` verifies them, then the
+ * headers (read key), then the bodies (content key, from the header) before `openRecords`.
+ * SHA-256 is not prefetched: `crypto.subtle.digest` costs the main thread about what noble's
+ * hash of a 200-byte block does (measured), so it gained nothing.
  *
  * Exactly correct: an entry holds copies of its key, nonce and sealed bytes and answers only a
  * lookup with the same bytes of all three (compared in full: a nonce or tag can be replayed by
@@ -116,6 +120,8 @@ function keyString(key: Uint8Array): string {
   return String.fromCharCode.apply(null, key as unknown as number[])
 }
 
+const AES_GCM = { name: 'AES-GCM' }
+const DECRYPT: KeyUsage[] = ['decrypt']
 const NOTHING: Prefetched = { plains: [], release: () => undefined }
 
 interface Slot {
@@ -161,7 +167,7 @@ export async function prefetchDecrypts(jobs: readonly DecryptJob[], subtle: Subt
         const name = r.uses > 1 ? keyString(r.raw) : undefined
         const known = name === undefined ? undefined : kept.get(name)
         if (known !== undefined) return (r.key = known)
-        return subtle.importKey('raw', r.raw, { name: 'AES-GCM' }, false, ['decrypt']).then((key) => {
+        return subtle.importKey('raw', r.raw, AES_GCM, false, DECRYPT).then((key) => {
           r.key = key
           if (name === undefined) return
           if (kept.size >= MAX_KEPT_KEYS) kept.clear()
