@@ -1,6 +1,8 @@
 import { BadSignatureError, BrokenChainError, ThreadsError, TooLargeError } from '../core/errors.js'
 import { forkProofOf, signedStatementOf, type ForkProof } from '../core/forkProof.js'
-import { linksHead, signatureHolds, verifyRecord, type LogHead, type LogRecord, type RecordBlocks } from '../core/record.js'
+import { boxOf } from '../core/block.js'
+import { prefetchActive, prefetchDecrypt, type DecryptJob } from '../core/crypto/index.js'
+import { linksHead, MAX_NODE_BYTES, signatureHolds, verifyRecord, type LogHead, type LogRecord, type RecordBlocks } from '../core/record.js'
 import { sameId } from '../core/recordId.js'
 import type { ThreadId } from '../core/threadId.js'
 import type { EventStore } from '../store/eventStore.js'
@@ -51,22 +53,32 @@ export class RecordIntake {
     const at = { thread: this.#id, logId, serviceKey: this.#thread.key.service }
     // Shape and CIDs first, signatures later: one per contiguous run.
     const fresh = new Map<number, LogRecord>()
-    for (const b of blocks) {
-      // The same four blocks as a record stored lately (a duplicate push, gossip or pull): two
-      // hashes, no decryption.
-      const seen = this.#seen.check(b)
-      // Still stored? A repair may have lowered the head below it since.
-      if (seen.duplicate && seen.logId === logId && (seen.seq ?? 0) <= (this.#store.logstore.head(this.#id, logId)?.seq ?? 0)) continue
-      let r: LogRecord
-      try {
-        r = verifyRecord(at, b, { skipSignature: true, ...(seen.recordDigest === undefined ? {} : { recordDigest: seen.recordDigest }) })
-      } catch (e) {
-        sink.reject(asThreadsError(e))
-        continue
+    // The same four blocks as a record stored lately (a duplicate push, gossip or pull): two
+    // hashes, no decryption.
+    const seens = blocks.map((b) => this.#seen.check(b))
+    // Still stored? A repair may have lowered the head below it since.
+    const duplicate = (seen: (typeof seens)[number]): boolean =>
+      seen.duplicate && seen.logId === logId && (seen.seq ?? 0) <= (this.#store.logstore.head(this.#id, logId)?.seq ?? 0)
+    // In a browser, WebCrypto opens the record blocks ahead, all at once (webCryptoPrefetch.ts).
+    const prefetched = prefetchActive() ? await prefetchDecrypt(recordBoxes(at.serviceKey, blocks.filter((_, i) => !duplicate(seens[i] as (typeof seens)[number])))) : undefined
+    try {
+      for (let i = 0; i < blocks.length; i++) {
+        const b = blocks[i] as RecordBlocks
+        const seen = seens[i] as (typeof seens)[number]
+        if (duplicate(seen)) continue
+        let r: LogRecord
+        try {
+          r = verifyRecord(at, b, { skipSignature: true, ...(seen.recordDigest === undefined ? {} : { recordDigest: seen.recordDigest }) })
+        } catch (e) {
+          sink.reject(asThreadsError(e))
+          continue
+        }
+        const other = fresh.get(r.seq)
+        if (other !== undefined && !sameId(other.id, r.id)) await this.#conflict(logId, other, r, sink)
+        else fresh.set(r.seq, r)
       }
-      const other = fresh.get(r.seq)
-      if (other !== undefined && !sameId(other.id, r.id)) await this.#conflict(logId, other, r, sink)
-      else fresh.set(r.seq, r)
+    } finally {
+      prefetched?.release()
     }
     const frozen = (): number => this.#forks.seqOf(logId) ?? Number.POSITIVE_INFINITY
     const head = (): LogHead | undefined => this.#store.logstore.head(this.#id, logId)
@@ -168,6 +180,21 @@ export class RecordIntake {
     const statement = signedStatementOf(r)
     await sink.fork(next ? { logId, a: signedStatementOf(kept), b: statement } : forkProofOf(logId, signedStatementOf(kept), statement))
   }
+}
+
+/** The boxes of the record blocks that look like one (the rest fail verification as before). */
+function recordBoxes(serviceKey: Uint8Array, blocks: readonly RecordBlocks[]): DecryptJob[] {
+  const jobs: DecryptJob[] = []
+  for (const b of blocks) {
+    const bytes = (b as Partial<RecordBlocks> | null | undefined)?.record
+    if (!(bytes instanceof Uint8Array) || bytes.length > MAX_NODE_BYTES) continue
+    try {
+      jobs.push({ key: serviceKey, box: boxOf(bytes, {}) })
+    } catch {
+      // Malformed: verifyRecord names it.
+    }
+  }
+  return jobs
 }
 
 function asThreadsError(e: unknown): ThreadsError {

@@ -3,6 +3,9 @@ import { ThreadsError, type ErrorContext } from '../core/errors.js'
 import { boxOf, type Block } from '../core/block.js'
 import { openEventBoxes, type EventHeader } from '../core/record.js'
 import type { CID } from 'multiformats/cid'
+import * as dagCbor from '@ipld/dag-cbor'
+import { prefetchDecrypt, type DecryptJob } from '../core/crypto/index.js'
+import { KEY_BYTES } from '../core/keys.js'
 import { effectiveClock, type EventMeta, type ThreadEvent } from './threadEvent.js'
 import type { Opened } from './transactions.js'
 
@@ -75,4 +78,36 @@ export function openRecords(
     opened.push({ seq: r.seq, id: r.id, clock, event: makeEvent(command, meta), txn: header.txn, bytes })
   }
   return { opened, clock }
+}
+
+/**
+ * In a browser, have WebCrypto open the headers and then the bodies of `records` ahead of
+ * {@link openRecords} (webCryptoPrefetch.ts: its synchronous decryptions then find them done).
+ * Two rounds: a body's key is in its header. Never rejects; call the returned release after
+ * {@link openRecords}, in a `finally`.
+ */
+export async function prefetchOpen(keyFor: (epoch: number) => Uint8Array | undefined, records: readonly Sealed[]): Promise<() => void> {
+  const headerJobs: DecryptJob[] = []
+  for (const r of records) {
+    const key = keyFor(r.epoch)
+    // openRecords stops at the first record whose key this peer lacks.
+    if (key === undefined) break
+    headerJobs.push({ key, box: r.headerBox })
+  }
+  const headers = await prefetchDecrypt(headerJobs)
+  const bodyJobs: DecryptJob[] = []
+  headers.plains.forEach((plain, i) => {
+    if (plain === undefined) return
+    try {
+      const key = (dagCbor.decode(plain) as { key?: unknown } | null)?.key
+      if (key instanceof Uint8Array && key.length === KEY_BYTES) bodyJobs.push({ key, box: (records[i] as Sealed).bodyBox })
+    } catch {
+      // Malformed: openRecords names it.
+    }
+  })
+  const bodies = await prefetchDecrypt(bodyJobs)
+  return () => {
+    headers.release()
+    bodies.release()
+  }
 }

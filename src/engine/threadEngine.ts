@@ -4,6 +4,7 @@ import { encodeCommand, decodeCommand, type Command } from '../core/command.js'
 import { AccessDeniedError, CorruptStoreError, ForkedLogError, MalformedRecordError, MisuseError, NotWriterError, ReducerError, StorageFailedError, ThreadsError, TooLargeError } from '../core/errors.js'
 import type { ForkProof } from '../core/forkProof.js'
 import { openSealed, publicKeyFromLogId, type LogKey } from '../core/keys.js'
+import { prefetchActive } from '../core/crypto/index.js'
 import { createRecord, signatureHolds, type LogHead, type LogRecord, type RecordBlocks } from '../core/record.js'
 import type { ThreadInfo } from '../store/logstore/logstore.js'
 import type { EventStore } from '../store/eventStore.js'
@@ -14,7 +15,7 @@ import { HeldRecords, type Gap } from './heldRecords.js'
 import { adoptOrphans } from './integrity.js'
 import { RecordIntake } from './intake.js'
 import { readThread } from './load.js'
-import { makeEvent, openRecords, sealedOf, type Sealed } from './openEvents.js'
+import { makeEvent, openRecords, prefetchOpen, sealedOf, type Sealed } from './openEvents.js'
 import { SeenRecords } from './seenRecords.js'
 import { Snapshotter, type SnapshotContent } from './snapshotter.js'
 import { compareOrder, effectiveClock, type ThreadEvent } from './threadEvent.js'
@@ -887,18 +888,28 @@ export class ThreadEngine<S> {
         return nothing()
       }
     }
-    const durable = this.#append(verified)
-    const newest = verified[verified.length - 1] as LogRecord
-    if (logId === this.logKey?.id) this.#recovered(newest)
-    const readKey = this.thread.key.read
-    if (readKey === undefined) {
-      // A follower stores and serves; it folds nothing.
-      this.#folded.set(logId, { id: newest.id, seq: newest.seq, clock: -1 })
-      return { ...nothing(), stored: verified.length, durable }
+    // What is folded below: in a browser, WebCrypto opens it ahead, all at once (webCryptoPrefetch.ts).
+    const sealed = !prefetchActive() || this.thread.key.read === undefined || this.#awaiting.has(logId) ? [] : verified.map(sealedOf)
+    const releasePrefetch = sealed.length === 0 ? undefined : await prefetchOpen(this.#keyFor, sealed)
+    let durable: Promise<void>
+    let opening: ReturnType<typeof openRecords>
+    try {
+      durable = this.#append(verified)
+      const newest = verified[verified.length - 1] as LogRecord
+      if (logId === this.logKey?.id) this.#recovered(newest)
+      const readKey = this.thread.key.read
+      if (readKey === undefined) {
+        // A follower stores and serves; it folds nothing.
+        this.#folded.set(logId, { id: newest.id, seq: newest.seq, clock: -1 })
+        return { ...nothing(), stored: verified.length, durable }
+      }
+      // A log waiting for a rotated read key takes nothing more until the key comes.
+      if (this.#awaiting.has(logId)) return { ...nothing(), stored: verified.length, durable }
+      opening = openRecords(this.#keyFor, this.id, sealed.length > 0 ? sealed : verified.map(sealedOf), this.#logClocks.get(logId) ?? -1, logId === this.logKey?.id, reject)
+    } finally {
+      releasePrefetch?.()
     }
-    // A log waiting for a rotated read key takes nothing more until the key comes.
-    if (this.#awaiting.has(logId)) return { ...nothing(), stored: verified.length, durable }
-    const { opened, clock, blockedAt } = openRecords(this.#keyFor, this.id, verified.map(sealedOf), this.#logClocks.get(logId) ?? -1, logId === this.logKey?.id, reject)
+    const { opened, clock, blockedAt } = opening
     if (blockedAt !== undefined) this.#awaiting.set(logId, blockedAt)
     this.#logClocks.set(logId, clock)
     const { apply, settled } = this.#gate.pass(logId, opened)

@@ -23,3 +23,8 @@ export function isNode(): boolean {
   const proc = (globalThis as { process?: { versions?: { node?: unknown } } }).process
   return typeof proc?.versions?.node === 'string'
 }
+
+/** WebCrypto's `crypto.subtle` where the platform has it (browsers, workers, Node >= 19), else `undefined`. */
+export function subtleCrypto(): SubtleCrypto | undefined {
+  return (globalThis as { crypto?: { subtle?: SubtleCrypto } }).crypto?.subtle
+}

@@ -5,6 +5,7 @@ import { hmac } from '@noble/hashes/hmac.js'
 import { sha256, sha512 } from '@noble/hashes/sha2.js'
 import { concatBytes, randomBytes } from '@noble/hashes/utils.js'
 import type { CryptoProvider } from './cryptoProvider.js'
+import { prefetchedCount, takePrefetched } from './webCryptoPrefetch.js'
 
 /**
  * Pure-JS crypto from the audited noble libraries: the browser implementation, and the
@@ -48,6 +49,11 @@ export const nobleCrypto: CryptoProvider = {
   },
   aesGcmEncrypt: (key, nonce, plaintext) => gcm(key, nonce).encrypt(plaintext),
   aesGcmDecrypt(key, nonce, sealed) {
+    // A box the engine had WebCrypto open ahead of this call (webCryptoPrefetch.ts): same bytes, same answer.
+    if (prefetchedCount() > 0) {
+      const hit = takePrefetched(key, nonce, sealed)
+      if (hit !== undefined) return hit
+    }
     try {
       return gcm(key, nonce).decrypt(sealed)
     } catch {
