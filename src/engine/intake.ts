@@ -3,6 +3,7 @@ import { forkProofOf, signedStatementOf, type ForkProof } from '../core/forkProo
 import { linksHead, signatureHolds, verifyRecord, type LogHead, type LogRecord, type RecordBlocks } from '../core/record.js'
 import { sameId } from '../core/recordId.js'
 import type { ThreadId } from '../core/threadId.js'
+import { serviceKeyring } from '../core/serviceKey.js'
 import type { EventStore } from '../store/eventStore.js'
 import type { ThreadInfo } from '../store/logstore/logstore.js'
 import type { Forks } from './forks.js'
@@ -48,7 +49,7 @@ export class RecordIntake {
 
   /** Verify and order what arrived; returns the run to store and apply (signatures checked). */
   async take(logId: string, blocks: readonly RecordBlocks[], now: number, sink: IntakeSink): Promise<LogRecord[]> {
-    const at = { thread: this.#id, logId, serviceKey: this.#thread.key.service }
+    const at = { thread: this.#id, logId, serviceKey: serviceKeyring(this.#thread.key.service, this.#thread.serviceKeys) }
     // Shape and CIDs first, signatures later: one per contiguous run.
     const fresh = new Map<number, LogRecord>()
     for (const b of blocks) {

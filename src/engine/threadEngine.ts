@@ -3,6 +3,7 @@ import { encodeCommand, decodeCommand, type Command } from '../core/command.js'
 import { AccessDeniedError, CorruptStoreError, ForkedLogError, MalformedRecordError, MisuseError, NotWriterError, ReducerError, StorageFailedError, ThreadsError, TooLargeError } from '../core/errors.js'
 import type { ForkProof } from '../core/forkProof.js'
 import { openSealed, publicKeyFromLogId, type LogKey } from '../core/keys.js'
+import { serviceKeyring } from '../core/serviceKey.js'
 import { createRecord, signatureHolds, type LogHead, type LogRecord, type RecordBlocks } from '../core/record.js'
 import type { ThreadInfo } from '../store/logstore/logstore.js'
 import type { EventStore } from '../store/eventStore.js'
@@ -1122,7 +1123,7 @@ export class ThreadEngine<S> {
    * @throws {@link MalformedRecordError} for a file that is not a CAR of this thread, or lacks a block.
    */
   async importCar(input: Uint8Array | AsyncIterable<Uint8Array>): Promise<{ logs: number; stored: number; rejected: readonly ThreadsError[] }> {
-    const car = await parseThreadCar(input, this.thread.key.service)
+    const car = await parseThreadCar(input, serviceKeyring(this.thread.key.service, this.thread.serviceKeys))
     if (!car.threadId.equals(this.thread.id)) throw new MalformedRecordError(`the CAR holds thread ${car.threadId.toString()}, not this one`, { threadId: this.id })
     const total = car.manifest.logs.reduce((n, l) => n + l.seq, 0)
     let done = 0
