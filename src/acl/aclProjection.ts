@@ -33,6 +33,8 @@ export interface Rotation {
 export interface AclState {
   /** The thread's creator, once its `init` event is folded; nothing is admitted before. */
   readonly owner: string | null
+  /** The salt of the owner's `init` (the thread ID commits to the owner with it); a service rotation carries it. */
+  readonly salt?: Uint8Array
   /** The thread-level ACL: who may follow, read, write and delete. */
   readonly thread: AclDocument
   /** The ACL's own document ACL (Example 14): `write` here may change any ACL of the thread. */
@@ -277,7 +279,7 @@ function foldAcl(s: AclState, event: ThreadEvent): AclState {
   const author = event.meta.author
   if (kind === 'init') {
     const owner: AclDocument = { default: ['no-access'], peers: { [author]: ['write', 'delete'] } }
-    return { ...s, owner: author, thread: owner, admin: { default: ['no-access'], peers: { [author]: ['write'] } }, keyHolders: { [author]: true }, serviceHolders: { [author]: true } }
+    return { ...s, owner: author, salt: p.salt as Uint8Array, thread: owner, admin: { default: ['no-access'], peers: { [author]: ['write'] } }, keyHolders: { [author]: true }, serviceHolders: { [author]: true } }
   }
   if (kind === 'delete') {
     const target: DeletedEvent = { logId: p.log as string, seq: p.seq as number }
@@ -402,6 +404,7 @@ export function aclProjection(): SystemProjection<AclState> {
     // (a revoked member, a leaked device). Records travel over sessions, each checked against
     // the ACL when it is served.
     gossips: () => false,
+    knowsMembers: (s) => s.owner !== null,
     // Before the owner's init is folded there is nothing to protect, and a joiner must let its
     // inviter in to get the ACL at all. A follower never folds it (it cannot read events): it
     // serves holders of the service key, as the issue allows ("the ACL, or a proven key").

@@ -2,8 +2,8 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { MAX_INVITE_ADDRS, createInvite, openInvite, type Role } from '../acl/invite.js'
 import { ClosedError, MisuseError, NotFoundError, ThreadsError } from '../core/errors.js'
 import { nextMacrotask } from '../platform/scheduler.js'
-import { ACL_PREFIX, aclProjection, createAclThreadId, namedReaders, rolesIn, staleKeyHolders, type AclDocument, type AclScope, type AclState } from '../acl/aclProjection.js'
-import { createRotation } from '../acl/rotation.js'
+import { ACL_PREFIX, aclProjection, createAclThreadId, rolesIn, type AclDocument, type AclScope, type AclState } from '../acl/aclProjection.js'
+import { needsRotation, planRotation } from '../acl/rotation.js'
 import { grants, type AclRole } from '../acl/roles.js'
 import { createThreadKey, type ThreadKey } from '../core/keys.js'
 import { ThreadId, Variant } from '../core/threadId.js'
@@ -131,11 +131,14 @@ export class ThreadLifecycle {
   async #rotateIfNeeded(b: Binding): Promise<void> {
     const s = this.#runtime.started
     const acl = b.engine.system
-    if (s === undefined || !isAclState(acl) || acl.owner !== s.identity.id || staleKeyHolders(acl).length === 0) return
-    const epoch = (acl.rotations.read.at(-1)?.epoch ?? 0) + 1
-    const { key, rotate } = createRotation(namedReaders(acl), epoch)
-    const { durable } = b.engine.command({ type: `${ACL_PREFIX}rotate`, payload: { rotate: { read: rotate } } })
-    await s.eventStore.logstore.addReadKey(b.threadId, epoch, key)
+    if (s === undefined || !isAclState(acl) || acl.owner !== s.identity.id || !needsRotation(acl)) return
+    // The read key, the service key (a member lost follow), or both, in one event; the service
+    // rotation rides in the event node, sealed under the current service key (followers open it).
+    const plan = planRotation(acl, b.engine.serviceKeys().newest().key)
+    if (plan === undefined) return
+    const { durable } = b.engine.command({ type: `${ACL_PREFIX}rotate`, payload: plan.payload }, undefined, plan.service === undefined ? {} : { service: plan.service.box })
+    if (plan.read !== undefined) await s.eventStore.logstore.addReadKey(b.threadId, plan.read.epoch, plan.read.key)
+    if (plan.service !== undefined) await b.engine.addServiceKey(plan.service.epoch, plan.service.key)
     await durable
   }
 
@@ -179,6 +182,8 @@ export class ThreadLifecycle {
     const info = await s.eventStore.logstore.addThread(invite.threadId, invite.key)
     // Read keys of later epochs (the thread's read key was rotated before this peer joined).
     for (const [epoch, key] of invite.epochs) await s.eventStore.logstore.addReadKey(invite.threadId, epoch, key)
+    // Service keys of later epochs (a member lost follow before this peer joined).
+    for (const [epoch, key] of invite.services) await s.eventStore.logstore.addServiceKey(invite.threadId, epoch, key)
     for (const { peerId, addr } of learnt) await s.eventStore.logstore.addrs.addAddrs(info.n, peerId, [addr], INVITE_ADDR_TTL)
     const b = await this.#bind(s, invite.threadId, { slices, ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }) }, invite.role, !s.identityIsNew)
     await s.sync?.syncNow()
@@ -206,6 +211,7 @@ export class ThreadLifecycle {
       from: s.identity.id,
       // Rotated read keys: a reader added after a rotation reads what was written since.
       epochs: [...(s.eventStore.logstore.thread(threadId)?.readKeys ?? new Map<number, Uint8Array>())].sort((a, b) => a[0] - b[0]),
+      services: [...(s.eventStore.logstore.thread(threadId)?.serviceKeys ?? new Map<number, Uint8Array>())].sort((a, b) => a[0] - b[0]),
       ...(to === undefined ? {} : { to })
     })
   }
@@ -297,7 +303,7 @@ export class ThreadLifecycle {
       offs.push(
         engine.events.on('applied', () => {
           const acl = engine.system
-          if (scheduled || !isAclState(acl) || acl.owner !== s.identity.id || staleKeyHolders(acl).length === 0) return
+          if (scheduled || !isAclState(acl) || acl.owner !== s.identity.id || !needsRotation(acl)) return
           scheduled = true
           nextMacrotask(() => {
             scheduled = false
