@@ -67,9 +67,11 @@ export async function absorbServiceRotations(input: {
  * key it holds, because it serves only the peers the ACL entitles, so a remaining member that
  * has not yet received a rotation catches up from it; a peer that cannot read the ACL (a
  * follower) accepts only its newest key, so a revoked follower, holding only older keys, is
- * refused.
+ * refused. `known` is every key held: a proof under a retired one is recognised, and refused
+ * by name (`UnauthorizedError` on the sync service's events), not counted as noise.
  */
-export function authKeysOf(keys: ServiceKeyring, knowsMembers: boolean): { send: Uint8Array; accept: readonly Uint8Array[] } {
+export function authKeysOf(keys: ServiceKeyring, knowsMembers: boolean): { send: Uint8Array; accept: readonly Uint8Array[]; known: readonly Uint8Array[] } {
   const send = keys.newest().key
-  return { send, accept: knowsMembers ? keys.all().map((k) => k.key) : [send] }
+  const known = keys.all().map((k) => k.key)
+  return { send, accept: knowsMembers ? known : [send], known }
 }

@@ -1174,7 +1174,7 @@ export class ThreadEngine<S> {
    * The service keys of the handshake: the newest to prove, and those accepted from a peer (see
    * {@link authKeysOf}: all of them where this peer folds the ACL, else only the newest).
    */
-  authKeys(): { send: Uint8Array; accept: readonly Uint8Array[] } {
+  authKeys(): { send: Uint8Array; accept: readonly Uint8Array[]; known: readonly Uint8Array[] } {
     const system = this.#system
     const knows = this.thread.key.read !== undefined && system?.knowsMembers?.(this.#timeline.state.system) === true
     return authKeysOf(this.serviceKeys(), knows)

@@ -18,7 +18,7 @@
  *
  * @packageDocumentation
  */
-import { RateLimitedError, type ThreadsError } from '../core/errors.js'
+import { RateLimitedError, UnauthorizedError, type ThreadsError } from '../core/errors.js'
 import { authTag, tagKey } from './auth.js'
 import type { SyncMessage } from './protocol/messages.js'
 import type { PeerSession } from './session.js'
@@ -38,6 +38,8 @@ export interface HandshakeHost {
   provedAgain(session: PeerSession, target: SyncTarget): void
   /** The peer went past a budget: hang it up. */
   overBudget(session: PeerSession, error: ThreadsError): void
+  /** The peer proved a service key this peer no longer accepts (a revoked follower): refused, reported here. */
+  refused?(session: PeerSession, error: ThreadsError): void
 }
 
 /**
@@ -100,7 +102,9 @@ export class Handshake {
     const keys = keysOf(target)
     // A key this peer no longer accepts (an older one, after a rotation this follower took):
     // silence, as for a peer the ACL does not entitle.
-    if (key !== undefined && !keys.accept.some((k) => sameBytes(k, key))) return
+    if (key !== undefined && !keys.accept.some((k) => sameBytes(k, key))) {
+      return this.#host.refused?.(session, new UnauthorizedError('the peer proved a service key this peer no longer accepts (rotated after a member lost follow): refused service', { threadId }))
+    }
     const changed = key !== undefined && link.provedKey !== undefined && !sameBytes(key, link.provedKey)
     const older = key !== undefined && !sameBytes(key, keys.send)
     if (key !== undefined) link.provedKey = key
@@ -164,7 +168,8 @@ export class Handshake {
   #expect(session: PeerSession, target: SyncTarget): void {
     const theirs = session.theirNonce
     if (theirs === undefined) return
-    for (const key of keysOf(target).accept) {
+    const keys = keysOf(target)
+    for (const key of keys.known ?? keys.accept) {
       const tag = authTag(key, {
         recipientNonce: session.nonce,
         senderNonce: theirs,
@@ -200,7 +205,7 @@ export class Handshake {
 }
 
 /** The keys of a thread's handshake: its newest to send, and those accepted (see `SyncTarget.authKeys`). */
-function keysOf(target: SyncTarget): { readonly send: Uint8Array; readonly accept: readonly Uint8Array[] } {
+function keysOf(target: SyncTarget): { readonly send: Uint8Array; readonly accept: readonly Uint8Array[]; readonly known?: readonly Uint8Array[] } {
   return target.authKeys?.() ?? { send: target.thread.key.service, accept: [target.thread.key.service] }
 }
 

@@ -179,7 +179,9 @@ export class SyncService {
         link.headsOnTag++
         void busy.track(this.#heads.send(s, target, { reply: true, addrs: false }))
       },
-      overBudget: (s, error) => peers.ban(s.peerId, error)
+      overBudget: (s, error) => peers.ban(s.peerId, error),
+      // Reported, not struck: the peer may simply not have taken a rotation (it hears nothing).
+      refused: (s, error) => this.events.emit('error', { peerId: s.peerId, error })
     })
     this.#heads = new HeadsExchange({
       get me() {

@@ -86,10 +86,11 @@ export interface SyncTarget {
   entitled?(peerId: string): boolean
   /**
    * The service keys of the handshake (service key rotation, DESIGN.md section 6): `send` is the
-   * key this peer proves (its newest), `accept` those a peer's proof may use. Absent: the
-   * thread's key, both ways.
+   * key this peer proves (its newest), `accept` those a peer's proof may use, `known` every key
+   * held (a proof under a known key not accepted is refused by name). Absent: the thread's key,
+   * both ways.
    */
-  authKeys?(): { readonly send: Uint8Array; readonly accept: readonly Uint8Array[] }
+  authKeys?(): { readonly send: Uint8Array; readonly accept: readonly Uint8Array[]; readonly known?: readonly Uint8Array[] }
   /**
    * Whether the thread's records may go out on its gossip topic (default true). False for an
    * access-controlled thread: the topic reaches every holder of the service key, entitled or not.
