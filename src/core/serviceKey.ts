@@ -64,6 +64,8 @@ export interface ServiceKeyring {
   byEpoch(epoch: number): Uint8Array | undefined
   /** The key a record block names, if held. */
   byId(id: Uint8Array): ServiceKey | undefined
+  /** The thread's first key (epoch 0): the plain record block form is sealed under it. */
+  first(): ServiceKey
   /** The newest key held: new records are sealed under it, and the handshake proves it. */
   newest(): ServiceKey
   /** Every key held, oldest first. */
@@ -87,15 +89,17 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
  * ```
  */
 export function serviceKeyring(first: Uint8Array, later: ReadonlyMap<number, Uint8Array> = new Map()): ServiceKeyring {
+  const genesis: ServiceKey = { epoch: 0, key: first, id: serviceKeyId(first) }
   const all = (): ServiceKey[] => {
-    const out: ServiceKey[] = [{ epoch: 0, key: first, id: serviceKeyId(first) }]
+    const out: ServiceKey[] = [genesis]
     for (const [epoch, key] of [...later].sort((a, b) => a[0] - b[0])) if (epoch > 0) out.push({ epoch, key, id: serviceKeyId(key) })
     return out
   }
   return {
     byEpoch: (epoch) => (epoch === 0 ? first : later.get(epoch)),
+    first: () => genesis,
     byId(id) {
-      if (sameBytes(serviceKeyId(first), id)) return { epoch: 0, key: first, id: serviceKeyId(first) }
+      if (sameBytes(genesis.id, id)) return genesis
       for (const [epoch, key] of later) if (epoch > 0 && sameBytes(serviceKeyId(key), id)) return { epoch, key, id: serviceKeyId(key) }
       return undefined
     },
@@ -163,7 +167,7 @@ export function parseRecordBlock(bytes: Uint8Array, ctx: ErrorContext): { id: Ui
  */
 export function keyForRecordBlock(keys: ServiceKeyring, bytes: Uint8Array, ctx: ErrorContext): { key: ServiceKey; box: Uint8Array } {
   const { id, box } = parseRecordBlock(bytes, ctx)
-  if (id === undefined) return { key: { epoch: 0, key: keys.byEpoch(0) as Uint8Array, id: serviceKeyId(keys.byEpoch(0) as Uint8Array) }, box }
+  if (id === undefined) return { key: keys.first(), box }
   const key = keys.byId(id)
   if (key === undefined) throw new UnknownServiceKeyError('the record block is sealed under a service key this peer does not hold (a rotation not received yet, or not for this peer)', ctx)
   return { key, box }
