@@ -194,9 +194,9 @@ function refuseAcl(s: AclState, event: ThreadEvent): ThreadsError | undefined {
     if (author !== s.owner) return denied(event, 'only the owner rotates keys')
     const read = hasRotation(p, 'read')
     const service = hasRotation(p, 'service')
-    if (!read && !service) return denied(event, 'a rotation rotates the read key, the service key, or both')
+    if (!read && !service) return denied(event, 'rotates no key')
     if (read && rotationOf(p, s) === undefined) return denied(event, 'a rotation names the next epoch and seals its key to peers')
-    if (service && serviceRotationOf(p, s) === undefined) return denied(event, 'a service rotation names the next service epoch and its recipients')
+    if (service && serviceRotationOf(p, s) === undefined) return denied(event, 'not the next service epoch')
     return undefined
   }
   if (!grants(rolesIn(s.admin, author), 'write')) return denied(event, 'the author may not change the ACL')
@@ -349,8 +349,12 @@ export function staleServiceHolders(s: AclState): string[] {
 
 /** Peers named in the thread ACL that follow (read and write imply it): a service rotation's recipients. */
 export function namedFollowers(s: AclState): string[] {
+  return namedWith(s, 'follow')
+}
+
+function namedWith(s: AclState, role: AclRole): string[] {
   return Object.entries(s.thread.peers)
-    .filter(([, roles]) => grants(roles, 'follow'))
+    .filter(([, roles]) => grants(roles, role))
     .map(([peer]) => peer)
 }
 
@@ -361,9 +365,7 @@ export function staleKeyHolders(s: AclState): string[] {
 
 /** Peers named in the thread ACL that read (the recipients of a rotation). */
 export function namedReaders(s: AclState): string[] {
-  return Object.entries(s.thread.peers)
-    .filter(([, roles]) => grants(roles, 'read'))
-    .map(([peer]) => peer)
+  return namedWith(s, 'read')
 }
 
 /**

@@ -381,7 +381,7 @@ function keySetOf(role: Role, key: ThreadKey, epochs: ReadonlyArray<readonly [nu
 
 function checkEpochs(value: unknown, max = MAX_INVITE_EPOCHS): Array<[number, Uint8Array]> {
   if (!Array.isArray(value) || value.length === 0) fail(`the invite's epochs must be a non-empty array, not ${show(value)}`)
-  if (value.length > max) fail(`the invite has ${value.length} epochs; the limit is ${max === MAX_INVITE_EPOCHS ? 'MAX_INVITE_EPOCHS' : 'MAX_INVITE_SERVICE_EPOCHS'} (${max})`)
+  if (value.length > max) fail(`the invite has ${value.length} epochs; the limit is ${max}`)
   let last = 0
   return value.map((entry: unknown) => {
     if (!Array.isArray(entry) || entry.length !== 2) fail(`an invite epoch must be [epoch, key], not ${show(entry)}`)

@@ -1,5 +1,5 @@
 import * as dagCbor from '@ipld/dag-cbor'
-import { blockOf, boxOf, encodeBlock, type Block } from './block.js'
+import { blockOf, boxOf, type Block } from './block.js'
 import { getCrypto } from './crypto/index.js'
 import { MalformedRecordError, UnknownServiceKeyError, type ErrorContext } from './errors.js'
 import { encrypt } from './keys.js'
@@ -98,17 +98,8 @@ export function serviceKeyring(first: Uint8Array, later: ReadonlyMap<number, Uin
   return {
     byEpoch: (epoch) => (epoch === 0 ? first : later.get(epoch)),
     first: () => genesis,
-    byId(id) {
-      if (sameBytes(genesis.id, id)) return genesis
-      for (const [epoch, key] of later) if (epoch > 0 && sameBytes(serviceKeyId(key), id)) return { epoch, key, id: serviceKeyId(key) }
-      return undefined
-    },
-    newest() {
-      let top = 0
-      for (const epoch of later.keys()) top = Math.max(top, epoch)
-      const key = top === 0 ? first : (later.get(top) as Uint8Array)
-      return { epoch: top, key, id: serviceKeyId(key) }
-    },
+    byId: (id) => (sameBytes(genesis.id, id) ? genesis : all().find((k) => sameBytes(k.id, id))),
+    newest: () => all().at(-1) as ServiceKey,
     all
   }
 }
@@ -122,11 +113,8 @@ export function asKeyring(keys: Uint8Array | ServiceKeyring): ServiceKeyring {
  * Seal a record node into its record block under a service key: the plain byte-string form for
  * epoch 0, `[keyId, box]` for a rotated key.
  */
-export function sealRecordBlock(key: ServiceKey | Uint8Array, plain: Uint8Array, nonce: Uint8Array): Block {
-  const k = key instanceof Uint8Array ? { epoch: 0, key, id: serviceKeyId(key) } : key
-  const box = encrypt(k.key, plain, nonce)
-  if (k.epoch === 0) return encodeBlock(box)
-  return blockOf(wrapBox(k.id, dagCbor.encode(box)))
+export function sealRecordBlock(key: ServiceKey, plain: Uint8Array, nonce: Uint8Array): Block {
+  return recordBlockOfBox(key, encrypt(key.key, plain, nonce))
 }
 
 /** `[id, box]` as dag-cbor, from the box's own byte-string encoding. */
@@ -155,7 +143,7 @@ export function recordBlockOfBox(key: ServiceKey, box: Uint8Array): Block {
  */
 export function parseRecordBlock(bytes: Uint8Array, ctx: ErrorContext): { id: Uint8Array | undefined; box: Uint8Array } {
   if (bytes[0] !== ARRAY_2) return { id: undefined, box: boxOf(bytes, ctx) }
-  if (bytes[1] !== BYTES_8 || bytes.length < 2 + SERVICE_KEY_ID_BYTES) throw new MalformedRecordError('a rotated record block is [key ID (8 bytes), box]', ctx)
+  if (bytes[1] !== BYTES_8 || bytes.length < 2 + SERVICE_KEY_ID_BYTES) throw new MalformedRecordError('not [key ID, box]', ctx)
   return { id: bytes.subarray(2, 2 + SERVICE_KEY_ID_BYTES), box: boxOf(bytes.subarray(2 + SERVICE_KEY_ID_BYTES), ctx) }
 }
 
@@ -169,6 +157,6 @@ export function keyForRecordBlock(keys: ServiceKeyring, bytes: Uint8Array, ctx: 
   const { id, box } = parseRecordBlock(bytes, ctx)
   if (id === undefined) return { key: keys.first(), box }
   const key = keys.byId(id)
-  if (key === undefined) throw new UnknownServiceKeyError('the record block is sealed under a service key this peer does not hold (a rotation not received yet, or not for this peer)', ctx)
+  if (key === undefined) throw new UnknownServiceKeyError('sealed under a service key this peer does not hold', ctx)
   return { key, box }
 }

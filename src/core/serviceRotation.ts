@@ -97,22 +97,28 @@ export function createServiceRotation(input: { members: readonly string[]; epoch
  */
 export function openServiceRotation(sealingKey: Uint8Array, box: Uint8Array, ctx: ErrorContext): ServiceRotation {
   const plain = decrypt(sealingKey, box)
-  if (plain === undefined) throw new DecryptionError('the service rotation does not open with the key of its record block', ctx)
+  if (plain === undefined) throw new DecryptionError('the service rotation does not open with its record block’s key', ctx)
   let v: unknown
   try {
     v = dagCbor.decode(plain)
   } catch (cause) {
     throw new MalformedRecordError('the service rotation is not dag-cbor', ctx, { cause })
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array) throw new MalformedRecordError('the service rotation is not a map', ctx)
-  const { epoch, salt, sealed } = v as { epoch?: unknown; salt?: unknown; sealed?: unknown }
-  if (typeof epoch !== 'number' || !Number.isSafeInteger(epoch) || epoch < 1) throw new MalformedRecordError('the service rotation names no epoch', ctx)
-  if (!(salt instanceof Uint8Array)) throw new MalformedRecordError('the service rotation carries no salt', ctx)
-  if (typeof sealed !== 'object' || sealed === null || Array.isArray(sealed) || sealed instanceof Uint8Array) throw new MalformedRecordError('the service rotation seals to no one', ctx)
-  const entries = Object.entries(sealed)
-  if (entries.length === 0 || entries.length > MAX_SERVICE_ROTATION_PEERS) throw new MalformedRecordError('the service rotation seals to too many or no members', ctx)
-  if (!entries.every(([peer, b]) => peer.length <= MAX_ID_CHARS && b instanceof Uint8Array && b.length <= MAX_SEALED_BYTES)) throw new MalformedRecordError('the service rotation has a malformed box', ctx)
+  const { epoch, salt, sealed } = (isMap(v) ? v : {}) as { epoch?: unknown; salt?: unknown; sealed?: unknown }
+  const entries = isMap(sealed) ? Object.entries(sealed) : []
+  if (
+    !(typeof epoch === 'number' && Number.isSafeInteger(epoch) && epoch >= 1 && salt instanceof Uint8Array) ||
+    entries.length === 0 ||
+    entries.length > MAX_SERVICE_ROTATION_PEERS ||
+    !entries.every(([peer, b]) => peer.length <= MAX_ID_CHARS && b instanceof Uint8Array && b.length <= MAX_SEALED_BYTES)
+  ) {
+    throw new MalformedRecordError('the service rotation is not {epoch, salt, sealed: {peer: box}} within its bounds', ctx)
+  }
   return { epoch, salt, sealed: sealed as Record<string, Uint8Array> }
+}
+
+function isMap(v: unknown): v is object {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array)
 }
 
 /**
@@ -121,9 +127,6 @@ export function openServiceRotation(sealingKey: Uint8Array, box: Uint8Array, ctx
  * @throws {@link DecryptionError} when the box named for `me` does not open (sealed to another key).
  */
 export function serviceKeyFor(rotation: ServiceRotation, me: Pick<LogKey, 'seed' | 'id'>): Uint8Array | undefined {
-  const box = Object.hasOwn(rotation.sealed, me.id) ? rotation.sealed[me.id] : undefined
-  if (box === undefined) return undefined
-  const key = openSealed(me, box)
-  if (key.length !== KEY_BYTES) throw new DecryptionError('a service rotation box does not hold a 32-byte key', { logId: me.id })
-  return key
+  // (The logstore keeps only a 32-byte key.)
+  return Object.hasOwn(rotation.sealed, me.id) ? openSealed(me, rotation.sealed[me.id] as Uint8Array) : undefined
 }

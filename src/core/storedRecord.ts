@@ -1,5 +1,6 @@
 import { varint } from 'multiformats'
 import type { CID } from 'multiformats/cid'
+import { concat } from 'uint8arrays/concat'
 import { equals } from 'uint8arrays/equals'
 import { blockOf, boxOf, encodeBlock, type Block } from './block.js'
 import { getCrypto } from './crypto/index.js'
@@ -55,39 +56,22 @@ export interface StoredRecord {
  */
 export function encodeStoredRecord(record: LogRecord): Uint8Array {
   const ctx: ErrorContext = { logId: record.logId, seq: record.seq }
-  const recordBox = parseRecordBlock(record.blocks.record.bytes, ctx).box
   const headerBox = boxOf(record.blocks.header.bytes, ctx)
-  const bodyBox = boxOf(record.blocks.body.bytes, ctx)
   const serviceEpoch = record.serviceEpoch ?? 0
-  const service = record.service
-  const layout3 = serviceEpoch !== 0 || service !== undefined
-  const extra = layout3 ? varint.encodingLength(serviceEpoch) + varint.encodingLength(service?.length ?? 0) + (service?.length ?? 0) : 0
-  const lenBytes = varint.encodingLength(headerBox.length)
-  const epochBytes = varint.encodingLength(record.epoch)
-  const out = new Uint8Array(1 + NONCE_BYTES + SIG + DIGEST + epochBytes + extra + lenBytes + headerBox.length + bodyBox.length)
-  let at = 0
-  out[at++] = layout3 ? VERSION_SERVICE : VERSION
-  out.set(recordBox.subarray(0, NONCE_BYTES), at)
-  at += NONCE_BYTES
-  out.set(record.sig, at)
-  at += SIG
-  out.set(record.id.multihash.digest, at)
-  at += DIGEST
-  varint.encodeTo(record.epoch, out, at)
-  at += epochBytes
-  if (layout3) {
-    varint.encodeTo(serviceEpoch, out, at)
-    at += varint.encodingLength(serviceEpoch)
-    varint.encodeTo(service?.length ?? 0, out, at)
-    at += varint.encodingLength(service?.length ?? 0)
-    if (service !== undefined) out.set(service, at)
-    at += service?.length ?? 0
-  }
-  varint.encodeTo(headerBox.length, out, at)
-  at += lenBytes
-  out.set(headerBox, at)
-  out.set(bodyBox, at + headerBox.length)
-  return out
+  const service = record.service ?? new Uint8Array(0)
+  const layout3 = serviceEpoch !== 0 || record.service !== undefined
+  const v = (n: number): Uint8Array => varint.encodeTo(n, new Uint8Array(varint.encodingLength(n)))
+  return concat([
+    Uint8Array.of(layout3 ? VERSION_SERVICE : VERSION),
+    parseRecordBlock(record.blocks.record.bytes, ctx).box.subarray(0, NONCE_BYTES),
+    record.sig,
+    record.id.multihash.digest,
+    v(record.epoch),
+    ...(layout3 ? [v(serviceEpoch), v(service.length), service] : []),
+    v(headerBox.length),
+    headerBox,
+    boxOf(record.blocks.body.bytes, ctx)
+  ])
 }
 
 /**
@@ -176,7 +160,7 @@ export function rebuildRecord(stored: StoredRecord, at: StoredAt & { serviceKey:
   const { id, eventCid, event, header, body } = checkStored(stored, at)
   const key = asKeyring(at.serviceKey).byEpoch(stored.serviceEpoch)
   if (key === undefined) {
-    throw new CorruptStoreError(`the service key of epoch ${stored.serviceEpoch} that sealed a stored record is not held (damaged in storage)`, { threadId: at.thread.toString(), logId: at.logId, seq: at.seq })
+    throw new CorruptStoreError(`no service key of epoch ${stored.serviceEpoch} (damaged storage)`, { threadId: at.thread.toString(), logId: at.logId, seq: at.seq })
   }
   const plain = encodeRecordNode(eventCid, stored.sig, at.prev, at.seq)
   const sealed = getCrypto().aesGcmEncrypt(key, stored.recordNonce, plain)

@@ -1,8 +1,8 @@
-import { AccessDeniedError, ThreadsError } from '../core/errors.js'
+import { AccessDeniedError, type ThreadsError } from '../core/errors.js'
 import type { LogKey } from '../core/keys.js'
 import type { LogRecord } from '../core/record.js'
 import { serviceKeyring, type ServiceKeyring } from '../core/serviceKey.js'
-import { isOwnerLog, openServiceRotation, serviceKeyFor } from '../core/serviceRotation.js'
+import { isOwnerLog, openServiceRotation, serviceKeyFor, type ServiceRotation } from '../core/serviceRotation.js'
 import type { Logstore, ThreadInfo } from '../store/logstore/logstore.js'
 
 /**
@@ -43,20 +43,20 @@ export async function absorbServiceRotations(input: {
     const keys = serviceKeyring(thread.key.service, thread.serviceKeys)
     const sealing = keys.byEpoch(r.serviceEpoch ?? 0)
     if (sealing === undefined) continue
+    let rotation: ServiceRotation
+    let key: Uint8Array | undefined
     try {
-      const rotation = openServiceRotation(sealing, r.service, ctx)
-      if (!isOwnerLog(thread.id, r.logId, rotation.salt)) {
-        input.report(new AccessDeniedError('a service key rotation from a log that is not the owner’s is ignored by every peer', ctx))
-        continue
-      }
+      rotation = openServiceRotation(sealing, r.service, ctx)
+      if (!isOwnerLog(thread.id, r.logId, rotation.salt)) throw new AccessDeniedError('a service rotation not from the owner’s log is ignored', ctx)
       if (rotation.epoch <= (r.serviceEpoch ?? 0) || keys.byEpoch(rotation.epoch) !== undefined) continue
-      const key = serviceKeyFor(rotation, identity)
-      if (key === undefined) continue
-      if (await input.logstore.addServiceKey(thread.id, rotation.epoch, key)) added = true
+      key = serviceKeyFor(rotation, identity)
     } catch (e) {
-      // A rotation that does not open is the writer's doing (it signed it): reported, never thrown.
-      input.report(e instanceof ThreadsError ? e : new ThreadsError(`service rotation: ${String(e)}`, ctx))
+      // Typed errors only (a rotation that does not open, or not the owner's): the writer's doing
+      // (it signed it), reported, never thrown. A storage failure below is this peer's own.
+      input.report(e as ThreadsError)
+      continue
     }
+    if (key !== undefined && (await input.logstore.addServiceKey(thread.id, rotation.epoch, key))) added = true
   }
   return added
 }

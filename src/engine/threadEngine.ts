@@ -894,10 +894,8 @@ export class ThreadEngine<S> {
       }
     }
     // A service key rotation from the owner sealed to this peer: kept before the records are.
-    const before = this.serviceKeys().newest().epoch
     if (await absorbServiceRotations({ thread: this.thread, logstore: this.store.logstore, identity: this.#options.identity ?? this.logKey, records: verified, report: reject })) {
-      const epoch = this.serviceKeys().newest().epoch
-      if (epoch > before) this.events.emit('serviceKey', { epoch })
+      this.events.emit('serviceKey', { epoch: this.serviceKeys().newest().epoch })
     }
     const durable = this.#append(verified)
     const newest = verified[verified.length - 1] as LogRecord

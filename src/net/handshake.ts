@@ -103,7 +103,7 @@ export class Handshake {
     // A key this peer no longer accepts (an older one, after a rotation this follower took):
     // silence, as for a peer the ACL does not entitle.
     if (key !== undefined && !keys.accept.some((k) => sameBytes(k, key))) {
-      return this.#host.refused?.(session, new UnauthorizedError('the peer proved a service key this peer no longer accepts (rotated after a member lost follow): refused service', { threadId }))
+      return this.#host.refused?.(session, new UnauthorizedError('the peer proved a retired service key: refused', { threadId }))
     }
     const changed = key !== undefined && link.provedKey !== undefined && !sameBytes(key, link.provedKey)
     const older = key !== undefined && !sameBytes(key, keys.send)

@@ -16,6 +16,7 @@ import type { ThreadsError } from '../../../src/core/errors.js'
 import * as dagCbor from '@ipld/dag-cbor'
 import { encrypt } from '../../../src/core/keys.js'
 import type { TestEngine } from '../../support/engines.js'
+import { exportThreadCarBytes } from '../../../src/store/car.js'
 import { ACL, aclWorld, headOf, type World } from './fixture.js'
 
 /** A world of an owner (0), a writer (1) and a reader (2), with a follower (its own identity) that holds every record. */
@@ -184,6 +185,13 @@ describe('service key rotation under attack', () => {
     expect(served.length).toBe(w.sent.length)
     expect(served.at(-1)?.serviceEpoch).toBe(1)
     expect(served[0]?.serviceEpoch ?? 0).toBe(0)
+    // A CAR of the thread carries both record block forms; a peer holding the keys imports it whole.
+    const car = await exportThreadCarBytes(again.store, w.thread.threadId)
+    const fresh = await w.open({ key: { service: w.thread.key.service }, engine: { identity: fid } })
+    await fresh.store.logstore.addServiceKey(w.thread.threadId, 1, again.store.logstore.thread(w.thread.threadId)!.serviceKeys.get(1)!)
+    const imported = await fresh.engine.importCar(car)
+    expect(imported.rejected).toEqual([])
+    expect(headOf(fresh, w.keys[0]!.id)?.seq).toBe(w.sent.length)
     // And a reader reopened from storage folds the same state.
     await w.deliver(w.peers[2]!)
     const reader = await w.open({ storage: w.peers[2]!.storage, logKey: w.keys[2]! })
