@@ -126,7 +126,8 @@ export class ThreadLifecycle {
    * The owner rotates the read key when a peer that may hold it no longer reads (revoked by the
    * owner or by an admin): the new key is sealed to every reader named in the ACL, in a `rotate`
    * event sealed under the old key (the readers need it to find theirs); what the owner writes
-   * next is sealed under the new one. Only the owner rotates, so epochs never compete.
+   * next is sealed under the new one. Likewise the service key when a holder lost follow
+   * (`planRotation`). Only the owner rotates, so epochs never compete.
    */
   async #rotateIfNeeded(b: Binding): Promise<void> {
     const s = this.#runtime.started
