@@ -1,11 +1,13 @@
 /**
  * Access control (issue 10): what the system projection costs at ingest, with the same events
  * in a Raw thread as the limit in the same run, and what a read key rotation for 100 readers
- * costs its maker (time) and every peer (bytes of the revocation record).
+ * and a service key rotation for 100 members cost their maker (time) and every peer (bytes of
+ * the rotation record), and a follower taking its key.
  */
 import { memoryStorage } from '../src/store/memory/memoryStorage.js'
 import { aclProjection, createAclThreadId } from '../src/acl/aclProjection.js'
 import { createRotation } from '../src/acl/rotation.js'
+import { createServiceRotation, openServiceRotation, serviceKeyFor } from '../src/core/serviceRotation.js'
 import { createThreadKey, generateLogKey, type LogKey } from '../src/core/keys.js'
 import { recordBlocks, type RecordBlocks } from '../src/core/record.js'
 import { ThreadId, Variant } from '../src/core/threadId.js'
@@ -147,7 +149,57 @@ async function rotationFigure(r: Reporter): Promise<void> {
   })
 }
 
+async function serviceRotationFigure(r: Reporter): Promise<void> {
+  const keys = Array.from({ length: MEMBERS + 1 }, () => generateLogKey())
+  const owner = keys[0] as LogKey
+  const made = createAclThreadId(owner.id)
+  const thread: Thread = { threadId: made.threadId, key: createThreadKey() }
+  const o = await engineOf(thread, true, owner)
+  o.command({ type: 'redux-threads/acl/init', payload: { salt: made.salt } })
+  for (const k of keys.slice(1)) o.command({ type: 'redux-threads/acl/grant', payload: { peer: k.id, roles: ['follow'] } })
+  await o.flush()
+  const members = [...keys.slice(2).map((k) => k.id), owner.id]
+  let epoch = 0
+  let bytes = 0
+  let eventBytes = 0
+  let last: { box: Uint8Array; sealingKey: Uint8Array } | undefined
+  // One op = one rotation: a new service key sealed to the members left, carried in the rotate
+  // record's event node (sealed under the current service key), signed and stored; the owner then
+  // seals under the new key.
+  const timing = await time({ n: 1, runs: 7, warmup: 1 }, async () => {
+    epoch++
+    const sealingKey = o.serviceKeys().newest().key
+    const { key, box } = createServiceRotation({ members, epoch, salt: made.salt, sealingKey })
+    const { record, durable } = o.command({ type: 'redux-threads/acl/rotate', payload: { rotate: { service: { epoch, peers: members } } } }, undefined, { service: box })
+    const b = recordBlocks(record)
+    bytes = b.record.length + b.event.length + b.header.length + b.body.length
+    eventBytes = b.event.length
+    last = { box, sealingKey }
+    await o.addServiceKey(epoch, key)
+    await durable
+  })
+  // What a follower spends on taking its key: open the rotation with the old key, then its box.
+  const follower = keys[2] as LogKey
+  const take = await time({ n: 1, runs: 7, warmup: 1 }, () => {
+    const rotation = openServiceRotation(last!.sealingKey, last!.box, {})
+    if (serviceKeyFor(rotation, follower) === undefined) throw new Error('acl bench: no box for the follower')
+  })
+  r.emit({
+    bench: 'acl.service_rotation',
+    unit: 'ms',
+    value: sig(timing.secPerOp * 1000, 3),
+    n: 1,
+    members: MEMBERS,
+    record_bytes: bytes,
+    event_bytes: eventBytes,
+    bytes_per_member: sig(bytes / MEMBERS, 3),
+    follower_take_ms: sig(take.secPerOp * 1000, 3),
+    note: `a service key rotation after a member lost follow: a fresh key sealed (X25519 sealed box) to ${MEMBERS} members (99 left + the owner), in the rotate record's event node under the current service key; encoded, signed, encrypted and stored; record_bytes: the record's four blocks (event_bytes of them the event node carrying the boxes), what each peer receives once; follower_take_ms: a follower opening the rotation and its box; median of 7`
+  })
+}
+
 export const aclBenches: Bench[] = [
   { name: 'acl.ingest', run: ingestFigure },
-  { name: 'acl.rotation', run: rotationFigure }
+  { name: 'acl.rotation', run: rotationFigure },
+  { name: 'acl.service_rotation', run: serviceRotationFigure }
 ]

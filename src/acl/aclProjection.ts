@@ -1,11 +1,12 @@
 import { AccessDeniedError, type ThreadsError } from '../core/errors.js'
 import { getCrypto } from '../core/crypto/index.js'
-import { publicKeyFromLogId } from '../core/keys.js'
+import { ownerCommitment } from '../core/serviceRotation.js'
 import { ThreadId } from '../core/threadId.js'
 import { mergePatch } from '../core/mergePatch.js'
 import { inCuts, type CutRange, type SystemProjection } from '../engine/system.js'
 import type { ThreadEvent } from '../engine/threadEvent.js'
 import { grants, isAclRole, normalRoles, type AclRole } from './roles.js'
+import { MAX_SERVICE_ROTATION_PEERS } from '../core/serviceRotation.js'
 
 /** The prefix of every access-control command type. */
 export const ACL_PREFIX = 'redux-threads/acl/'
@@ -32,6 +33,8 @@ export interface Rotation {
 export interface AclState {
   /** The thread's creator, once its `init` event is folded; nothing is admitted before. */
   readonly owner: string | null
+  /** The salt of the owner's `init` (the thread ID commits to the owner with it); a service rotation carries it. */
+  readonly salt?: Uint8Array
   /** The thread-level ACL: who may follow, read, write and delete. */
   readonly thread: AclDocument
   /** The ACL's own document ACL (Example 14): `write` here may change any ACL of the thread. */
@@ -52,6 +55,12 @@ export interface AclState {
    * the recipients of that rotation. When one of them no longer reads, the owner rotates.
    */
   readonly keyHolders: Readonly<Record<string, true>>
+  /**
+   * Peers that may hold the newest service key: every peer granted at least follow since the
+   * last service rotation, and the recipients of that rotation. When one of them no longer
+   * follows, the owner rotates the service key.
+   */
+  readonly serviceHolders: Readonly<Record<string, true>>
   /** Key rotations: read and service key epochs, newest last. */
   readonly rotations: { readonly read: readonly Rotation[]; readonly service: readonly Rotation[] }
 }
@@ -73,24 +82,16 @@ function own<T>(record: Readonly<Record<string, T>>, key: string): T | undefined
 }
 
 /** The state before the `init` event: no one may do anything. */
-export const INITIAL_ACL: AclState = { owner: null, thread: NONE, admin: NONE, entities: {}, cuts: {}, ownerCuts: {}, deleted: {}, keyHolders: {}, rotations: { read: [], service: [] } }
-
-const OWNER_INFO = new TextEncoder().encode('redux-threads/acl-owner/v1')
+export const INITIAL_ACL: AclState = { owner: null, thread: NONE, admin: NONE, entities: {}, cuts: {}, ownerCuts: {}, deleted: {}, keyHolders: {}, serviceHolders: {}, rotations: { read: [], service: [] } }
 
 /**
  * The random part of an access-controlled thread's ID commits to its owner:
  * `sha256("redux-threads/acl-owner/v1" ‖ owner public key ‖ salt)`. The owner's `init` event
  * carries the salt, so every peer checks who owns the thread from the ID alone, and nobody else
- * can claim it (an `init` is valid only from the owner's own log).
+ * can claim it (an `init` is valid only from the owner's own log). (Defined in `core`: followers
+ * check a service rotation's author with it.)
  */
-export function ownerCommitment(ownerLogId: string, salt: Uint8Array): Uint8Array {
-  const key = publicKeyFromLogId(ownerLogId)
-  const bytes = new Uint8Array(OWNER_INFO.length + key.length + salt.length)
-  bytes.set(OWNER_INFO)
-  bytes.set(key, OWNER_INFO.length)
-  bytes.set(salt, OWNER_INFO.length + key.length)
-  return getCrypto().sha256(bytes)
-}
+export { ownerCommitment }
 
 /**
  * A new access-controlled thread ID owned by `ownerLogId`, and the salt its `init` event carries
@@ -191,7 +192,12 @@ function refuseAcl(s: AclState, event: ThreadEvent): ThreadsError | undefined {
   if (kind === 'rotate') {
     // Only the owner rotates: one log, so epochs follow one another and never compete.
     if (author !== s.owner) return denied(event, 'only the owner rotates keys')
-    return rotationOf(p, s) === undefined ? denied(event, 'a rotation names the next epoch and seals its key to peers') : undefined
+    const read = hasRotation(p, 'read')
+    const service = hasRotation(p, 'service')
+    if (!read && !service) return denied(event, 'rotates no key')
+    if (read && rotationOf(p, s) === undefined) return denied(event, 'a rotation names the next epoch and seals its key to peers')
+    if (service && serviceRotationOf(p, s) === undefined) return denied(event, 'not the next service epoch')
+    return undefined
   }
   if (!grants(rolesIn(s.admin, author), 'write')) return denied(event, 'the author may not change the ACL')
   const scope = scopeOf(p.scope)
@@ -233,6 +239,27 @@ function rotationOf(p: Record<string, unknown>, s: AclState): { epoch: number; s
   return { epoch: epoch as number, sealed: sealed as Record<string, Uint8Array> }
 }
 
+function hasRotation(p: Record<string, unknown>, which: 'read' | 'service'): boolean {
+  const rotate = p.rotate
+  return typeof rotate === 'object' && rotate !== null && Object.hasOwn(rotate, which)
+}
+
+/**
+ * A rotation to the next service key epoch, if `p.rotate.service` is one: `{ epoch, peers }`, the
+ * members the new key is sealed to (the boxes themselves travel in the record's event node,
+ * where followers can open them; see `core/serviceRotation.ts`).
+ */
+function serviceRotationOf(p: Record<string, unknown>, s: AclState): { epoch: number; peers: string[] } | undefined {
+  if (!hasRotation(p, 'service')) return undefined
+  const service = (p.rotate as { service?: unknown }).service
+  if (typeof service !== 'object' || service === null) return undefined
+  const { epoch, peers } = service as { epoch?: unknown; peers?: unknown }
+  if (epoch !== (s.rotations.service.at(-1)?.epoch ?? 0) + 1) return undefined
+  if (!Array.isArray(peers) || peers.length === 0 || peers.length > MAX_SERVICE_ROTATION_PEERS) return undefined
+  if (!peers.every((peer) => typeof peer === 'string' && peer.length <= MAX_ID_CHARS)) return undefined
+  return { epoch: epoch as number, peers: peers as string[] }
+}
+
 /** Add a cut from `from` on to a log's ranges. */
 function cutFrom(cuts: AclState['cuts'], peer: string, from: number): AclState['cuts'] {
   return { ...cuts, [peer]: [...(own(cuts, peer) ?? []), { from, to: Number.MAX_SAFE_INTEGER }] }
@@ -252,7 +279,7 @@ function foldAcl(s: AclState, event: ThreadEvent): AclState {
   const author = event.meta.author
   if (kind === 'init') {
     const owner: AclDocument = { default: ['no-access'], peers: { [author]: ['write', 'delete'] } }
-    return { ...s, owner: author, thread: owner, admin: { default: ['no-access'], peers: { [author]: ['write'] } }, keyHolders: { [author]: true } }
+    return { ...s, owner: author, salt: p.salt as Uint8Array, thread: owner, admin: { default: ['no-access'], peers: { [author]: ['write'] } }, keyHolders: { [author]: true }, serviceHolders: { [author]: true } }
   }
   if (kind === 'delete') {
     const target: DeletedEvent = { logId: p.log as string, seq: p.seq as number }
@@ -279,6 +306,7 @@ function foldAcl(s: AclState, event: ThreadEvent): AclState {
   let next = withDoc(s, scope, mergePatch(doc, { peers: { [peer]: left } }) as AclDocument)
   if (scope === 'thread') {
     if (grants(left, 'read') && !grants(had, 'read')) next = { ...next, keyHolders: { ...next.keyHolders, [peer]: true } }
+    if (grants(left, 'follow') && !grants(had, 'follow')) next = { ...next, serviceHolders: { ...next.serviceHolders, [peer]: true } }
     if (grants(had, 'write') && !grants(left, 'write') && (kind === 'revoke' || isSeq(p.lastSeq))) {
       // Strong remove: the peer's records after the last one the changer had applied are ignored,
       // whatever clock they claim (a revoked writer cannot backdate its way in).
@@ -293,13 +321,41 @@ function foldAcl(s: AclState, event: ThreadEvent): AclState {
   return byOwner ? withRotation(next, p, event) : next
 }
 
-/** Fold the rotation an owner's event carries, if it is one to the next epoch. */
+/** Fold the rotations an owner's event carries (read, service or both), each if it is to the next epoch. */
 function withRotation(s: AclState, p: Record<string, unknown>, event: ThreadEvent): AclState {
+  let next = s
   const r = rotationOf(p, s)
-  if (r === undefined) return s
+  if (r !== undefined) {
+    next = { ...next, keyHolders: holdersOf(Object.keys(r.sealed)), rotations: { ...next.rotations, read: [...next.rotations.read, { epoch: r.epoch, event: event.meta.id }] } }
+  }
+  const svc = serviceRotationOf(p, s)
+  if (svc !== undefined) {
+    next = { ...next, serviceHolders: holdersOf(svc.peers), rotations: { ...next.rotations, service: [...next.rotations.service, { epoch: svc.epoch, event: event.meta.id }] } }
+  }
+  return next
+}
+
+/** A set of peers as own properties (a peer ID can never reach Object's prototype). */
+function holdersOf(peers: readonly string[]): Record<string, true> {
   const holders: Record<string, true> = {}
-  for (const peer of Object.keys(r.sealed)) Object.defineProperty(holders, peer, { value: true, enumerable: true, writable: true, configurable: true })
-  return { ...s, keyHolders: holders, rotations: { ...s.rotations, read: [...s.rotations.read, { epoch: r.epoch, event: event.meta.id }] } }
+  for (const peer of peers) Object.defineProperty(holders, peer, { value: true, enumerable: true, writable: true, configurable: true })
+  return holders
+}
+
+/** Peers that may hold the newest service key and no longer follow: the owner should rotate it. */
+export function staleServiceHolders(s: AclState): string[] {
+  return Object.keys(s.serviceHolders ?? {}).filter((peer) => !grants(roleOf(s, peer), 'follow'))
+}
+
+/** Peers named in the thread ACL that follow (read and write imply it): a service rotation's recipients. */
+export function namedFollowers(s: AclState): string[] {
+  return namedWith(s, 'follow')
+}
+
+function namedWith(s: AclState, role: AclRole): string[] {
+  return Object.entries(s.thread.peers)
+    .filter(([, roles]) => grants(roles, role))
+    .map(([peer]) => peer)
 }
 
 /** Peers that may hold the newest read key and no longer read: the owner should rotate. */
@@ -309,9 +365,7 @@ export function staleKeyHolders(s: AclState): string[] {
 
 /** Peers named in the thread ACL that read (the recipients of a rotation). */
 export function namedReaders(s: AclState): string[] {
-  return Object.entries(s.thread.peers)
-    .filter(([, roles]) => grants(roles, 'read'))
-    .map(([peer]) => peer)
+  return namedWith(s, 'read')
 }
 
 /**
@@ -329,7 +383,7 @@ export function namedReaders(s: AclState): string[] {
 export function aclProjection(): SystemProjection<AclState> {
   return {
     initial: INITIAL_ACL,
-    version: 'acl@2',
+    version: 'acl@3',
     isSystem: (event) => event.command.type.startsWith(ACL_PREFIX),
     fold: (s, event) => (refuseAcl(s, event) === undefined ? foldAcl(s, event) : s),
     admit(s, event) {
@@ -352,6 +406,7 @@ export function aclProjection(): SystemProjection<AclState> {
     // (a revoked member, a leaked device). Records travel over sessions, each checked against
     // the ACL when it is served.
     gossips: () => false,
+    knowsMembers: (s) => s.owner !== null,
     // Before the owner's init is folded there is nothing to protect, and a joiner must let its
     // inviter in to get the ACL at all. A follower never folds it (it cannot read events): it
     // serves holders of the service key, as the issue allows ("the ACL, or a proven key").

@@ -48,7 +48,20 @@ export interface Invite {
    * `[epoch, key]`, epochs ascending, at most {@link MAX_INVITE_EPOCHS}. Empty for `follow`.
    */
   readonly epochs: ReadonlyArray<readonly [number, Uint8Array]>
+  /**
+   * Service keys of later epochs (an ACL thread whose service key was rotated because a member
+   * lost `follow`): `[epoch, key]`, ascending, at most {@link MAX_INVITE_SERVICE_EPOCHS}. Every
+   * role gets them: followers need them to verify and serve what was sealed since.
+   */
+  readonly services: ReadonlyArray<readonly [number, Uint8Array]>
 }
+
+/**
+ * Most rotated service keys one invite carries (the newest). A thread whose service key was
+ * rotated more often than that gives a new member the last 16; a log with a record sealed under
+ * an older rotated key stops there for it (`UnknownServiceKeyError`), a documented bound.
+ */
+export const MAX_INVITE_SERVICE_EPOCHS = 16
 
 /**
  * Most rotated read keys one invite carries (count): the newest ones. 32 keep an invite at every
@@ -85,8 +98,9 @@ export const INVITE_PREFIX = 'threads:'
  * body     = dag-cbor { thread, addrs, from, keys }    a bearer link
  *          | dag-cbor { to, sealed }                   sealed to `to`
  * sealed   = sealTo(to, dag-cbor { thread, addrs, from, keys })
- * keys     = dag-cbor { role, key, epochs? }           key = service ‖ read (64) or service (32)
+ * keys     = dag-cbor { role, key, epochs?, services? } key = service ‖ read (64) or service (32)
  * epochs   = [[epoch, read key (32)], …]               rotated read keys, ascending, at most 32
+ * services = [[epoch, service key (32)], …]            rotated service keys, ascending, at most 16
  * ```
  *
  * The version sits in front, outside the body and ahead of the checksum, so that any later
@@ -168,6 +182,7 @@ interface KeySet {
   role: Role
   key: Uint8Array
   epochs?: Array<[number, Uint8Array]>
+  services?: Array<[number, Uint8Array]>
 }
 
 function fail(message: string, cause?: unknown): never {
@@ -355,17 +370,18 @@ function checkThread(bytes: unknown): ThreadId {
   }
 }
 
-function keySetOf(role: Role, key: ThreadKey, epochs: ReadonlyArray<readonly [number, Uint8Array]>): KeySet {
+function keySetOf(role: Role, key: ThreadKey, epochs: ReadonlyArray<readonly [number, Uint8Array]>, services: ReadonlyArray<readonly [number, Uint8Array]> = []): KeySet {
   if (role !== 'follow' && key.read === undefined) fail(`a ${role} invite needs the read key, which this peer does not hold`)
   const set: KeySet = { role, key: threadKeyToBytes(role === 'follow' ? { service: key.service } : key) }
   // A follower reads nothing: it gets no read key of any epoch.
   if (role !== 'follow' && epochs.length > 0) set.epochs = checkEpochs(epochs.slice(-MAX_INVITE_EPOCHS))
+  if (services.length > 0) set.services = checkEpochs(services.slice(-MAX_INVITE_SERVICE_EPOCHS), MAX_INVITE_SERVICE_EPOCHS)
   return set
 }
 
-function checkEpochs(value: unknown): Array<[number, Uint8Array]> {
+function checkEpochs(value: unknown, max = MAX_INVITE_EPOCHS): Array<[number, Uint8Array]> {
   if (!Array.isArray(value) || value.length === 0) fail(`the invite's epochs must be a non-empty array, not ${show(value)}`)
-  if (value.length > MAX_INVITE_EPOCHS) fail(`the invite has ${value.length} epochs; the limit is MAX_INVITE_EPOCHS (${MAX_INVITE_EPOCHS})`)
+  if (value.length > max) fail(`the invite has ${value.length} epochs; the limit is ${max}`)
   let last = 0
   return value.map((entry: unknown) => {
     if (!Array.isArray(entry) || entry.length !== 2) fail(`an invite epoch must be [epoch, key], not ${show(entry)}`)
@@ -377,10 +393,11 @@ function checkEpochs(value: unknown): Array<[number, Uint8Array]> {
   })
 }
 
-function checkKeySet(bytes: unknown): { role: Role; key: ThreadKey; epochs: Array<[number, Uint8Array]> } {
+function checkKeySet(bytes: unknown): { role: Role; key: ThreadKey; epochs: Array<[number, Uint8Array]>; services: Array<[number, Uint8Array]> } {
   const decoded = decodeCbor(bytes, 'the invite key set')
   const withEpochs = typeof decoded === 'object' && decoded !== null && 'epochs' in decoded
-  const keySet = fieldsOf(decoded, withEpochs ? ['role', 'key', 'epochs'] : ['role', 'key'], 'the invite key set')
+  const withServices = typeof decoded === 'object' && decoded !== null && 'services' in decoded
+  const keySet = fieldsOf(decoded, ['role', 'key', ...(withEpochs ? ['epochs'] : []), ...(withServices ? ['services'] : [])], 'the invite key set')
   const role = checkRole(keySet.role)
   const raw = keySet.key
   if (!(raw instanceof Uint8Array) || (raw.length !== KEY_BYTES && raw.length !== 2 * KEY_BYTES)) {
@@ -391,7 +408,8 @@ function checkKeySet(bytes: unknown): { role: Role; key: ThreadKey; epochs: Arra
   const epochs = withEpochs ? checkEpochs(keySet.epochs) : []
   if (role === 'follow' && epochs.length > 0) fail('a follow invite must not carry read keys')
   // A follow key set that carries the read key anyway: the invitee does not keep it.
-  return { role, key: role === 'follow' ? { service: key.service } : key, epochs }
+  const services = withServices ? checkEpochs(keySet.services, MAX_INVITE_SERVICE_EPOCHS) : []
+  return { role, key: role === 'follow' ? { service: key.service } : key, epochs, services }
 }
 
 /** The fields of a bearer body, or of a sealed body's contents. */
@@ -403,8 +421,8 @@ function checkInner(value: unknown, what: string): Invite {
   const threadId = checkThread(inner.thread)
   const addrs = checkAddrs(inner.addrs)
   const from = checkPeerId(inner.from, 'invite `from`')
-  const { role, key, epochs } = checkKeySet(inner.keys)
-  return { threadId, role, key, addrs, from, epochs }
+  const { role, key, epochs, services } = checkKeySet(inner.keys)
+  return { threadId, role, key, addrs, from, epochs, services }
 }
 
 /**
@@ -441,12 +459,14 @@ export function createInvite(options: {
   to?: string
   /** Rotated read keys `[epoch, key]`, ascending; the newest {@link MAX_INVITE_EPOCHS} are kept. */
   epochs?: ReadonlyArray<readonly [number, Uint8Array]>
+  /** Rotated service keys `[epoch, key]`, ascending; the newest {@link MAX_INVITE_SERVICE_EPOCHS} are kept. */
+  services?: ReadonlyArray<readonly [number, Uint8Array]>
 }): string {
   const inner = {
     thread: options.threadId.bytes,
     addrs: checkAddrs(options.addrs),
     from: checkPeerId(options.from, 'invite `from`'),
-    keys: dagCbor.encode(keySetOf(checkRole(options.role), options.key, options.epochs ?? []))
+    keys: dagCbor.encode(keySetOf(checkRole(options.role), options.key, options.epochs ?? [], options.services ?? []))
   }
   // A sealed invite seals everything, not only the keys: its thread and addresses cannot be
   // changed on the way without the box failing to open.

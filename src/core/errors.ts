@@ -80,6 +80,16 @@ export class DecryptionError extends ThreadsError {
   static override readonly NAME = 'DecryptionError'
 }
 
+/**
+ * A record block names a service key this peer does not hold (DESIGN.md section 6, service key
+ * rotation): a rotation it has not received yet, or one that was not sealed to it (a revoked
+ * follower). The record is refused, not held; it is nobody's fault, and a later sync round takes
+ * it again once the key came.
+ */
+export class UnknownServiceKeyError extends ThreadsError {
+  static override readonly NAME = 'UnknownServiceKeyError'
+}
+
 /** An input larger than the limit for its kind. */
 export class TooLargeError extends ThreadsError {
   static override readonly NAME = 'TooLargeError'
@@ -221,7 +231,7 @@ const ERROR_CLASSES: ReadonlyArray<{ readonly NAME: string }> = [
   BrokenChainError, EquivocationError, DecryptionError, TooLargeError, NotFoundError, CorruptStoreError,
   MalformedMessageError, UnauthorizedError, NotWriterError, InvalidInviteError, UnsupportedFormatError,
   ForkedLogError, ReducerError, StorageFailedError, SnapshotError, ThreadDeletedError, StorageLockedError, MisuseError, ClosedError, AccessDeniedError,
-  LoadFailedError, MissingDependencyError
+  LoadFailedError, MissingDependencyError, UnknownServiceKeyError
 ]
 
 /**

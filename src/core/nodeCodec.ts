@@ -25,6 +25,7 @@ const LINK_BYTES = LINK_HEAD.length + CID_PREFIX.length + 32 // 41
 const KEY_BODY = Uint8Array.of(0x64, 0x62, 0x6f, 0x64, 0x79) // "body"
 const KEY_EPOCH = Uint8Array.of(0x65, 0x65, 0x70, 0x6f, 0x63, 0x68) // "epoch"
 const KEY_HEADER = Uint8Array.of(0x66, 0x68, 0x65, 0x61, 0x64, 0x65, 0x72) // "header"
+const KEY_SERVICE = Uint8Array.of(0x67, 0x73, 0x65, 0x72, 0x76, 0x69, 0x63, 0x65) // "service"
 const KEY_SEQ = Uint8Array.of(0x63, 0x73, 0x65, 0x71) // "seq"
 const KEY_SIG = Uint8Array.of(0x63, 0x73, 0x69, 0x67, 0x58, 0x40) // "sig" + bytes(64) head
 const KEY_PREV = Uint8Array.of(0x64, 0x70, 0x72, 0x65, 0x76) // "prev"
@@ -74,15 +75,18 @@ function put(out: Uint8Array, at: number, bytes: Uint8Array): number {
 }
 
 /**
- * dag-cbor bytes of the event node `{ body, epoch?, header }`. `epoch` names the read key the
- * header is sealed under (absent for the thread's first key, 0): it is plaintext, so a reader
- * knows which key to use, and part of the signed event CID, so nobody can change it.
+ * dag-cbor bytes of the event node `{ body, epoch?, header, service? }`. `epoch` names the read
+ * key the header is sealed under (absent for the thread's first key, 0): it is plaintext, so a
+ * reader knows which key to use, and part of the signed event CID, so nobody can change it.
+ * `service` is a service key rotation (`serviceRotation.ts`), sealed under the service key of
+ * the record block: signed with the event, and readable by followers, who hold no read key.
  */
-export function encodeEventNode(header: CID, body: CID, epoch = 0): Uint8Array {
+export function encodeEventNode(header: CID, body: CID, epoch = 0, service?: Uint8Array): Uint8Array {
   const epochBytes = epoch === 0 ? 0 : KEY_EPOCH.length + uintLength(epoch)
-  const out = new Uint8Array(1 + KEY_BODY.length + KEY_HEADER.length + 2 * LINK_BYTES + epochBytes)
+  const serviceBytes = service === undefined ? 0 : KEY_SERVICE.length + uintLength(service.length) + service.length
+  const out = new Uint8Array(1 + KEY_BODY.length + KEY_HEADER.length + 2 * LINK_BYTES + epochBytes + serviceBytes)
   let at = 0
-  out[at++] = epoch === 0 ? 0xa2 : 0xa3
+  out[at++] = 0xa2 + (epoch === 0 ? 0 : 1) + (service === undefined ? 0 : 1)
   at = put(out, at, KEY_BODY)
   at = writeLink(out, at, body)
   if (epoch !== 0) {
@@ -90,7 +94,14 @@ export function encodeEventNode(header: CID, body: CID, epoch = 0): Uint8Array {
     at = writeUint(out, at, epoch)
   }
   at = put(out, at, KEY_HEADER)
-  writeLink(out, at, header)
+  at = writeLink(out, at, header)
+  if (service !== undefined) {
+    at = put(out, at, KEY_SERVICE)
+    const head = at
+    at = writeUint(out, at, service.length)
+    out[head] = (out[head] as number) | 0x40 // major type 2: a byte string
+    put(out, at, service)
+  }
   return out
 }
 
@@ -153,9 +164,10 @@ class Reader {
     return recordIdOfDigest(this.take(32, what))
   }
 
-  uint(what: string): number {
+  /** An unsigned integer, or (with `major` 2) the length of a byte string. */
+  uint(what: string, major = 0): number {
     const first = this.take(1, what)[0] as number
-    if (first >> 5 !== 0) this.fail(`${what} is not an unsigned integer`)
+    if (first >> 5 !== major) this.fail(`${what} is not ${major === 0 ? 'an unsigned integer' : 'a byte string'}`)
     const info = first & 0x1f
     if (info < 24) return info
     const len = info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : info === 27 ? 8 : 0
@@ -173,23 +185,37 @@ class Reader {
   }
 }
 
-/** Parse the event node, accepting only its canonical bytes (an `epoch` of 0 is written by leaving it out). */
-export function decodeEventNode(bytes: Uint8Array, ctx: ErrorContext): { header: CID; body: CID; epoch: number } {
+/**
+ * Parse the event node, accepting only its canonical bytes (an `epoch` of 0 is written by leaving
+ * it out; `service`, when present, is a non-empty byte string).
+ */
+export function decodeEventNode(bytes: Uint8Array, ctx: ErrorContext): { header: CID; body: CID; epoch: number; service?: Uint8Array } {
   const r = new Reader(bytes, ctx, 'event node')
-  const head = r.take(1, 'map head')[0]
-  if (head !== 0xa2 && head !== 0xa3) r.fail('not a map of 2 or 3 fields')
+  const head = r.take(1, 'map head')[0] as number
+  if (head < 0xa2 || head > 0xa4) r.fail('not a map of 2 to 4 fields')
   r.expect(KEY_BODY, '"body"')
   const body = r.link('body link')
   let epoch = 0
-  if (head === 0xa3) {
+  let fields = 2
+  if (bytes[r.at] === KEY_EPOCH[0] && bytes[r.at + 1] === KEY_EPOCH[1]) {
     r.expect(KEY_EPOCH, '"epoch"')
     epoch = r.uint('epoch')
     if (epoch === 0) r.fail('epoch 0 is written by leaving it out')
+    fields++
   }
   r.expect(KEY_HEADER, '"header"')
   const header = r.link('header link')
+  let service: Uint8Array | undefined
+  if (r.at < bytes.length) {
+    r.expect(KEY_SERVICE, '"service"')
+    const len = r.uint('service length', 2)
+    service = r.take(len, 'service')
+    if (len === 0) r.fail('an empty "service"')
+    fields++
+  }
+  if (fields !== head - 0xa0) r.fail('the map head does not count its fields')
   r.end()
-  return { header, body, epoch }
+  return service === undefined ? { header, body, epoch } : { header, body, epoch, service }
 }
 
 /**

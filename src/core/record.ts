@@ -1,6 +1,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import type { CID } from 'multiformats/cid'
 import { blockOf, boxOf, checkCid, cidOfDigest, encryptBlock, openBox, type Block } from './block.js'
+import { asKeyring, keyForRecordBlock, sealRecordBlock, serviceKeyId, type ServiceKeyring } from './serviceKey.js'
 import { decodeEventNode, decodeRecordNode, encodeEventNode, encodeRecordNode } from './nodeCodec.js'
 import { getCrypto } from './crypto/index.js'
 import {
@@ -22,6 +23,11 @@ import type { ThreadId } from './threadId.js'
 export const MAX_BODY_BYTES = 1 << 20
 /** Largest header, event or record block accepted: they hold keys, links and small integers. */
 export const MAX_NODE_BYTES = 4096
+/**
+ * Largest event block accepted: an event node that carries a service key rotation (the new key
+ * sealed to every member) is larger than other nodes.
+ */
+export const MAX_EVENT_BYTES = 512 * 1024
 
 /**
  * The four blocks of one record as they travel and as a CAR file holds them
@@ -56,6 +62,10 @@ export interface LogRecord {
   readonly eventCid: CID
   /** The read key epoch its header is sealed under (0: the thread's first read key). */
   readonly epoch: number
+  /** The service key epoch its record block is sealed under (absent or 0: the thread's first). */
+  readonly serviceEpoch?: number
+  /** A service key rotation the event node carries (sealed under the record block's service key). */
+  readonly service?: Uint8Array
   readonly blocks: { readonly record: Block; readonly event: Block; readonly header: Block; readonly body: Block }
 }
 
@@ -78,11 +88,14 @@ export interface LogHead {
   readonly seq: number
 }
 
-/** Where a record belongs: its thread and log, and the service key that seals its record block. */
+/**
+ * Where a record belongs: its thread and log, and the service keys that may seal its record block
+ * (one key: the thread's first; a keyring: every epoch held, by the ID a block names).
+ */
 export interface RecordContext {
   readonly thread: ThreadId
   readonly logId: string
-  readonly serviceKey: Uint8Array
+  readonly serviceKey: Uint8Array | ServiceKeyring
 }
 
 /** What a new record needs. */
@@ -101,6 +114,10 @@ export interface NewRecord {
   readonly txn?: number
   /** The epoch of `threadKey.read` (default 0): a rotated read key has a later one. */
   readonly epoch?: number
+  /** The epoch of `threadKey.service` (default 0): a rotated service key's record block names its ID. */
+  readonly serviceEpoch?: number
+  /** A sealed service key rotation for the event node (`createServiceRotation`). */
+  readonly service?: Uint8Array
 }
 
 /**
@@ -137,11 +154,12 @@ export function createRecord(input: NewRecord): LogRecord {
   const header = input.txn === undefined ? { key: contentKey, clock, time } : { key: contentKey, clock, time, txn: input.txn }
   const headerBlock = encryptBlock(threadKey.read, dagCbor.encode(header), nonce(1))
   const epoch = input.epoch ?? 0
-  const eventBlock = blockOf(encodeEventNode(headerBlock.cid, bodyBlock.cid, epoch))
+  const eventBlock = blockOf(encodeEventNode(headerBlock.cid, bodyBlock.cid, epoch, input.service))
   const seq = prev === undefined ? 1 : prev.seq + 1
   const statement = statementBytes({ thread: thread.bytes, seq, event: eventBlock.cid, prev: prev?.id })
   const sig = logKey.signer.sign(statement)
-  const recordBlock = encryptBlock(threadKey.service, encodeRecordNode(eventBlock.cid, sig, prev?.id, seq), nonce(2))
+  const serviceEpoch = input.serviceEpoch ?? 0
+  const recordBlock = sealRecordBlock({ epoch: serviceEpoch, key: threadKey.service, id: serviceKeyId(threadKey.service) }, encodeRecordNode(eventBlock.cid, sig, prev?.id, seq), nonce(2))
   return {
     id: recordIdOfDigest(getCrypto().sha256(statement)),
     cid: recordBlock.cid,
@@ -151,6 +169,8 @@ export function createRecord(input: NewRecord): LogRecord {
     sig,
     eventCid: eventBlock.cid,
     epoch,
+    ...(serviceEpoch === 0 ? {} : { serviceEpoch }),
+    ...(input.service === undefined ? {} : { service: input.service }),
     blocks: { record: recordBlock, event: eventBlock, header: headerBlock, body: bodyBlock }
   }
 }
@@ -171,15 +191,22 @@ function checkSize(bytes: Uint8Array, max: number, ctx: ErrorContext, what: stri
   if (bytes.length > max) throw new TooLargeError(`${what} has ${bytes.length} bytes, the limit is ${max}`, ctx)
 }
 
-/** Decrypt and decode a record block with the service key; checks the node's shape. */
-export function openRecordNode(serviceKey: Uint8Array, recordBytes: Uint8Array, ctx: ErrorContext): RecordNode {
+/**
+ * Decrypt and decode a record block with the service key it names (the thread's first key for the
+ * plain form, a rotated key by its ID); checks the node's shape.
+ *
+ * @throws {@link UnknownServiceKeyError} when no key held has the ID the block names,
+ * {@link DecryptionError} when the key does not open it, {@link MalformedRecordError}.
+ */
+export function openRecordNode(serviceKey: Uint8Array | ServiceKeyring, recordBytes: Uint8Array, ctx: ErrorContext): RecordNode & { serviceEpoch: number } {
   checkSize(recordBytes, MAX_NODE_BYTES, ctx, 'record block')
-  const plain = openBox(serviceKey, boxOf(recordBytes, ctx))
+  const { key, box } = keyForRecordBlock(asKeyring(serviceKey), recordBytes, ctx)
+  const plain = openBox(key.key, box)
   if (plain === undefined) throw new DecryptionError('record block does not open with the thread service key', ctx)
   const node = decodeRecordNode(plain, ctx)
   if (node.seq < 1) throw new MalformedRecordError('record node `seq` is not a positive integer', ctx)
   if ((node.seq === 1) !== (node.prev === undefined)) throw new BrokenChainError('only the first record (seq 1) has no `prev`', { ...ctx, seq: node.seq })
-  return node
+  return { ...node, serviceEpoch: key.epoch }
 }
 
 /** What a receiver knows of the log before a record, and how much to check. */
@@ -211,7 +238,7 @@ export function verifyRecord(at: RecordContext, blocks: RecordBlocks, options: V
   const ctx: ErrorContext = { threadId: at.thread.toString(), logId }
   if (!isPlainObject(blocks)) throw new MalformedRecordError('record blocks are not an object', ctx)
   checkSize(blocks.record, MAX_NODE_BYTES, ctx, 'record block')
-  checkSize(blocks.event, MAX_NODE_BYTES, ctx, 'event block')
+  checkSize(blocks.event, MAX_EVENT_BYTES, ctx, 'event block')
   checkSize(blocks.header, MAX_NODE_BYTES, ctx, 'header block')
   checkSize(blocks.body, MAX_BODY_BYTES, ctx, 'body block')
   const recordBlock =
@@ -243,6 +270,8 @@ export function verifyRecord(at: RecordContext, blocks: RecordBlocks, options: V
     sig: node.sig,
     eventCid: node.block,
     epoch: links.epoch,
+    ...(node.serviceEpoch === 0 ? {} : { serviceEpoch: node.serviceEpoch }),
+    ...(links.service === undefined ? {} : { service: links.service }),
     blocks: { record: recordBlock, event: eventBlock, header: headerBlock, body: bodyBlock }
   }
 }

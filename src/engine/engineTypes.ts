@@ -102,4 +102,6 @@ export interface EngineEvents<S> {
   held: { count: number; bytes: number }
   /** A log was found forked: its proof should reach every peer of the thread. */
   fork: ForkedLog
+  /** A new service key epoch is held (a rotation): the handshake proves it from now on. */
+  serviceKey: { epoch: number }
 }

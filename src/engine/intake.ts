@@ -1,10 +1,10 @@
 import { BadSignatureError, BrokenChainError, ThreadsError, TooLargeError } from '../core/errors.js'
 import { forkProofOf, signedStatementOf, type ForkProof } from '../core/forkProof.js'
-import { boxOf } from '../core/block.js'
 import { prefetchActive, prefetchDecrypt, type DecryptJob } from '../core/crypto/index.js'
 import { linksHead, MAX_NODE_BYTES, signatureHolds, verifyRecord, type LogHead, type LogRecord, type RecordBlocks } from '../core/record.js'
 import { sameId } from '../core/recordId.js'
 import type { ThreadId } from '../core/threadId.js'
+import { keyForRecordBlock, serviceKeyring, type ServiceKeyring } from '../core/serviceKey.js'
 import type { EventStore } from '../store/eventStore.js'
 import type { ThreadInfo } from '../store/logstore/logstore.js'
 import type { Forks } from './forks.js'
@@ -50,7 +50,7 @@ export class RecordIntake {
 
   /** Verify and order what arrived; returns the run to store and apply (signatures checked). */
   async take(logId: string, blocks: readonly RecordBlocks[], now: number, sink: IntakeSink): Promise<LogRecord[]> {
-    const at = { thread: this.#id, logId, serviceKey: this.#thread.key.service }
+    const at = { thread: this.#id, logId, serviceKey: serviceKeyring(this.#thread.key.service, this.#thread.serviceKeys) }
     // Shape and CIDs first, signatures later: one per contiguous run.
     const fresh = new Map<number, LogRecord>()
     // The same four blocks as a record stored lately (a duplicate push, gossip or pull): two
@@ -183,13 +183,15 @@ export class RecordIntake {
 }
 
 /** The boxes of the record blocks that look like one (the rest fail verification as before). */
-function recordBoxes(serviceKey: Uint8Array, blocks: readonly RecordBlocks[]): DecryptJob[] {
+function recordBoxes(keys: ServiceKeyring, blocks: readonly RecordBlocks[]): DecryptJob[] {
   const jobs: DecryptJob[] = []
   for (const b of blocks) {
     const bytes = (b as Partial<RecordBlocks> | null | undefined)?.record
     if (!(bytes instanceof Uint8Array) || bytes.length > MAX_NODE_BYTES) continue
     try {
-      jobs.push({ key: serviceKey, box: boxOf(bytes, {}) })
+      // The key the block names (the first, or a rotated one): an unknown one is left to verifyRecord.
+      const { key, box } = keyForRecordBlock(keys, bytes, {})
+      jobs.push({ key: key.key, box })
     } catch {
       // Malformed: verifyRecord names it.
     }

@@ -45,6 +45,11 @@ export interface SystemProjection<Sys> {
    * every holder of the service key, whether the system state entitles it or not.
    */
   gossips?(sys: Sys): boolean
+  /**
+   * Whether the system state names the thread's members (an ACL was folded): such a peer serves
+   * by the ACL and may accept a handshake proof under an older service key.
+   */
+  knowsMembers?(sys: Sys): boolean
   /** Read key rotations so far: each epoch and the identity of the event that carries its key. */
   rotations?(sys: Sys): ReadonlyArray<{ readonly epoch: number; readonly event: string }>
   /** The new read key a rotation event seals to `peerId` (a sealed box), if it names that peer. */

@@ -5,6 +5,8 @@ import { AccessDeniedError, CorruptStoreError, ForkedLogError, MalformedRecordEr
 import type { ForkProof } from '../core/forkProof.js'
 import { openSealed, publicKeyFromLogId, type LogKey } from '../core/keys.js'
 import { prefetchActive } from '../core/crypto/index.js'
+import { serviceKeyring, type ServiceKeyring } from '../core/serviceKey.js'
+import { absorbServiceRotations, authKeysOf } from './serviceKeys.js'
 import { createRecord, signatureHolds, type LogHead, type LogRecord, type RecordBlocks } from '../core/record.js'
 import type { ThreadInfo } from '../store/logstore/logstore.js'
 import type { EventStore } from '../store/eventStore.js'
@@ -533,14 +535,14 @@ export class ThreadEngine<S> {
    * {@link writeBlocked} while writing would fork or corrupt the log; {@link TooLargeError} past
    * a transaction's limits.
    */
-  command(command: Command, apply?: (event: ThreadEvent) => S): CommandResult<S> {
+  command(command: Command, apply?: (event: ThreadEvent) => S, options: { readonly service?: Uint8Array } = {}): CommandResult<S> {
     const logKey = this.#writer()
     const body = encodeCommand(command)
     const txn = this.#txn
     if (txn !== undefined && (txn.records.length + 1 >= MAX_TXN_RECORDS || txn.bytes + body.length > MAX_TXN_BYTES)) {
       throw new TooLargeError(`a transaction holds at most ${MAX_TXN_RECORDS - 1} commands and ${MAX_TXN_BYTES} bytes of them`, { threadId: this.id })
     }
-    const record = this.#createRecord(logKey, body, txn === undefined ? undefined : (txn.head?.seq ?? 0) + 1)
+    const record = this.#createRecord(logKey, body, txn === undefined ? undefined : (txn.head?.seq ?? 0) + 1, options.service)
     // Fold what every other peer will decode, not the object dispatched: dag-cbor normalises a
     // few values (-0, lone surrogates), and the author must not see a different action.
     const event = makeEvent(decodeCommand(body), this.#metaOf(record.record, record.clock))
@@ -595,14 +597,18 @@ export class ThreadEngine<S> {
   }
 
   /** Sign the next record of this peer's log; its clock follows the same rule as everyone's. */
-  #createRecord(logKey: LogKey, body: Uint8Array, txn: number | undefined): { record: LogRecord; clock: number } {
+  #createRecord(logKey: LogKey, body: Uint8Array, txn: number | undefined, service?: Uint8Array): { record: LogRecord; clock: number } {
     const ownClock = this.#logClocks.get(logKey.id) ?? -1
     const clock = effectiveClock(Math.min(this.#clock + 1, Number.MAX_SAFE_INTEGER), ownClock)
     const epoch = this.#newestEpoch()
+    // Sealed under the newest service key held (a rotation's key once it came).
+    const svc = this.serviceKeys().newest()
     const record = createRecord({
       logKey,
-      threadKey: { service: this.thread.key.service, read: this.#keyFor(epoch) },
+      threadKey: { service: svc.key, read: this.#keyFor(epoch) },
       epoch,
+      serviceEpoch: svc.epoch,
+      ...(service === undefined ? {} : { service }),
       thread: this.thread.id,
       body,
       clock,
@@ -888,6 +894,10 @@ export class ThreadEngine<S> {
         return nothing()
       }
     }
+    // A service key rotation from the owner sealed to this peer: kept before the records are.
+    if (await absorbServiceRotations({ thread: this.thread, logstore: this.store.logstore, identity: this.#options.identity ?? this.logKey, records: verified, report: reject })) {
+      this.events.emit('serviceKey', { epoch: this.serviceKeys().newest().epoch })
+    }
     // What is folded below: in a browser, WebCrypto opens it ahead, all at once (webCryptoPrefetch.ts).
     const sealed = !prefetchActive() || this.thread.key.read === undefined || this.#awaiting.has(logId) ? [] : verified.map(sealedOf)
     const releasePrefetch = sealed.length === 0 ? undefined : await prefetchOpen(this.#keyFor, sealed)
@@ -1135,7 +1145,7 @@ export class ThreadEngine<S> {
   async importCar(input: Uint8Array | AsyncIterable<Uint8Array>): Promise<{ logs: number; stored: number; rejected: readonly ThreadsError[] }> {
     // The CAR codec loads on the first import or export, not with the engine.
     const { parseThreadCar } = await loadPart('the CAR codec', () => import('../store/car.js'))
-    const car = await parseThreadCar(input, this.thread.key.service)
+    const car = await parseThreadCar(input, serviceKeyring(this.thread.key.service, this.thread.serviceKeys))
     if (!car.threadId.equals(this.thread.id)) throw new MalformedRecordError(`the CAR holds thread ${car.threadId.toString()}, not this one`, { threadId: this.id })
     const total = car.manifest.logs.reduce((n, l) => n + l.seq, 0)
     let done = 0
@@ -1156,6 +1166,29 @@ export class ThreadEngine<S> {
       this.#progress({ phase: 'import', done, total })
     }
     return { logs: car.manifest.logs.length, stored, rejected }
+  }
+
+  /**
+   * Keep a new service key epoch (this peer made the rotation: the owner), durably; records are
+   * sealed under it from now on, and the handshake proves it.
+   */
+  async addServiceKey(epoch: number, key: Uint8Array): Promise<void> {
+    if (await this.store.logstore.addServiceKey(this.thread.id, epoch, key)) this.events.emit('serviceKey', { epoch })
+  }
+
+  /** The service keys this peer holds for the thread, by epoch and ID. */
+  serviceKeys(): ServiceKeyring {
+    return serviceKeyring(this.thread.key.service, this.thread.serviceKeys)
+  }
+
+  /**
+   * The service keys of the handshake: the newest to prove, and those accepted from a peer (see
+   * {@link authKeysOf}: all of them where this peer folds the ACL, else only the newest).
+   */
+  authKeys(): { send: Uint8Array; accept: readonly Uint8Array[]; known: readonly Uint8Array[] } {
+    const system = this.#system
+    const knows = this.thread.key.read !== undefined && system?.knowsMembers?.(this.#timeline.state.system) === true
+    return authKeysOf(this.serviceKeys(), knows)
   }
 
   /** The log heads of the thread as this peer has them (by identity). */

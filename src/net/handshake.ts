@@ -18,7 +18,7 @@
  *
  * @packageDocumentation
  */
-import { RateLimitedError, type ThreadsError } from '../core/errors.js'
+import { RateLimitedError, UnauthorizedError, type ThreadsError } from '../core/errors.js'
 import { authTag, tagKey } from './auth.js'
 import type { SyncMessage } from './protocol/messages.js'
 import type { PeerSession } from './session.js'
@@ -38,6 +38,8 @@ export interface HandshakeHost {
   provedAgain(session: PeerSession, target: SyncTarget): void
   /** The peer went past a budget: hang it up. */
   overBudget(session: PeerSession, error: ThreadsError): void
+  /** The peer proved a service key this peer no longer accepts (a revoked follower): refused, reported here. */
+  refused?(session: PeerSession, error: ThreadsError): void
 }
 
 /**
@@ -94,9 +96,25 @@ export class Handshake {
     // revoked or no-access peer holding the key gets what an outsider gets, silence.
     if (target.entitled !== undefined && !target.entitled(session.peerId)) return
     const link = session.link(threadId)
-    if (link.proved) return this.#host.provedAgain(session, target)
+    // A proof under an older key (accepted only where the ACL is folded, and only from a peer it
+    // entitles): answered under that key, so the peer can check the answer and catch up.
+    const key = session.expectedKeys.get(tagKey(tag))
+    const keys = keysOf(target)
+    // A key this peer no longer accepts (an older one, after a rotation this follower took):
+    // silence, as for a peer the ACL does not entitle.
+    if (key !== undefined && !keys.accept.some((k) => sameBytes(k, key))) {
+      return this.#host.refused?.(session, new UnauthorizedError('the peer proved a retired service key: refused', { threadId }))
+    }
+    const changed = key !== undefined && link.provedKey !== undefined && !sameBytes(key, link.provedKey)
+    const older = key !== undefined && !sameBytes(key, keys.send)
+    if (key !== undefined) link.provedKey = key
+    if (link.proved) {
+      // Proved again under another key (it took a rotation, or is catching up): answer under it.
+      if (changed) this.#sendTag(session, target)
+      return this.#host.provedAgain(session, target)
+    }
     link.proved = true
-    if (link.tagsSent === 0) this.#sendTag(session, target)
+    if (link.tagsSent === 0 || older) this.#sendTag(session, target)
     this.#host.proved(session, target)
   }
 
@@ -130,6 +148,16 @@ export class Handshake {
     this.#sendTag(session, target)
   }
 
+  /**
+   * This peer holds a new service key for a thread: expect tags under the keys it accepts now,
+   * and prove the new key (DESIGN.md section 6, service key rotation).
+   */
+  rekeyed(session: PeerSession, target: SyncTarget): void {
+    if (session.theirNonce === undefined) return
+    this.#expect(session, target)
+    this.#sendTag(session, target, keysOf(target).send)
+  }
+
   #unmatched(session: PeerSession): void {
     if (!session.unmatched.take()) {
       this.#host.overBudget(session, new RateLimitedError(`more than ${MAX_UNMATCHED_TAGS_PER_MINUTE} auth tags a minute that match no thread`))
@@ -140,20 +168,31 @@ export class Handshake {
   #expect(session: PeerSession, target: SyncTarget): void {
     const theirs = session.theirNonce
     if (theirs === undefined) return
-    const tag = authTag(target.thread.key.service, {
-      recipientNonce: session.nonce,
-      senderNonce: theirs,
-      sender: session.peerId,
-      recipient: this.#host.me,
-      thread: target.thread.id.bytes
-    })
-    session.expected.set(tagKey(tag), target.id)
+    const keys = keysOf(target)
+    for (const key of keys.known ?? keys.accept) {
+      const tag = authTag(key, {
+        recipientNonce: session.nonce,
+        senderNonce: theirs,
+        sender: session.peerId,
+        recipient: this.#host.me,
+        thread: target.thread.id.bytes
+      })
+      session.expected.set(tagKey(tag), target.id)
+      session.expectedKeys.set(tagKey(tag), key)
+    }
   }
 
-  #sendTag(session: PeerSession, target: SyncTarget): void {
+  /**
+   * Send this peer's tag for a thread: under `key`, else under the key the peer proved if this
+   * peer still accepts it (a member catching up on a rotation can check it), else the newest.
+   */
+  #sendTag(session: PeerSession, target: SyncTarget, key?: Uint8Array): void {
     const theirs = session.theirNonce
     if (theirs === undefined) return
-    const tag = authTag(target.thread.key.service, {
+    const keys = keysOf(target)
+    const proved = session.links.get(target.id)?.provedKey
+    const use = key ?? (proved !== undefined && keys.accept.some((k) => sameBytes(k, proved)) ? proved : keys.send)
+    const tag = authTag(use, {
       recipientNonce: theirs,
       senderNonce: session.nonce,
       sender: this.#host.me,
@@ -163,6 +202,24 @@ export class Handshake {
     session.link(target.id).tagsSent++
     this.#host.send(session, { t: 'auth', tag, nonce: session.nonce })
   }
+}
+
+/** The keys of a thread's handshake: its newest to send, and those accepted (see `SyncTarget.authKeys`). */
+function keysOf(target: SyncTarget): { readonly send: Uint8Array; readonly accept: readonly Uint8Array[]; readonly known?: readonly Uint8Array[] } {
+  return target.authKeys?.() ?? { send: target.thread.key.service, accept: [target.thread.key.service] }
+}
+
+/**
+ * Whether a session may be served a thread now: the ACL entitles its peer (where there is one),
+ * and the service key it proved is still accepted. A follower that learns a rotation accepts only
+ * the new key, so a peer that proved an older one on a connection opened before (a revoked
+ * follower) is served nothing more.
+ */
+export function servable(target: SyncTarget, session: PeerSession): boolean {
+  if (target.entitled?.(session.peerId) === false) return false
+  const key = session.links.get(target.id)?.provedKey
+  if (key === undefined || target.authKeys === undefined) return true
+  return target.authKeys().accept.some((k) => sameBytes(k, key))
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

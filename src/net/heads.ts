@@ -19,6 +19,7 @@ import { sameId } from '../core/recordId.js'
 import type { Dialer } from './dialer.js'
 import type { AddrEntry, HeadEntry, SyncMessage } from './protocol/messages.js'
 import type { PeerSession } from './session.js'
+import { servable } from './handshake.js'
 import type { SyncAddressBook, SyncTarget } from './syncTarget.js'
 import {
   LEARNT_ADDR_TTL,
@@ -68,7 +69,7 @@ export class HeadsExchange {
     for (const [log, h] of target.heads()) if (heads.length < MAX_LOGS) heads.push([log, h.seq, h.id])
     const addrs = options.addrs ? await this.#knownAddrs(target, session.peerId) : []
     // The reads above wait: if the connection closed meanwhile these heads are of no use.
-    if (session.closed || !session.proved(target.id) || target.entitled?.(session.peerId) === false) return
+    if (session.closed || !session.proved(target.id) || !servable(target, session)) return
     this.#host.send(session, { t: 'heads', thread: target.thread.id.bytes, heads, addrs, reply: options.reply })
   }
 

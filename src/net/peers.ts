@@ -26,7 +26,7 @@ export interface PeerTableOptions {
    * Whether a thread's ACL still entitles a peer to be served (default: always). A peer whose
    * role was revoked after it proved the key drops out of the thread's sessions at once.
    */
-  readonly entitled?: (threadId: string, peerId: string) => boolean
+  readonly entitled?: (threadId: string, session: PeerSession) => boolean
 }
 
 /**
@@ -55,17 +55,17 @@ export class PeerTable {
 
   /** Sessions whose peer proved the thread. */
   proved(threadId: string): PeerSession[] {
-    return [...this.#sessions.values()].filter((s) => s.proved(threadId) && this.entitled(threadId, s.peerId))
+    return [...this.#sessions.values()].filter((s) => s.proved(threadId) && this.entitled(threadId, s))
   }
 
   /** Whether the thread's ACL entitles the peer to be served (always, without access control). */
-  entitled(threadId: string, peerId: string): boolean {
-    return this.#options.entitled?.(threadId, peerId) ?? true
+  entitled(threadId: string, session: PeerSession): boolean {
+    return this.#options.entitled?.(threadId, session) ?? true
   }
 
   /** Peers that proved the thread and authorised this peer for it: where pushes and announcements go. */
   mutual(threadId: string): PeerSession[] {
-    return [...this.#sessions.values()].filter((s) => s.mutual(threadId) && this.entitled(threadId, s.peerId))
+    return [...this.#sessions.values()].filter((s) => s.mutual(threadId) && this.entitled(threadId, s))
   }
 
   /** A session for a newly connected peer; none for a banned one (it is hung up on at once). */

@@ -5,7 +5,8 @@
  *
  * Blame: an `EquivocationError` or a fork is the writer's doing; a record the writer signed but
  * nobody can open is stored and is the writer's doing too; damage in this peer's storage is its
- * own. `TooLargeError` (held records at their bound) is a strike only past
+ * own; a record sealed under a service key this peer does not hold yet (`UnknownServiceKeyError`)
+ * is nobody's fault: it comes again once the rotation did. `TooLargeError` (held records at their bound) is a strike only past
  * {@link MAX_TOO_LARGE_PER_MINUTE} a minute from one peer. Anything else in a message is the
  * sender's, and costs it one strike per message.
  *
@@ -37,7 +38,7 @@ export interface RecordsHost {
 }
 
 /** Errors that are never the sender's doing. */
-const NOT_THE_SENDERS = new Set(['EquivocationError', 'ForkedLogError', 'CorruptStoreError'])
+const NOT_THE_SENDERS = new Set(['EquivocationError', 'ForkedLogError', 'CorruptStoreError', 'UnknownServiceKeyError'])
 /** Errors that, on a record this peer stored, are the writer's doing (it signed what nobody can open). */
 const WRITERS_IF_STORED = new Set(['DecryptionError', 'MalformedRecordError', 'UnsupportedFormatError'])
 

@@ -13,6 +13,7 @@ import { chunkRecords } from './protocol/paging.js'
 import type { SyncMessage } from './protocol/messages.js'
 import { wallClock } from '../platform/scheduler.js'
 import type { PeerSession, PullRequest } from './session.js'
+import { servable } from './handshake.js'
 import type { SyncTarget } from './syncTarget.js'
 import { MAX_QUEUED_PULLS_PER_PEER, MAX_RECORDS_PER_MESSAGE, SERVE_BURST_BYTES, SERVE_BYTES_PER_SECOND, SERVE_CONCURRENCY } from './limits.js'
 
@@ -84,7 +85,7 @@ export class PullServer {
     await this.#paced(session)
     const target = this.#host.target(r.threadId)
     // A peer revoked since it proved the key is served nothing more (DESIGN.md section 6).
-    if (session.closed || target === undefined || target.entitled?.(session.peerId) === false) return
+    if (session.closed || target === undefined || !servable(target, session)) return
     const empty: SyncMessage = { t: 'records', thread: target.thread.id.bytes, log: r.log, records: [], more: false, push: false }
     const head = target.heads().get(r.log)
     if (head === undefined || r.from > head.seq) return this.#host.send(session, empty)

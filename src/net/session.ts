@@ -26,6 +26,12 @@ export interface ThreadLink {
   acked: boolean
   /** Times this peer sent its own tag for the thread on this connection. */
   tagsSent: number
+  /**
+   * The service key the peer proved. When it is not this peer's newest (a member that has not
+   * received a rotation yet), this peer answers under it, so the peer can check the answer; when
+   * this peer stops accepting it (a rotation came), the peer is served nothing more.
+   */
+  provedKey?: Uint8Array
   /** Times a repeated tag of the peer made this peer send its heads again. */
   headsOnTag: number
   /** The peer is the writer of a log and this peer caught up with that log since authentication or the last round. */
@@ -91,6 +97,8 @@ export class PeerSession {
   helloSeen = false
   /** The tags the peer may send on this connection (tag key → thread ID), once both nonces are known. */
   readonly expected = new Map<string, string>()
+  /** The service key each expected tag is made with (tag key → key). */
+  readonly expectedKeys = new Map<string, Uint8Array>()
   readonly links = new Map<string, ThreadLink>()
   /** Tags received from the peer, matched or not: one means this peer's hello reached it. */
   tagsReceived = 0

@@ -13,7 +13,7 @@ import { authTag } from './auth.js'
 import { Busy } from './busy.js'
 import { Dialer } from './dialer.js'
 import { Gossip } from './gossip.js'
-import { Handshake } from './handshake.js'
+import { Handshake, servable } from './handshake.js'
 import { HeadsExchange } from './heads.js'
 import { DEFAULT_PULL_LIMIT, DEFAULT_SYNC_INTERVAL_MS, LEARNT_ADDR_TTL, MAX_TAG_RESENDS, MAX_UNPROVEN_PER_MINUTE } from './limits.js'
 import type { NetworkAdapter } from './networkAdapter.js'
@@ -115,7 +115,10 @@ export class SyncService {
       score,
       ...(options.maxUnsentBytes === undefined ? {} : { maxUnsentBytes: options.maxUnsentBytes }),
       onClose: (s) => this.#closed(s),
-      entitled: (threadId, peerId) => host.target(threadId)?.entitled?.(peerId) ?? true
+      entitled: (threadId, session) => {
+        const target = host.target(threadId)
+        return target === undefined || servable(target, session)
+      }
     })
     const peers = this.#peers
     const busy = this.#busy
@@ -176,7 +179,9 @@ export class SyncService {
         link.headsOnTag++
         void busy.track(this.#heads.send(s, target, { reply: true, addrs: false }))
       },
-      overBudget: (s, error) => peers.ban(s.peerId, error)
+      overBudget: (s, error) => peers.ban(s.peerId, error),
+      // Reported, not struck: the peer may simply not have taken a rotation (it hears nothing).
+      refused: (s, error) => this.events.emit('error', { peerId: s.peerId, error })
     })
     this.#heads = new HeadsExchange({
       get me() {
@@ -254,6 +259,11 @@ export class SyncService {
       target.events.on('recorded', ({ records }) => this.#outbox.queue(target, records)),
       target.events.on('fork', (fork) => {
         for (const s of this.#peers.mutual(target.id)) void this.#peers.send(s, { t: 'fork', thread: target.thread.id.bytes, proof: fork.proof })
+      }),
+      // A service key rotation: prove the new key on every open connection (a peer that holds it
+      // serves this peer again; one that does not yet ignores the tag until it has the key).
+      target.events.on('serviceKey', () => {
+        for (const s of this.#peers.all()) this.#handshake.rekeyed(s, target)
       })
     ]
     this.#targetOffs.set(target.id, offs)

@@ -46,6 +46,8 @@ export interface TargetEvents {
   on(name: 'recorded', listener: (e: { readonly records: readonly LogRecord[] }) => void): () => void
   /** A log was newly found forked: its proof must reach every peer of the thread. */
   on(name: 'fork', listener: (e: TargetFork) => void): () => void
+  /** A new service key epoch is held: prove it to connected peers again. */
+  on(name: 'serviceKey', listener: (e: { readonly epoch: number }) => void): () => void
 }
 
 /**
@@ -82,6 +84,13 @@ export interface SyncTarget {
    * for every peer, in a thread without access control: proving the key is enough there.
    */
   entitled?(peerId: string): boolean
+  /**
+   * The service keys of the handshake (service key rotation, DESIGN.md section 6): `send` is the
+   * key this peer proves (its newest), `accept` those a peer's proof may use, `known` every key
+   * held (a proof under a known key not accepted is refused by name). Absent: the thread's key,
+   * both ways.
+   */
+  authKeys?(): { readonly send: Uint8Array; readonly accept: readonly Uint8Array[]; readonly known?: readonly Uint8Array[] }
   /**
    * Whether the thread's records may go out on its gossip topic (default true). False for an
    * access-controlled thread: the topic reaches every holder of the service key, entitled or not.

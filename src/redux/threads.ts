@@ -2,8 +2,8 @@ import type { Role } from '../acl/invite.js'
 import { loadPart } from '../engine/loadPart.js'
 import { ClosedError, MisuseError, NotFoundError, ThreadsError } from '../core/errors.js'
 import { nextMacrotask } from '../platform/scheduler.js'
-import { ACL_PREFIX, aclProjection, createAclThreadId, namedReaders, rolesIn, staleKeyHolders, type AclDocument, type AclScope, type AclState } from '../acl/aclProjection.js'
-import { createRotation } from '../acl/rotation.js'
+import { ACL_PREFIX, aclProjection, createAclThreadId, rolesIn, type AclDocument, type AclScope, type AclState } from '../acl/aclProjection.js'
+import { needsRotation, planRotation } from '../acl/rotation.js'
 import { grants, type AclRole } from '../acl/roles.js'
 import { createThreadKey, type ThreadKey } from '../core/keys.js'
 import { ThreadId, Variant } from '../core/threadId.js'
@@ -126,16 +126,20 @@ export class ThreadLifecycle {
    * The owner rotates the read key when a peer that may hold it no longer reads (revoked by the
    * owner or by an admin): the new key is sealed to every reader named in the ACL, in a `rotate`
    * event sealed under the old key (the readers need it to find theirs); what the owner writes
-   * next is sealed under the new one. Only the owner rotates, so epochs never compete.
+   * next is sealed under the new one. Likewise the service key when a holder lost follow
+   * (`planRotation`). Only the owner rotates, so epochs never compete.
    */
   async #rotateIfNeeded(b: Binding): Promise<void> {
     const s = this.#runtime.started
     const acl = b.engine.system
-    if (s === undefined || !isAclState(acl) || acl.owner !== s.identity.id || staleKeyHolders(acl).length === 0) return
-    const epoch = (acl.rotations.read.at(-1)?.epoch ?? 0) + 1
-    const { key, rotate } = createRotation(namedReaders(acl), epoch)
-    const { durable } = b.engine.command({ type: `${ACL_PREFIX}rotate`, payload: { rotate: { read: rotate } } })
-    await s.eventStore.logstore.addReadKey(b.threadId, epoch, key)
+    if (s === undefined || !isAclState(acl) || acl.owner !== s.identity.id || !needsRotation(acl)) return
+    // The read key, the service key (a member lost follow), or both, in one event; the service
+    // rotation rides in the event node, sealed under the current service key (followers open it).
+    const plan = planRotation(acl, b.engine.serviceKeys().newest().key)
+    if (plan === undefined) return
+    const { durable } = b.engine.command({ type: `${ACL_PREFIX}rotate`, payload: plan.payload }, undefined, plan.service === undefined ? {} : { service: plan.service.box })
+    if (plan.read !== undefined) await s.eventStore.logstore.addReadKey(b.threadId, plan.read.epoch, plan.read.key)
+    if (plan.service !== undefined) await b.engine.addServiceKey(plan.service.epoch, plan.service.key)
     await durable
   }
 
@@ -180,6 +184,8 @@ export class ThreadLifecycle {
     const info = await s.eventStore.logstore.addThread(invite.threadId, invite.key)
     // Read keys of later epochs (the thread's read key was rotated before this peer joined).
     for (const [epoch, key] of invite.epochs) await s.eventStore.logstore.addReadKey(invite.threadId, epoch, key)
+    // Service keys of later epochs (a member lost follow before this peer joined).
+    for (const [epoch, key] of invite.services) await s.eventStore.logstore.addServiceKey(invite.threadId, epoch, key)
     for (const { peerId, addr } of learnt) await s.eventStore.logstore.addrs.addAddrs(info.n, peerId, [addr], INVITE_ADDR_TTL)
     const b = await this.#bind(s, invite.threadId, { slices, ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }) }, invite.role, !s.identityIsNew)
     await s.sync?.syncNow()
@@ -208,6 +214,7 @@ export class ThreadLifecycle {
       from: s.identity.id,
       // Rotated read keys: a reader added after a rotation reads what was written since.
       epochs: [...(s.eventStore.logstore.thread(threadId)?.readKeys ?? new Map<number, Uint8Array>())].sort((a, b) => a[0] - b[0]),
+      services: [...(s.eventStore.logstore.thread(threadId)?.serviceKeys ?? new Map<number, Uint8Array>())].sort((a, b) => a[0] - b[0]),
       ...(to === undefined ? {} : { to })
     })
   }
@@ -299,7 +306,7 @@ export class ThreadLifecycle {
       offs.push(
         engine.events.on('applied', () => {
           const acl = engine.system
-          if (scheduled || !isAclState(acl) || acl.owner !== s.identity.id || staleKeyHolders(acl).length === 0) return
+          if (scheduled || !isAclState(acl) || acl.owner !== s.identity.id || !needsRotation(acl)) return
           scheduled = true
           nextMacrotask(() => {
             scheduled = false

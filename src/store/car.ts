@@ -36,6 +36,7 @@ import {
   type ErrorContext
 } from '../core/errors.js'
 import type { ThreadKey } from '../core/keys.js'
+import { serviceKeyring, type ServiceKeyring } from '../core/serviceKey.js'
 import {
   MAX_NODE_BYTES,
   equivocationBetween,
@@ -279,14 +280,15 @@ export interface ParsedCar {
  * and each opened record is indexed by its identity, which the walk from each log's head
  * follows. An AES-GCM open that fails costs about as much as one that succeeds; imports are rare.
  */
-export async function parseThreadCar(input: Uint8Array | AsyncIterable<Uint8Array>, serviceKey: Uint8Array | ((threadId: ThreadId) => Uint8Array)): Promise<ParsedCar> {
+export async function parseThreadCar(input: Uint8Array | AsyncIterable<Uint8Array>, serviceKey: Uint8Array | ServiceKeyring | ((threadId: ThreadId) => Uint8Array | ServiceKeyring)): Promise<ParsedCar> {
   const { roots, blocks } = await readCar(input)
   const manifest = decodeManifest(roots, blocks)
   const threadId = ThreadId.parse(manifest.thread)
   const key = typeof serviceKey === 'function' ? serviceKey(threadId) : serviceKey
+  // A record block is a byte string (the first service key) or [key ID, box] (a rotated one).
   const byId = new Map<string, CarRecord>()
   for (const bytes of blocks.values()) {
-    if (bytes.length > MAX_NODE_BYTES || bytes[0] === undefined || bytes[0] >> 5 !== 2) continue
+    if (bytes.length > MAX_NODE_BYTES || bytes[0] === undefined || (bytes[0] >> 5 !== 2 && bytes[0] !== 0x82)) continue
     let node: ReturnType<typeof openRecordNode>
     try {
       node = openRecordNode(key, bytes, {})
@@ -357,11 +359,11 @@ export async function importThreadCar(store: EventStore, bytes: Uint8Array | Asy
     if (held !== undefined && options.threadKey !== undefined && !equals(held.key.service, options.threadKey.service)) {
       throw new InvalidKeyError('the thread key given is not the key of the thread held', { threadId: tid })
     }
-    return held?.key.service ?? (options.threadKey as ThreadKey).service
+    return held === undefined ? (options.threadKey as ThreadKey).service : serviceKeyring(held.key.service, held.serviceKeys)
   })
   const { threadId, manifest } = car
   const tid = threadId.toString()
-  const serviceKey = held?.key.service ?? (options.threadKey as ThreadKey).service
+  const serviceKey = held === undefined ? (options.threadKey as ThreadKey).service : serviceKeyring(held.key.service, held.serviceKeys)
 
   // Verify everything before writing anything.
   const plans: Array<{ logId: string; total: number; isNew: boolean; records: LogRecord[] }> = []

@@ -7,6 +7,7 @@ import { linksHead, type LogHead, type LogRecord } from '../core/record.js'
 import { recordIdOfDigest } from '../core/recordId.js'
 import { checkStored, decodeStoredRecord, encodeStoredRecord, rebuildRecord, type StoredRecord } from '../core/storedRecord.js'
 import type { ThreadId } from '../core/threadId.js'
+import { serviceKeyring } from '../core/serviceKey.js'
 import { Logstore, type LogInfo, type ThreadInfo } from './logstore/logstore.js'
 import { RecentRecords } from './recentRecords.js'
 import type { StorageAdapter, StorageOp } from './storageAdapter.js'
@@ -287,7 +288,7 @@ export class EventStore {
     // The identity before the range: from the caller, else stored (a reopen or a cache miss).
     let prev = after?.id ?? (range.from > 1 ? await this.#storedIdAt(thread, log, range.from - 1) : undefined)
     for await (const ev of this.events(thread.id, log.id, after === undefined ? range : { ...range, after })) {
-      const r = rebuildRecord(ev, { thread: thread.id, logId: log.id, seq: ev.seq, prev, serviceKey: thread.key.service })
+      const r = rebuildRecord(ev, { thread: thread.id, logId: log.id, seq: ev.seq, prev, serviceKey: serviceKeyring(thread.key.service, thread.serviceKeys) })
       out.push(r)
       prev = r.id
     }

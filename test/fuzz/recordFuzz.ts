@@ -39,11 +39,13 @@ import {
 } from '../../src/core/forkProof.js'
 import { logKeyFromSeed, openSealed, parseThreadKey, sealTo, threadKeyToString, type LogKey } from '../../src/core/keys.js'
 import { pad, unpad } from '../../src/core/padding.js'
-import { openEvent, recordBlocks, verifyChain, verifyRecord, type LogHead, type LogRecord, type RecordBlocks, type RecordContext } from '../../src/core/record.js'
+import { createRecord, openEvent, recordBlocks, verifyChain, verifyRecord, type LogHead, type LogRecord, type RecordBlocks, type RecordContext } from '../../src/core/record.js'
 import { decodeEventNode, decodeRecordNode, encodeEventNode, encodeRecordNode } from '../../src/core/nodeCodec.js'
 import { recordIdOfDigest } from '../../src/core/recordId.js'
 import { checkStored, decodeStoredRecord, encodeStoredRecord, rebuildRecord } from '../../src/core/storedRecord.js'
 import { ThreadId, Variant } from '../../src/core/threadId.js'
+import { serviceKeyring, type ServiceKeyring } from '../../src/core/serviceKey.js'
+import { createServiceRotation } from '../../src/core/serviceRotation.js'
 import { blocksEqual, bytesEqual, craftRecord, formatOneNode, headOf, KNOWN_ERROR_NAMES, makeChain, nodeValue, reseal } from '../unit/core/fixtures.js'
 
 export interface FuzzOptions {
@@ -251,6 +253,15 @@ interface World {
   readonly read: Uint8Array
   readonly chainA: readonly LogRecord[]
   readonly chainB: readonly LogRecord[]
+  /**
+   * A third log across a service key rotation: its first record carries a service rotation in its
+   * event node (sealed under the first service key), the rest are sealed under the rotated key.
+   */
+  readonly logC: LogKey
+  readonly chainC: readonly LogRecord[]
+  /** The rotated service key (epoch 1), and a keyring of both. */
+  readonly service1: Uint8Array
+  readonly serviceKeys: ServiceKeyring
   /** Log A's writer forked its log: another seq 3 and the seq 4 after it, and another seq 1. */
   readonly branchA: readonly LogRecord[]
   readonly otherFirstA: LogRecord
@@ -261,6 +272,8 @@ interface World {
   readonly valid: readonly { blocks: RecordBlocks; record: LogRecord }[]
   readonly allBlocks: readonly Uint8Array[]
   readonly stored: readonly Uint8Array[]
+  /** Chain C stored (layout 3: a service epoch, and the rotation the first record carries). */
+  readonly storedC: readonly Uint8Array[]
   readonly commands: readonly Uint8Array[]
   readonly threadIds: readonly ThreadId[]
   readonly threadKeys: readonly string[]
@@ -279,7 +292,27 @@ function buildWorld(rng: Rng): World {
   const chainB = makeChain(logB, threadKey, thread, 3)
   const branchA = makeChain(logA, threadKey, thread, 2, headOf(chainA[1] as LogRecord), 'branch')
   const otherFirstA = makeChain(logA, threadKey, thread, 1, undefined, 'other first')[0] as LogRecord
-  const valid = [...chainA, ...chainB].map((record) => ({ record, blocks: recordBlocks(record) }))
+  const logC = logKeyFromSeed(rng.bytes(32))
+  const service1 = rng.bytes(32)
+  const serviceKeys = serviceKeyring(threadKey.service, new Map([[1, service1]]))
+  const chainC: LogRecord[] = []
+  for (let i = 0; i < 3; i++) {
+    const prev = chainC.at(-1)
+    chainC.push(
+      createRecord({
+        logKey: logC,
+        threadKey: { service: i === 0 ? threadKey.service : service1, read: threadKey.read },
+        serviceEpoch: i === 0 ? 0 : 1,
+        ...(i === 0 ? { service: createServiceRotation({ members: [logA.id, logB.id], epoch: 1, salt: rng.bytes(16), sealingKey: threadKey.service }).box } : {}),
+        thread,
+        body: encodeCommand({ type: 'rotated', payload: i }),
+        clock: i + 1,
+        time: 0,
+        ...(prev === undefined ? {} : { prev: headOf(prev) })
+      })
+    )
+  }
+  const valid = [...chainA, ...chainB, ...chainC].map((record) => ({ record, blocks: recordBlocks(record) }))
   const allBlocks = valid.flatMap((v) => [v.blocks.record, v.blocks.event, v.blocks.header, v.blocks.body])
   const commands = [
     encodeCommand({ type: 'todos/added', payload: { id: 1, text: 'milk' } }),
@@ -305,6 +338,10 @@ function buildWorld(rng: Rng): World {
     read: threadKey.read,
     chainA,
     chainB,
+    logC,
+    chainC,
+    service1,
+    serviceKeys,
     branchA,
     otherFirstA,
     signedA: [...chainA, ...branchA, otherFirstA].map(st),
@@ -312,6 +349,7 @@ function buildWorld(rng: Rng): World {
     valid,
     allBlocks,
     stored: chainA.map((r) => encodeStoredRecord(r)),
+    storedC: chainC.map((r) => encodeStoredRecord(r)),
     commands,
     threadIds,
     threadKeys: [threadKeyToString(threadKey), threadKeyToString({ service: threadKey.service })],
@@ -338,7 +376,7 @@ interface Case {
   readonly note?: string
 }
 
-function ctxOf(w: World, logId: string, serviceKey: Uint8Array = w.service, thread: ThreadId = w.thread): RecordContext {
+function ctxOf(w: World, logId: string, serviceKey: Uint8Array | ServiceKeyring = w.serviceKeys, thread: ThreadId = w.thread): RecordContext {
   return { thread, logId, serviceKey }
 }
 
@@ -430,8 +468,10 @@ const CASES: readonly [weight: number, make: (rng: Rng, w: World) => Case][] = [
       const v = rng.pick(w.valid)
       const other = rng.chance(0.2)
       const into = other ? rng.bytes(32) : w.service
-      const blocks = reseal(w.service, v.blocks, into)
-      const prev = v.record.seq === 1 ? undefined : v.record.logId === w.logA.id ? w.chainA[v.record.seq - 2] : w.chainB[v.record.seq - 2]
+      // Re-sealed by a holder of the key it was sealed under, into the plain form of the first key.
+      const blocks = reseal((v.record.serviceEpoch ?? 0) === 0 ? w.service : w.service1, v.blocks, into)
+      const chain = v.record.logId === w.logA.id ? w.chainA : v.record.logId === w.logB.id ? w.chainB : w.chainC
+      const prev = v.record.seq === 1 ? undefined : chain[v.record.seq - 2]
       const after = prev !== undefined && rng.chance(0.5) ? headOf(prev) : undefined
       return {
         target: 'verifyRecord/resealed',
@@ -459,7 +499,7 @@ const CASES: readonly [weight: number, make: (rng: Rng, w: World) => Case][] = [
         const thread = rng.pick([w.otherThread, ...w.threadIds])
         return {
           target: 'verifyRecord/wrongThread',
-          run: () => verifyRecord(ctxOf(w, v.record.logId, w.service, thread), v.blocks),
+          run: () => verifyRecord(ctxOf(w, v.record.logId, w.serviceKeys, thread), v.blocks),
           verdict: 'reject',
           errors: ['BadSignatureError']
         }
@@ -673,15 +713,19 @@ const CASES: readonly [weight: number, make: (rng: Rng, w: World) => Case][] = [
   [
     8,
     (rng, w) => {
-      const i = rng.int(w.chainA.length)
-      const original = w.stored[i] as Uint8Array
+      // Log A (layout 2) or log C (layout 3: service epochs and a rotation).
+      const c = rng.chance(0.3)
+      const chainOf = c ? w.chainC : w.chainA
+      const storedOf = c ? w.storedC : w.stored
+      const i = rng.int(chainOf.length)
+      const original = storedOf[i] as Uint8Array
       const kind = rng.int(10)
-      const bytes = kind < 7 ? mutate(rng, original, [...w.stored, ...w.allBlocks]) : kind < 8 ? randomBytesInput(rng) : original
-      const j = kind === 9 ? rng.int(w.chainA.length) : i
-      const at = w.chainA[j] as LogRecord
-      const expected = w.chainA[i] as LogRecord
+      const bytes = kind < 7 ? mutate(rng, original, [...w.stored, ...w.storedC, ...w.allBlocks]) : kind < 8 ? randomBytesInput(rng) : original
+      const j = kind === 9 ? rng.int(chainOf.length) : i
+      const at = chainOf[j] as LogRecord
+      const expected = chainOf[i] as LogRecord
       const unchanged = bytesEqual(bytes, original) && i === j
-      const where = { thread: w.thread, logId: w.logA.id, seq: at.seq, prev: at.prev }
+      const where = { thread: w.thread, logId: c ? w.logC.id : w.logA.id, seq: at.seq, prev: at.prev }
       if (rng.chance(0.4)) {
         return {
           target: 'checkStored',
@@ -698,7 +742,7 @@ const CASES: readonly [weight: number, make: (rng: Rng, w: World) => Case][] = [
       }
       return {
         target: 'storedRecord',
-        run: () => rebuildRecord(decodeStoredRecord(bytes, { seq: at.seq }), { ...where, serviceKey: w.service }),
+        run: () => rebuildRecord(decodeStoredRecord(bytes, { seq: at.seq }), { ...where, serviceKey: w.serviceKeys }),
         errors: ['CorruptStoreError', 'UnsupportedFormatError'],
         mustAccept: unchanged,
         verdict: unchanged
@@ -721,7 +765,7 @@ const CASES: readonly [weight: number, make: (rng: Rng, w: World) => Case][] = [
       const seq = rng.pick([1, 23, 24, 255, 256, 65536, 2 ** 32, rng.int(2 ** 31)])
       const prev = seq === 1 ? undefined : rng.chance(0.5) ? (r.record.prev ?? r.record.id) : recordIdOfDigest(rng.bytes(32))
       let honest: Uint8Array
-      if (kind === 0) honest = encodeEventNode(r.record.blocks.header.cid, r.record.blocks.body.cid)
+      if (kind === 0) honest = encodeEventNode(r.record.blocks.header.cid, r.record.blocks.body.cid, rng.chance(0.3) ? rng.pick([1, 24, 300]) : r.record.epoch, r.record.service)
       else if (kind === 1) honest = encodeRecordNode(r.record.eventCid, r.record.sig, prev, seq)
       else honest = formatOneNode({ block: r.record.eventCid, sig: r.record.sig, prev: seq === 1 ? undefined : rng.chance(0.5) ? r.record.cid : prev, seq })
       const k = rng.int(10)
@@ -745,8 +789,14 @@ const CASES: readonly [weight: number, make: (rng: Rng, w: World) => Case][] = [
             ? 'reject'
             : (node) => {
                 // An event node's epoch 0 is written by leaving it out.
-                const eventValue = (n: { header: CID; body: CID; epoch: number }): object => (n.epoch === 0 ? { header: n.header, body: n.body } : n)
-                const again = event ? dagCbor.encode(eventValue(node as { header: CID; body: CID; epoch: number })) : dagCbor.encode(nodeValue({ v: 2, ...(node as { block: CID; sig: Uint8Array; prev: CID | undefined; seq: number }) }))
+                // An event node's epoch 0 is written by leaving it out, and so is an absent service rotation.
+                const eventValue = (n: { header: CID; body: CID; epoch: number; service?: Uint8Array }): object => ({
+                  header: n.header,
+                  body: n.body,
+                  ...(n.epoch === 0 ? {} : { epoch: n.epoch }),
+                  ...(n.service === undefined ? {} : { service: n.service })
+                })
+                const again = event ? dagCbor.encode(eventValue(node as { header: CID; body: CID; epoch: number; service?: Uint8Array })) : dagCbor.encode(nodeValue({ v: 2, ...(node as { block: CID; sig: Uint8Array; prev: CID | undefined; seq: number }) }))
                 return bytesEqual(again, bytes) ? undefined : 'accepted bytes that are not the canonical dag-cbor of what they decode to'
               }
       }

@@ -33,6 +33,11 @@ export interface ThreadInfo {
    * thread's whole life in this store, so an engine holding the thread sees keys added later.
    */
   readonly readKeys: Map<number, Uint8Array>
+  /**
+   * Service keys of later epochs (rotations after a member lost `follow`), by epoch; epoch 0 is
+   * `key.service`. Every key ever received is kept: records sealed before a rotation still open.
+   */
+  readonly serviceKeys: Map<number, Uint8Array>
 }
 
 /** Bytes of the check value stored beside a thread key. */
@@ -48,6 +53,30 @@ function keyCheck(key: Uint8Array): Uint8Array {
   bytes.set(KEY_CHECK_INFO)
   bytes.set(key, KEY_CHECK_INFO.length)
   return getCrypto().sha256(bytes).subarray(0, KEY_CHECK_BYTES)
+}
+
+/** Keys by epoch, each stored behind its check value. */
+function withChecks(keysByEpoch: ReadonlyMap<number, Uint8Array>): Record<string, Uint8Array> {
+  const out: Record<string, Uint8Array> = {}
+  for (const [e, k] of keysByEpoch) {
+    const sealed = new Uint8Array(KEY_CHECK_BYTES + k.length)
+    sealed.set(keyCheck(k))
+    sealed.set(k, KEY_CHECK_BYTES)
+    out[String(e)] = sealed
+  }
+  return out
+}
+
+/** Stored keys by epoch whose check values hold; damage reported for the others. */
+function checkedKeys(stored: unknown, what: string, ctx: { threadId: string }, damage: CorruptStoreError[]): Map<number, Uint8Array> {
+  const out = new Map<number, Uint8Array>()
+  if (typeof stored !== 'object' || stored === null) return out
+  for (const [e, sealed] of Object.entries(stored)) {
+    const key = sealed instanceof Uint8Array && sealed.length === KEY_CHECK_BYTES + 32 ? sealed.subarray(KEY_CHECK_BYTES) : undefined
+    if (key === undefined || !equals(sealed.subarray(0, KEY_CHECK_BYTES), keyCheck(key))) damage.push(new CorruptStoreError(`the stored ${what} key of epoch ${e} is damaged`, ctx))
+    else out.set(Number(e), key)
+  }
+  return out
 }
 
 /** A log of a thread. */
@@ -113,7 +142,7 @@ export class Logstore {
     const above = (n: string, c: number): number => Math.max(c, parseInt(n, 36) + 1)
     for await (const { key, value } of this.storage.range(keys.threads())) {
       let id: ThreadId
-      let entry: { n: string; key: Uint8Array; check?: Uint8Array; epochs?: Record<string, Uint8Array> }
+      let entry: { n: string; key: Uint8Array; check?: Uint8Array; epochs?: Record<string, Uint8Array>; services?: Record<string, Uint8Array> }
       try {
         id = ThreadId.parse(key[1] as string)
         entry = dagCbor.decode(value) as typeof entry
@@ -172,13 +201,9 @@ export class Logstore {
         }
         heads.set(logId, head)
       }
-      const readKeys = new Map<number, Uint8Array>()
-      for (const [e, sealed] of Object.entries(entry.epochs ?? {})) {
-        const key = sealed instanceof Uint8Array && sealed.length === KEY_CHECK_BYTES + 32 ? sealed.subarray(KEY_CHECK_BYTES) : undefined
-        if (key === undefined || !equals(sealed.subarray(0, KEY_CHECK_BYTES), keyCheck(key))) damage.push(new CorruptStoreError(`the stored read key of epoch ${e} is damaged`, ctx))
-        else readKeys.set(Number(e), key)
-      }
-      this.#threads.set(id.toString(), { id, key: threadKey, n: entry.n, readKeys, ...(damage.length === 0 ? {} : { damage }), ...(keyDamaged ? { keyDamaged } : {}) })
+      const readKeys = checkedKeys(entry.epochs, 'read', ctx, damage)
+      const serviceKeys = checkedKeys(entry.services, 'service', ctx, damage)
+      this.#threads.set(id.toString(), { id, key: threadKey, n: entry.n, readKeys, serviceKeys, ...(damage.length === 0 ? {} : { damage }), ...(keyDamaged ? { keyDamaged } : {}) })
       this.#logs.set(id.toString(), logs)
       this.#heads.set(id.toString(), heads)
     }
@@ -218,8 +243,9 @@ export class Logstore {
     const merged: ThreadKey = existing?.key.read !== undefined ? existing.key : key.read !== undefined ? key : (existing?.key ?? key)
     const n = existing?.n ?? internKey(this.#counters.t++)
     const readKeys = existing?.readKeys ?? new Map<number, Uint8Array>()
-    const info: ThreadInfo = existing === undefined ? { id, key: merged, n, readKeys } : Object.assign(existing, { key: merged })
-    const ops: StorageOp[] = [this.#threadEntry(id, merged, n, readKeys)]
+    const serviceKeys = existing?.serviceKeys ?? new Map<number, Uint8Array>()
+    const info: ThreadInfo = existing === undefined ? { id, key: merged, n, readKeys, serviceKeys } : Object.assign(existing, { key: merged })
+    const ops: StorageOp[] = [this.#threadEntry(id, merged, n, readKeys, serviceKeys)]
     if (existing === undefined) ops.push({ type: 'put', key: keys.counters(), value: dagCbor.encode(this.#counters) })
     await this.storage.batch(ops)
     this.#threads.set(id.toString(), info)
@@ -229,16 +255,15 @@ export class Logstore {
   }
 
   /** The storage op that writes a thread's entry: keys with their check values. */
-  #threadEntry(id: ThreadId, key: ThreadKey, n: string, readKeys: ReadonlyMap<number, Uint8Array>): StorageOp {
+  #threadEntry(id: ThreadId, key: ThreadKey, n: string, readKeys: ReadonlyMap<number, Uint8Array>, serviceKeys: ReadonlyMap<number, Uint8Array>): StorageOp {
     const keyBytes = threadKeyToBytes(key)
-    const epochs: Record<string, Uint8Array> = {}
-    for (const [e, k] of readKeys) {
-      const sealed = new Uint8Array(KEY_CHECK_BYTES + k.length)
-      sealed.set(keyCheck(k))
-      sealed.set(k, KEY_CHECK_BYTES)
-      epochs[String(e)] = sealed
+    const value = {
+      n,
+      key: keyBytes,
+      check: keyCheck(keyBytes),
+      ...(readKeys.size === 0 ? {} : { epochs: withChecks(readKeys) }),
+      ...(serviceKeys.size === 0 ? {} : { services: withChecks(serviceKeys) })
     }
-    const value = readKeys.size === 0 ? { n, key: keyBytes, check: keyCheck(keyBytes) } : { n, key: keyBytes, check: keyCheck(keyBytes), epochs }
     return { type: 'put', key: keys.thread(id.toString()), value: dagCbor.encode(value) }
   }
 
@@ -252,8 +277,25 @@ export class Logstore {
     if (info.readKeys.has(epoch) && options.replace !== true) return
     const next = new Map(info.readKeys)
     next.set(epoch, Uint8Array.from(key))
-    await this.storage.batch([this.#threadEntry(info.id, info.key, info.n, next)])
+    await this.storage.batch([this.#threadEntry(info.id, info.key, info.n, next, info.serviceKeys)])
     info.readKeys.set(epoch, Uint8Array.from(key))
+  }
+
+  /**
+   * Keep the service key of a later epoch (a service rotation sealed it to this peer, or an
+   * invite carried it), durably. The thread's `serviceKeys` map gains it at once; a key already
+   * held for the epoch stays (only the owner rotates, so an epoch has one key).
+   *
+   * @returns whether the key was added.
+   */
+  async addServiceKey(id: ThreadId | string, epoch: number, key: Uint8Array): Promise<boolean> {
+    const info = this.getThread(id)
+    if (epoch < 1 || info.serviceKeys.has(epoch) || key.length !== 32) return false
+    const next = new Map(info.serviceKeys)
+    next.set(epoch, Uint8Array.from(key))
+    await this.storage.batch([this.#threadEntry(info.id, info.key, info.n, info.readKeys, next)])
+    info.serviceKeys.set(epoch, Uint8Array.from(key))
+    return true
   }
 
   thread(id: ThreadId | string): ThreadInfo | undefined {

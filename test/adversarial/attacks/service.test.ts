@@ -1,9 +1,11 @@
 /**
  * "Service only to the entitled", at a follower: it holds the service key only, so it cannot open
- * the ACL's events, and serves every peer that proves the key (the issue's "or a proven key"). A
- * peer holding leaked keys, or a revoked member, can ask a follower instead of a member. These
- * tests pin that documented gap (docs/ARCHITECTURE.md, Known gaps) so a fix shows up here; a
- * member's peer refuses both.
+ * the ACL's events, and serves a peer that proves the *current* service key (the issue's "or a
+ * proven key"). Revoking follow rotates the service key (DESIGN.md section 6), so a revoked
+ * member, or anyone holding keys leaked before the rotation, is refused by followers too (by
+ * name), and gets nothing written since. What is left (docs/ARCHITECTURE.md, Known gaps): a leak
+ * of the *current* key is served by followers until the owner's next service rotation; a
+ * member's peer refuses it at once (the ACL).
  */
 import { configureStore } from '@reduxjs/toolkit'
 import { describe, expect, it } from 'vitest'
@@ -14,7 +16,7 @@ import { generateLogKey } from '../../../src/core/keys.js'
 import { todos, type Todo } from '../../../examples/todo/todoSlice.js'
 import { ACL, aclWorld } from './fixture.js'
 
-describe('a follower serves holders of the service key (documented gap)', () => {
+describe('a follower serves holders of the current service key only', () => {
   it('a follower that holds the owner\'s log cannot fold the ACL, so it entitles any key holder; the owner entitles neither', async () => {
     const w = await aclWorld(2)
     const member = w.keys[1]!
@@ -31,7 +33,7 @@ describe('a follower serves holders of the service key (documented gap)', () => 
     expect(w.peers[0]!.engine.entitled(generateLogKey().id)).toBe(false)
   })
 
-  it('over the network, a peer holding leaked keys but no role gets the records from a follower (and nothing from a member)', async () => {
+  it('over the network, a peer holding leaked keys gets records from a follower until a revocation rotates the service key; then nothing, and is refused by name', async () => {
     const hub = createMemoryHub({ seed: 77 })
     const mk = () => {
       const peer = createPeer({ network: hub.network(), syncIntervalMs: 0 })
@@ -41,10 +43,12 @@ describe('a follower serves holders of the service key (documented gap)', () => 
     const alice = mk()
     const fred = mk()
     const eve = mk()
+    const mal = mk()
     const aliceId = (await alice.store.dispatch(alice.peer.thunks.start()).unwrap()).peerId
     const fredId = (await fred.store.dispatch(fred.peer.thunks.start()).unwrap()).peerId
-    await eve.store.dispatch(eve.peer.thunks.start()).unwrap()
-    const all: Peer[] = [alice.peer, fred.peer, eve.peer]
+    const eveId = (await eve.store.dispatch(eve.peer.thunks.start()).unwrap()).peerId
+    const malId = (await mal.store.dispatch(mal.peer.thunks.start()).unwrap()).peerId
+    const all: Peer[] = [alice.peer, fred.peer, eve.peer, mal.peer]
     const settle = async (): Promise<void> => {
       for (let i = 0; i < 30; i++) {
         await hub.idle()
@@ -65,6 +69,28 @@ describe('a follower serves holders of the service key (documented gap)', () => 
     await eve.store.dispatch(eve.peer.thunks.joinThread({ invite: leaked, slices: [todos], waitForSyncMs: 0 })).unwrap()
     for (const m of [fred, eve]) await m.store.dispatch(m.peer.thunks.syncNow()).unwrap()
     await settle()
+    // The leak of the current key: served by the follower (the gap that is left).
+    expect(eve.texts()).toEqual(['members only'])
+
+    // Alice revokes a follower (Mal): the service key rotates to the members left, Fred among them.
+    const forMal = await alice.store.dispatch(alice.peer.thunks.invite({ threadId, role: 'follow', to: malId })).unwrap()
+    await mal.store.dispatch(mal.peer.thunks.joinThread({ invite: forMal, waitForSyncMs: 5000 })).unwrap()
+    await alice.store.dispatch(alice.peer.thunks.changeAcl({ threadId, change: { kind: 'revoke', peer: malId, roles: ['follow'] } })).unwrap()
+    await alice.store.dispatch(todos.actions.added('after the rotation')).unwrap()
+    const refused: string[] = []
+    engineOf(fred.peer.thread(threadId)!).events.on('rejected', (e) => e.name === 'UnauthorizedError' && refused.push(e.name))
+    for (const m of [alice, fred]) await m.store.dispatch(m.peer.thunks.syncNow()).unwrap()
+    await settle()
+    expect(engineOf(fred.peer.thread(threadId)!).serviceKeys().newest().epoch).toBe(1)
+    expect(fred.peer.selectors.selectThreadStatus(fred.store.getState(), threadId)?.logs.find((l) => l.logId === aliceId)?.seq).toBe(
+      alice.peer.selectors.selectThreadStatus(alice.store.getState(), threadId)?.logs.find((l) => l.logId === aliceId)?.seq
+    )
+    // Eve's keys are retired: on a new connection, Fred refuses her proof by name; she gets nothing new.
+    hub.partition([eveId], [aliceId, fredId, malId])
+    hub.heal()
+    await eve.store.dispatch(eve.peer.thunks.syncNow()).unwrap()
+    await settle()
+    expect(refused.length).toBeGreaterThan(0)
     expect(eve.texts()).toEqual(['members only'])
     await Promise.all(all.map((p) => p.close()))
   })

@@ -4,6 +4,7 @@
  * builder that can put any value in any node (the attacker who holds the service and read keys
  * but not the log key, or the log writer itself).
  */
+import { parseRecordBlock } from '../../../src/core/serviceKey.js'
 import * as dagCbor from '@ipld/dag-cbor'
 import { varint } from 'multiformats'
 import { CID } from 'multiformats/cid'
@@ -217,7 +218,8 @@ export function sealRecordNode(serviceKey: Uint8Array, node: unknown): Uint8Arra
 
 /** The plaintext record node inside a record block. */
 export function recordPlainOf(serviceKey: Uint8Array, recordBytes: Uint8Array): Uint8Array {
-  const plain = decrypt(serviceKey, boxOf(recordBytes, {}))
+  // Either form of record block: the plain box, or [key ID, box] under a rotated service key.
+  const plain = decrypt(serviceKey, parseRecordBlock(recordBytes, {}).box)
   if (plain === undefined) throw new Error('test setup: record does not open')
   return plain
 }

@@ -23,6 +23,7 @@ import {
   equivocationBetween,
   linksHead,
   MAX_BODY_BYTES,
+  MAX_EVENT_BYTES,
   MAX_NODE_BYTES,
   openEvent,
   recordBlocks,
@@ -667,7 +668,8 @@ describe('rejections', () => {
     catchTyped(() => verifyRecord(at, { ...b, body: new Uint8Array(MAX_BODY_BYTES + 1) }), TooLargeError)
     catchTyped(() => verifyRecord(at, { ...b, header: new Uint8Array(MAX_NODE_BYTES + 1) }), TooLargeError)
     catchTyped(() => verifyRecord(at, { ...b, record: new Uint8Array(MAX_NODE_BYTES + 1) }), TooLargeError)
-    const bigEvent = encryptBlock(threadKey.service, new Uint8Array(MAX_NODE_BYTES))
+    // An event node may carry a service key rotation: its bound is MAX_EVENT_BYTES.
+    const bigEvent = encryptBlock(threadKey.service, new Uint8Array(MAX_EVENT_BYTES))
     const crafted = craftRecord(logKey, threadKey, thread, { eventBytes: () => bigEvent.bytes })
     catchTyped(() => verifyRecord(at, crafted.blocks), TooLargeError)
   })

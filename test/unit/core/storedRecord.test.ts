@@ -235,7 +235,7 @@ describe('stored records', () => {
   it('a stored record of another layout version: UnsupportedFormatError', () => {
     const r = chain[0] as LogRecord
     const stored = encodeStoredRecord(r)
-    for (const v of [0, 1, 3, 0xff]) {
+    for (const v of [0, 1, 4, 0xff]) {
       const other = Uint8Array.from(stored)
       other[0] = v
       const e = catchTyped(() => roundTrip(other, r), UnsupportedFormatError)
