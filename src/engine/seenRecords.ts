@@ -1,4 +1,5 @@
-import { toString } from 'uint8arrays/to-string'
+// multiformats' base64 alone: uint8arrays' toString bundles every multibase codec (and is slower here).
+import { base64 } from 'multiformats/bases/base64'
 import { getCrypto } from '../core/crypto/index.js'
 import type { LogRecord, RecordBlocks } from '../core/record.js'
 
@@ -6,11 +7,11 @@ import type { LogRecord, RecordBlocks } from '../core/record.js'
 export const SEEN_GENERATION = 16_384
 
 function keyOf(digest: Uint8Array): string {
-  return toString(digest.subarray(0, 16), 'base64')
+  return base64.baseEncode(digest.subarray(0, 16))
 }
 
 function restOf(event: Uint8Array, header: Uint8Array, body: Uint8Array): string {
-  return toString(event.subarray(0, 12), 'base64') + toString(header.subarray(0, 12), 'base64') + toString(body.subarray(0, 12), 'base64')
+  return base64.baseEncode(event.subarray(0, 12)) + base64.baseEncode(header.subarray(0, 12)) + base64.baseEncode(body.subarray(0, 12))
 }
 
 /**

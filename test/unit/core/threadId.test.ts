@@ -130,6 +130,16 @@ describe('ThreadId.parse: any multibase', () => {
   })
 })
 
+describe('ThreadId.parse: the encodings nobody writes a key in', () => {
+  it('refuses base2, base8, base10, identity and base256emoji with InvalidThreadIdError (their decoders are not bundled)', () => {
+    const id = ThreadId.create()
+    const bits = '0' + [...id.bytes].map((b) => b.toString(2).padStart(8, '0')).join('')
+    for (const text of [bits, '7' + '0'.repeat(10), '9' + '1234567890', '\u0000' + 'abc', '🚀' + '🪐☄']) {
+      catchTyped(() => ThreadId.parse(text), InvalidThreadIdError)
+    }
+  })
+})
+
 describe('ThreadId: rejects', () => {
   it('a wrong version', () => {
     for (const version of [0, 2, 0x55, 300]) {
