@@ -5,7 +5,7 @@ import { AccessDeniedError, CorruptStoreError, ForkedLogError, MalformedRecordEr
 import type { ForkProof } from '../core/forkProof.js'
 import { openSealed, publicKeyFromLogId, type LogKey } from '../core/keys.js'
 import { prefetchActive } from '../core/crypto/index.js'
-import { serviceKeyring, type ServiceKeyring } from '../core/serviceKey.js'
+import { serviceKeyId, serviceKeyring, type AdmittedServiceKey, type ServiceKeyring } from '../core/serviceKey.js'
 import { absorbServiceRotations, authKeysOf } from './serviceKeys.js'
 import { createRecord, signatureHolds, type LogHead, type LogRecord, type RecordBlocks } from '../core/record.js'
 import type { ThreadInfo } from '../store/logstore/logstore.js'
@@ -100,6 +100,8 @@ export class ThreadEngine<S> {
   readonly #skipped = new Set<string>()
   /** Accepted rotation events already opened (or found not sealed to this peer). */
   readonly #checkedRotations = new Set<string>()
+  /** Admitted service rotations already looked for in storage (each opened once). */
+  readonly #checkedServiceRotations = new Set<string>()
   /** A fold from storage under way (a delete or cut reached into the compacted base). */
   #fullFold: Promise<void> | undefined
   readonly #denied = new Set<string>()
@@ -672,6 +674,53 @@ export class ThreadEngine<S> {
     // Records already opened (or found unreadable) under the wrong key: fold from storage.
     if (replaced) this.#foldAllLater()
     else if (added) await this.#retryAwaiting()
+    await this.#collectServiceKeys()
+  }
+
+  /**
+   * The service rotations this peer's ACL fold admitted whose key it lacks (or holds another key
+   * for, one an invite planted): taken from the stored rotate record itself, from any log, this
+   * peer's own included. The owner seals every rotation to itself too, so an owner that crashed
+   * after its rotate record was durable but before it kept the key takes the key here, when it
+   * opens from storage or next folds, instead of sealing on under the retired key.
+   */
+  async #collectServiceKeys(): Promise<void> {
+    const identity = this.#options.identity ?? this.logKey
+    const admitted = this.#admittedServiceRotations()
+    if (admitted === undefined || identity === undefined) return
+    const records: LogRecord[] = []
+    for (const a of admitted) {
+      const held = this.thread.serviceKeys.get(a.epoch)
+      if (held !== undefined && (a.id === undefined || sameBytes(serviceKeyId(held), a.id))) continue
+      if (a.log === undefined || a.seq === undefined || this.#checkedServiceRotations.has(a.event)) continue
+      if (this.#checkedServiceRotations.size < 4096) this.#checkedServiceRotations.add(a.event)
+      const found = await this.store.records(this.thread.id, a.log, { from: a.seq, limit: 1 }).catch(() => [] as LogRecord[])
+      const record = found[0]
+      if (record !== undefined && record.seq === a.seq && record.id.toString() === a.event) records.push(record)
+    }
+    if (records.length === 0) return
+    const byEpoch = new Map(admitted.map((a) => [a.epoch, a.id]))
+    // Oldest first: each rotation's record is sealed under the key the one before yields.
+    records.sort((x, y) => (x.serviceEpoch ?? 0) - (y.serviceEpoch ?? 0))
+    const added = await absorbServiceRotations({
+      thread: this.thread,
+      logstore: this.store.logstore,
+      identity,
+      records,
+      report: (e) => this.events.emit('rejected', e),
+      admittedId: (epoch) => byEpoch.get(epoch)
+    })
+    if (added) this.events.emit('serviceKey', { epoch: this.serviceKeys().newest().epoch })
+  }
+
+  /**
+   * For a peer that reads an ACL thread: the service rotations its fold admitted (none before the
+   * owner's init is folded). `undefined` elsewhere (a follower, a thread without an ACL).
+   */
+  #admittedServiceRotations(): ReturnType<NonNullable<SystemProjection<unknown>['serviceRotations']>> | undefined {
+    const system = this.#system
+    if (this.thread.key.read === undefined || system?.serviceRotations === undefined) return undefined
+    return system.serviceRotations(this.#timeline.state.system)
   }
 
   /** Logs that waited for a read key: open what now opens, in order, and apply it. */
@@ -895,7 +944,8 @@ export class ThreadEngine<S> {
       }
     }
     // A service key rotation from the owner sealed to this peer: kept before the records are.
-    if (await absorbServiceRotations({ thread: this.thread, logstore: this.store.logstore, identity: this.#options.identity ?? this.logKey, records: verified, report: reject })) {
+    const admitted = this.#admittedServiceRotations()
+    if (await absorbServiceRotations({ thread: this.thread, logstore: this.store.logstore, identity: this.#options.identity ?? this.logKey, records: verified, report: reject, admittedId: (epoch) => admitted?.find((a) => a.epoch === epoch)?.id })) {
       this.events.emit('serviceKey', { epoch: this.serviceKeys().newest().epoch })
     }
     // What is folded below: in a browser, WebCrypto opens it ahead, all at once (webCryptoPrefetch.ts).
@@ -1178,7 +1228,8 @@ export class ThreadEngine<S> {
 
   /** The service keys this peer holds for the thread, by epoch and ID. */
   serviceKeys(): ServiceKeyring {
-    return serviceKeyring(this.thread.key.service, this.thread.serviceKeys)
+    const admitted: readonly AdmittedServiceKey[] | undefined = this.#admittedServiceRotations()
+    return serviceKeyring(this.thread.key.service, this.thread.serviceKeys, admitted)
   }
 
   /**
@@ -1247,4 +1298,8 @@ export class ThreadEngine<S> {
     }
     return page.length > 0 && signatureHolds(this.thread.id, page[page.length - 1] as LogRecord) ? page : []
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i])
 }

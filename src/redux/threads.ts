@@ -130,16 +130,35 @@ export class ThreadLifecycle {
    * (`planRotation`). Only the owner rotates, so epochs never compete.
    */
   async #rotateIfNeeded(b: Binding): Promise<void> {
+    // One at a time per thread: the new service key is kept (awaited) before the rotate event is
+    // written, and two rotations planned meanwhile would name the same epoch.
+    const run = (this.#rotating.get(b) ?? Promise.resolve()).then(() => this.#rotateNow(b))
+    this.#rotating.set(
+      b,
+      run.catch(() => undefined)
+    )
+    return run
+  }
+
+  readonly #rotating = new WeakMap<Binding, Promise<void>>()
+
+  async #rotateNow(b: Binding): Promise<void> {
     const s = this.#runtime.started
     const acl = b.engine.system
     if (s === undefined || !isAclState(acl) || acl.owner !== s.identity.id || !needsRotation(acl)) return
     // The read key, the service key (a member lost follow), or both, in one event; the service
     // rotation rides in the event node, sealed under the current service key (followers open it).
-    const plan = planRotation(acl, b.engine.serviceKeys().newest().key)
+    // Sealed under the key of the newest epoch the ACL admitted; a key already kept for the next
+    // epoch (a crash before the rotate record was saved) is reused, so an epoch has one key.
+    const keys = b.engine.serviceKeys()
+    const plan = planRotation(acl, keys.newest().key, (epoch) => keys.byEpoch(epoch))
     if (plan === undefined) return
+    // The new service key is kept first: until the rotate event is folded the ACL does not admit
+    // it, so nothing is sealed under it yet; a crash after the record is durable is recovered at
+    // open from the owner's own rotate record (the owner seals the rotation to itself).
+    if (plan.service !== undefined) await b.engine.addServiceKey(plan.service.epoch, plan.service.key)
     const { durable } = b.engine.command({ type: `${ACL_PREFIX}rotate`, payload: plan.payload }, undefined, plan.service === undefined ? {} : { service: plan.service.box })
     if (plan.read !== undefined) await s.eventStore.logstore.addReadKey(b.threadId, plan.read.epoch, plan.read.key)
-    if (plan.service !== undefined) await b.engine.addServiceKey(plan.service.epoch, plan.service.key)
     await durable
   }
 
