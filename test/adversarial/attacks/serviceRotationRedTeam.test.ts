@@ -16,6 +16,11 @@ import { MAX_SERVICE_EPOCHS, createServiceRotation } from '../../../src/core/ser
 import { getCrypto } from '../../../src/core/crypto/index.js'
 import type { ThreadsError } from '../../../src/core/errors.js'
 import { exportThreadCarBytes } from '../../../src/store/car.js'
+import type { RecordBlocks } from '../../../src/core/record.js'
+import { RecordsHandler, type RecordsHost } from '../../../src/net/records.js'
+import { PeerSession } from '../../../src/net/session.js'
+import type { SyncTarget } from '../../../src/net/syncTarget.js'
+import { MAX_UNKNOWN_KEY_MESSAGES_PER_MINUTE } from '../../../src/net/limits.js'
 import type { TestEngine } from '../../support/engines.js'
 import { ACL, aclWorld, headOf, type World } from './fixture.js'
 
@@ -237,26 +242,53 @@ describe('service key rotation: red team', () => {
     expect(entry.length).toBeLessThan((MAX_SERVICE_EPOCHS + 1) * 48)
   })
 
-  it('FAILS: unsigned garbage in the [key ID, box] form is reported as UnknownServiceKeyError, which net/records.ts never strikes: a member floods without penalty', async () => {
+  it('unsigned garbage in the [key ID, box] form: each record is refused as UnknownServiceKeyError (an O(1) lookup), and past MAX_UNKNOWN_KEY_MESSAGES_PER_MINUTE messages a minute the sender is struck (RateLimitedError)', async () => {
     const { w, follower } = await world()
     await w.deliver(follower)
     const errs = rejections(follower)
     const writer = w.keys[1]!.id
-    const junk = []
-    for (let i = 0; i < 1000; i++) {
-      const box = dagCbor.encode(getCrypto().randomBytes(200))
-      const record = new Uint8Array(10 + box.length)
-      record[0] = 0x82
-      record[1] = 0x48
-      record.set(getCrypto().randomBytes(8), 2)
-      record.set(box, 10)
-      junk.push({ record, event: new Uint8Array(0), header: new Uint8Array(0), body: new Uint8Array(0) })
+    const junkMessage = (n: number): RecordBlocks[] => {
+      const junk: RecordBlocks[] = []
+      for (let i = 0; i < n; i++) {
+        const box = dagCbor.encode(getCrypto().randomBytes(200))
+        const record = new Uint8Array(10 + box.length)
+        record[0] = 0x82
+        record[1] = 0x48
+        record.set(getCrypto().randomBytes(8), 2)
+        record.set(box, 10)
+        junk.push({ record, event: new Uint8Array(0), header: new Uint8Array(0), body: new Uint8Array(0) })
+      }
+      return junk
     }
-    await follower.engine.ingest(writer, junk)
+    await follower.engine.ingest(writer, junkMessage(1000))
     expect(errs.length).toBe(1000)
-    // Every one is classed "not the sender's doing" (src/net/records.ts:41), so no strike, no ban.
     expect(new Set(errs.map((e) => e.name))).toEqual(new Set(['UnknownServiceKeyError']))
     expect(follower.engine.held).toBe(0)
+    // Over the network: one budget per peer, one unit per message, then a strike per message.
+    const strikes: ThreadsError[] = []
+    const handler = new RecordsHandler({
+      pulls: { answered: () => undefined, pump: () => undefined } as unknown as RecordsHost['pulls'],
+      session: () => undefined,
+      provedSessions: () => [],
+      want: () => undefined,
+      strike: (_peer, e) => strikes.push(e),
+      ownLogMaybeRecovered: () => undefined,
+      announce: () => undefined
+    } as RecordsHost)
+    const session = new PeerSession('sender')
+    const target = {
+      id: w.thread.threadId.toString(),
+      logKey: undefined,
+      ownLogRecovery: undefined,
+      ingest: (log: string, blocks: readonly RecordBlocks[]) => follower.engine.ingest(log, blocks),
+      heads: () => follower.engine.heads(),
+      gaps: () => [],
+      idAt: async () => undefined
+    } as unknown as SyncTarget
+    for (let i = 0; i < MAX_UNKNOWN_KEY_MESSAGES_PER_MINUTE; i++) await handler.onRecords(session, target, { t: 'records', thread: target.id, log: writer, records: junkMessage(20), more: false, push: true } as never)
+    expect(strikes).toEqual([])
+    await handler.onRecords(session, target, { t: 'records', thread: target.id, log: writer, records: junkMessage(20), more: false, push: true } as never)
+    expect(strikes.map((e) => e.name)).toEqual(['RateLimitedError'])
   })
 
   it('hostile owner: a rotation to an epoch the ACL refuses (not the next, here above 2^32) is taken by no keyring; writers and invites carry on', async () => {
