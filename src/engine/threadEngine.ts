@@ -7,7 +7,8 @@ import { openSealed, publicKeyFromLogId, type LogKey } from '../core/keys.js'
 import { prefetchActive } from '../core/crypto/index.js'
 import { serviceKeyId, serviceKeyring, type AdmittedServiceKey, type ServiceKeyring } from '../core/serviceKey.js'
 import { absorbServiceRotations, authKeysOf } from './serviceKeys.js'
-import { createRecord, signatureHolds, type LogHead, type LogRecord, type RecordBlocks } from '../core/record.js'
+import { MAX_SERVICE_EPOCHS } from '../core/serviceRotation.js'
+import { createRecord, signatureHolds, verifyRecord, type LogHead, type LogRecord, type RecordBlocks } from '../core/record.js'
 import type { ThreadInfo } from '../store/logstore/logstore.js'
 import type { EventStore } from '../store/eventStore.js'
 import { Emitter } from '../core/emitter.js'
@@ -1195,8 +1196,28 @@ export class ThreadEngine<S> {
   async importCar(input: Uint8Array | AsyncIterable<Uint8Array>): Promise<{ logs: number; stored: number; rejected: readonly ThreadsError[] }> {
     // The CAR codec loads on the first import or export, not with the engine.
     const { parseThreadCar } = await loadPart('the CAR codec', () => import('../store/car.js'))
+    // A live keyring: keys taken from the CAR's own rotations below are seen by the reindex.
     const car = await parseThreadCar(input, serviceKeyring(this.thread.key.service, this.thread.serviceKeys))
     if (!car.threadId.equals(this.thread.id)) throw new MalformedRecordError(`the CAR holds thread ${car.threadId.toString()}, not this one`, { threadId: this.id })
+    // Two passes: first the owner's service rotations the CAR carries (verified against the owner's
+    // log, each sealed under a key held), so records sealed under a key a rotation in the CAR
+    // gives this peer are indexed too; then the logs. One round per epoch, bounded.
+    const identity = this.#options.identity ?? this.logKey
+    for (let round = 0; identity !== undefined && round < MAX_SERVICE_EPOCHS; round++) {
+      const verified: LogRecord[] = []
+      for (const blocks of car.rotations()) {
+        for (const log of car.manifest.logs) {
+          try {
+            verified.push(verifyRecord({ thread: this.thread.id, logId: log.id, serviceKey: this.serviceKeys() }, blocks))
+            break
+          } catch {
+            continue // not this log's (the signature names its writer), or not verifiable
+          }
+        }
+      }
+      const added = await absorbServiceRotations({ thread: this.thread, logstore: this.store.logstore, identity, records: verified, report: (e) => this.events.emit('rejected', e) })
+      if (!added || car.reindex() === 0) break
+    }
     const total = car.manifest.logs.reduce((n, l) => n + l.seq, 0)
     let done = 0
     let stored = 0
