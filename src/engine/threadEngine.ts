@@ -1247,6 +1247,19 @@ export class ThreadEngine<S> {
     if (await this.store.logstore.addServiceKey(this.thread.id, epoch, key)) this.events.emit('serviceKey', { epoch })
   }
 
+  /**
+   * The rotated service keys an invite from this peer carries, `[epoch, key]` ascending: on a
+   * peer that folds the ACL, only those whose ID its fold admitted for their epoch (a key an
+   * invite planted here is not passed on); elsewhere every one held.
+   */
+  invitableServiceKeys(): Array<[number, Uint8Array]> {
+    const held = [...this.thread.serviceKeys].sort((a, b) => a[0] - b[0])
+    const admitted = this.#admittedServiceRotations()
+    if (admitted === undefined) return held
+    const ids = new Map(admitted.map((a) => [a.epoch, a.id]))
+    return held.filter(([epoch, key]) => ids.has(epoch) && (ids.get(epoch) === undefined || sameBytes(ids.get(epoch) as Uint8Array, serviceKeyId(key))))
+  }
+
   /** The service keys this peer holds for the thread, by epoch and ID. */
   serviceKeys(): ServiceKeyring {
     const admitted: readonly AdmittedServiceKey[] | undefined = this.#admittedServiceRotations()

@@ -203,7 +203,8 @@ export class ThreadLifecycle {
     const info = await s.eventStore.logstore.addThread(invite.threadId, invite.key)
     // Read keys of later epochs (the thread's read key was rotated before this peer joined).
     for (const [epoch, key] of invite.epochs) await s.eventStore.logstore.addReadKey(invite.threadId, epoch, key)
-    // Service keys of later epochs (a member lost follow before this peer joined).
+    // Service keys of later epochs (a member lost follow before this peer joined): candidates for
+    // opening records; this peer seals under one only once its ACL fold admits that key.
     for (const [epoch, key] of invite.services) await s.eventStore.logstore.addServiceKey(invite.threadId, epoch, key)
     for (const { peerId, addr } of learnt) await s.eventStore.logstore.addrs.addAddrs(info.n, peerId, [addr], INVITE_ADDR_TTL)
     const b = await this.#bind(s, invite.threadId, { slices, ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }) }, invite.role, !s.identityIsNew)
@@ -233,7 +234,8 @@ export class ThreadLifecycle {
       from: s.identity.id,
       // Rotated read keys: a reader added after a rotation reads what was written since.
       epochs: [...(s.eventStore.logstore.thread(threadId)?.readKeys ?? new Map<number, Uint8Array>())].sort((a, b) => a[0] - b[0]),
-      services: [...(s.eventStore.logstore.thread(threadId)?.serviceKeys ?? new Map<number, Uint8Array>())].sort((a, b) => a[0] - b[0]),
+      // Rotated service keys, those the ACL admitted (a key an invite planted is not passed on).
+      services: b.engine.invitableServiceKeys(),
       ...(to === undefined ? {} : { to })
     })
   }
