@@ -1,7 +1,7 @@
 /**
- * Red-team attacks on service key rotation (issue 10). Tests marked "FAILS:" in their name
- * demonstrate a weakness (their assertions state the bad outcome as it happens today); the others
- * pin a defence that held.
+ * Red-team attacks on service key rotation (issue 10). Each test runs the attack as the red team
+ * wrote it and asserts the defence that now holds (they were first written as "FAILS:" tests
+ * pinning the weaknesses; see docs/ARCHITECTURE.md, "Service key rotation").
  */
 import { describe, expect, it } from 'vitest'
 import * as dagCbor from '@ipld/dag-cbor'
