@@ -6,7 +6,8 @@ import { mergePatch } from '../core/mergePatch.js'
 import { inCuts, type CutRange, type SystemProjection } from '../engine/system.js'
 import type { ThreadEvent } from '../engine/threadEvent.js'
 import { grants, isAclRole, normalRoles, type AclRole } from './roles.js'
-import { MAX_SERVICE_ROTATION_PEERS } from '../core/serviceRotation.js'
+import { MAX_SERVICE_EPOCHS, MAX_SERVICE_ROTATION_PEERS } from '../core/serviceRotation.js'
+import { SERVICE_KEY_ID_BYTES } from '../core/serviceKey.js'
 
 /** The prefix of every access-control command type. */
 export const ACL_PREFIX = 'redux-threads/acl/'
@@ -24,6 +25,15 @@ export interface AclDocument {
 export interface Rotation {
   readonly epoch: number
   readonly event: string
+  /**
+   * Service rotations only: the ID of the new key (`serviceKeyId`), when the rotate event names it
+   * (the owner's peer always does). A peer that folds the ACL seals under, and proves, only a key
+   * with this ID, so a key an invite planted is never its newest.
+   */
+  readonly id?: Uint8Array
+  /** Service rotations only: the log and seq of the record that carries it (the owner's). */
+  readonly log?: string
+  readonly seq?: number
 }
 
 /**
@@ -249,15 +259,16 @@ function hasRotation(p: Record<string, unknown>, which: 'read' | 'service'): boo
  * members the new key is sealed to (the boxes themselves travel in the record's event node,
  * where followers can open them; see `core/serviceRotation.ts`).
  */
-function serviceRotationOf(p: Record<string, unknown>, s: AclState): { epoch: number; peers: string[] } | undefined {
+function serviceRotationOf(p: Record<string, unknown>, s: AclState): { epoch: number; peers: string[]; id?: Uint8Array } | undefined {
   if (!hasRotation(p, 'service')) return undefined
   const service = (p.rotate as { service?: unknown }).service
   if (typeof service !== 'object' || service === null) return undefined
-  const { epoch, peers } = service as { epoch?: unknown; peers?: unknown }
-  if (epoch !== (s.rotations.service.at(-1)?.epoch ?? 0) + 1) return undefined
+  const { epoch, peers, id } = service as { epoch?: unknown; peers?: unknown; id?: unknown }
+  if (epoch !== (s.rotations.service.at(-1)?.epoch ?? 0) + 1 || (epoch as number) > MAX_SERVICE_EPOCHS) return undefined
   if (!Array.isArray(peers) || peers.length === 0 || peers.length > MAX_SERVICE_ROTATION_PEERS) return undefined
   if (!peers.every((peer) => typeof peer === 'string' && peer.length <= MAX_ID_CHARS)) return undefined
-  return { epoch: epoch as number, peers: peers as string[] }
+  if (id !== undefined && !(id instanceof Uint8Array && id.length === SERVICE_KEY_ID_BYTES)) return undefined
+  return { epoch: epoch as number, peers: peers as string[], ...(id === undefined ? {} : { id }) }
 }
 
 /** Add a cut from `from` on to a log's ranges. */
@@ -330,7 +341,7 @@ function withRotation(s: AclState, p: Record<string, unknown>, event: ThreadEven
   }
   const svc = serviceRotationOf(p, s)
   if (svc !== undefined) {
-    next = { ...next, serviceHolders: holdersOf(svc.peers), rotations: { ...next.rotations, service: [...next.rotations.service, { epoch: svc.epoch, event: event.meta.id }] } }
+    next = { ...next, serviceHolders: holdersOf(svc.peers), rotations: { ...next.rotations, service: [...next.rotations.service, { epoch: svc.epoch, event: event.meta.id, log: event.meta.logId, seq: event.meta.seq, ...(svc.id === undefined ? {} : { id: svc.id }) }] } }
   }
   return next
 }
@@ -412,6 +423,7 @@ export function aclProjection(): SystemProjection<AclState> {
     // serves holders of the service key, as the issue allows ("the ACL, or a proven key").
     entitled: (s, peerId) => s.owner === null || grants(roleOf(s, peerId), 'follow'),
     rotations: (s) => s.rotations.read,
+    serviceRotations: (s) => s.rotations.service,
     sealedKeyFor(event, epoch, peerId) {
       const rotate = (event.command.payload as { rotate?: { read?: { epoch?: unknown; sealed?: unknown } } } | undefined)?.rotate?.read
       const sealed = rotate?.epoch === epoch ? rotate.sealed : undefined

@@ -24,6 +24,7 @@ import {
   type ThreadKey
 } from '../core/keys.js'
 import { ThreadId } from '../core/threadId.js'
+import { MAX_SERVICE_EPOCHS } from '../core/serviceRotation.js'
 
 /**
  * What an invite grants (paper sections 3.1.3 and 5.5.2):
@@ -51,7 +52,12 @@ export interface Invite {
   /**
    * Service keys of later epochs (an ACL thread whose service key was rotated because a member
    * lost `follow`): `[epoch, key]`, ascending, at most {@link MAX_INVITE_SERVICE_EPOCHS}. Every
-   * role gets them: followers need them to verify and serve what was sealed since.
+   * role gets them: followers need them to verify and serve what was sealed since. They are
+   * candidates for opening records only: a peer that folds the ACL seals under, and proves, only
+   * a key whose ID its fold admitted (the owner's rotate event names it), so an inviter cannot
+   * make the invitee seal under a key nobody else accepts. A follower (no ACL) proves the newest
+   * key it holds: a hostile inviter can cost a follower invitee its sessions (availability only).
+   * Epochs are at most `MAX_SERVICE_EPOCHS`.
    */
   readonly services: ReadonlyArray<readonly [number, Uint8Array]>
 }
@@ -375,18 +381,20 @@ function keySetOf(role: Role, key: ThreadKey, epochs: ReadonlyArray<readonly [nu
   const set: KeySet = { role, key: threadKeyToBytes(role === 'follow' ? { service: key.service } : key) }
   // A follower reads nothing: it gets no read key of any epoch.
   if (role !== 'follow' && epochs.length > 0) set.epochs = checkEpochs(epochs.slice(-MAX_INVITE_EPOCHS))
-  if (services.length > 0) set.services = checkEpochs(services.slice(-MAX_INVITE_SERVICE_EPOCHS), MAX_INVITE_SERVICE_EPOCHS)
+  // Keys held past MAX_SERVICE_EPOCHS (from older storage) are not carried: no peer takes them.
+  const carried = services.filter(([e]) => e <= MAX_SERVICE_EPOCHS)
+  if (carried.length > 0) set.services = checkEpochs(carried.slice(-MAX_INVITE_SERVICE_EPOCHS), MAX_INVITE_SERVICE_EPOCHS, MAX_SERVICE_EPOCHS)
   return set
 }
 
-function checkEpochs(value: unknown, max = MAX_INVITE_EPOCHS): Array<[number, Uint8Array]> {
+function checkEpochs(value: unknown, max = MAX_INVITE_EPOCHS, maxEpoch = 0xffffffff): Array<[number, Uint8Array]> {
   if (!Array.isArray(value) || value.length === 0) fail(`the invite's epochs must be a non-empty array, not ${show(value)}`)
   if (value.length > max) fail(`the invite has ${value.length} epochs; the limit is ${max}`)
   let last = 0
   return value.map((entry: unknown) => {
     if (!Array.isArray(entry) || entry.length !== 2) fail(`an invite epoch must be [epoch, key], not ${show(entry)}`)
     const [epoch, key] = entry as [unknown, unknown]
-    if (typeof epoch !== 'number' || !Number.isSafeInteger(epoch) || epoch <= last || epoch > 0xffffffff) fail(`invite epochs must be ascending integers from 1, not ${show(epoch)}`)
+    if (typeof epoch !== 'number' || !Number.isSafeInteger(epoch) || epoch <= last || epoch > maxEpoch) fail(`invite epochs must be ascending integers from 1 to ${maxEpoch}, not ${show(epoch)}`)
     if (!(key instanceof Uint8Array) || key.length !== KEY_BYTES) fail(`an invite epoch key must be ${KEY_BYTES} bytes, not ${show(key)}`)
     last = epoch
     return [epoch, key] as [number, Uint8Array]
@@ -408,7 +416,7 @@ function checkKeySet(bytes: unknown): { role: Role; key: ThreadKey; epochs: Arra
   const epochs = withEpochs ? checkEpochs(keySet.epochs) : []
   if (role === 'follow' && epochs.length > 0) fail('a follow invite must not carry read keys')
   // A follow key set that carries the read key anyway: the invitee does not keep it.
-  const services = withServices ? checkEpochs(keySet.services, MAX_INVITE_SERVICE_EPOCHS) : []
+  const services = withServices ? checkEpochs(keySet.services, MAX_INVITE_SERVICE_EPOCHS, MAX_SERVICE_EPOCHS) : []
   return { role, key: role === 'follow' ? { service: key.service } : key, epochs, services }
 }
 

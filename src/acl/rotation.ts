@@ -1,6 +1,7 @@
 import { getCrypto } from '../core/crypto/index.js'
 import { KEY_BYTES, publicKeyFromLogId, sealTo } from '../core/keys.js'
-import { createServiceRotation } from '../core/serviceRotation.js'
+import { MAX_SERVICE_EPOCHS, createServiceRotation } from '../core/serviceRotation.js'
+import { serviceKeyId } from '../core/serviceKey.js'
 import { namedFollowers, namedReaders, staleKeyHolders, staleServiceHolders, type AclState } from './aclProjection.js'
 
 /** What a revocation carries to rotate a key: the epoch it starts, and the key sealed to each member. */
@@ -40,7 +41,7 @@ export function needsRotation(acl: AclState): boolean {
 
 /** What the owner writes to rotate: the `rotate` payload, the new keys, and the sealed service rotation. */
 export interface RotationPlan {
-  readonly payload: { readonly rotate: { readonly read?: RotationPayload; readonly service?: { readonly epoch: number; readonly peers: readonly string[] } } }
+  readonly payload: { readonly rotate: { readonly read?: RotationPayload; readonly service?: { readonly epoch: number; readonly peers: readonly string[]; readonly id: Uint8Array } } }
   readonly read?: { readonly epoch: number; readonly key: Uint8Array }
   /** The new service key, and the rotation for the event node (`engine.command(…, { service: box })`). */
   readonly service?: { readonly epoch: number; readonly key: Uint8Array; readonly box: Uint8Array }
@@ -52,17 +53,23 @@ export interface RotationPlan {
  * to every named member with at least `follow` when a service key holder lost follow (revoked
  * follow, or set to no-access). The service rotation is sealed under `sealingKey`, the newest
  * service key, which seals the rotation's own record, so followers open it; its recipients are
- * listed in the (read-key sealed) event, so every reader's ACL knows who holds the new key.
+ * listed in the (read-key sealed) event, with the new key's ID, so every reader's ACL knows who
+ * holds the new key and which key it is.
+ *
+ * `sealingKey` must be the key of the newest epoch the ACL admitted (`engine.serviceKeys().newest()`
+ * on a peer that folds the ACL), and `heldServiceKey` gives the key already kept for an epoch: a
+ * retry after a crash between keeping the new key and saving the rotate record reuses it, so an
+ * epoch has one key. No service rotation is planned beyond `MAX_SERVICE_EPOCHS`.
  *
  * @returns `undefined` when nothing needs rotating.
  *
  * @example
  * ```ts
- * const plan = planRotation(engine.system, engine.serviceKeys().newest().key)
+ * const plan = planRotation(engine.system, engine.serviceKeys().newest().key, (e) => engine.serviceKeys().byEpoch(e))
  * if (plan) engine.command({ type: 'redux-threads/acl/rotate', payload: plan.payload }, undefined, { service: plan.service?.box })
  * ```
  */
-export function planRotation(acl: AclState, sealingKey: Uint8Array): RotationPlan | undefined {
+export function planRotation(acl: AclState, sealingKey: Uint8Array, heldServiceKey?: (epoch: number) => Uint8Array | undefined): RotationPlan | undefined {
   let rotate: RotationPlan['payload']['rotate'] = {}
   let read: RotationPlan['read']
   let service: RotationPlan['service']
@@ -72,11 +79,13 @@ export function planRotation(acl: AclState, sealingKey: Uint8Array): RotationPla
     rotate = { ...rotate, read: r.rotate }
     read = { epoch, key: r.key }
   }
-  if (acl.salt !== undefined && staleServiceHolders(acl).length > 0) {
-    const epoch = (acl.rotations.service.at(-1)?.epoch ?? 0) + 1
+  const serviceEpoch = (acl.rotations.service.at(-1)?.epoch ?? 0) + 1
+  if (acl.salt !== undefined && staleServiceHolders(acl).length > 0 && serviceEpoch <= MAX_SERVICE_EPOCHS) {
+    const epoch = serviceEpoch
     const peers = namedFollowers(acl)
-    const r = createServiceRotation({ members: peers, epoch, salt: acl.salt, sealingKey })
-    rotate = { ...rotate, service: { epoch, peers } }
+    const held = heldServiceKey?.(epoch)
+    const r = createServiceRotation({ members: peers, epoch, salt: acl.salt, sealingKey, ...(held === undefined ? {} : { key: held }) })
+    rotate = { ...rotate, service: { epoch, peers, id: Uint8Array.from(serviceKeyId(r.key)) } }
     service = { epoch, key: r.key, box: r.box }
   }
   if (read === undefined && service === undefined) return undefined

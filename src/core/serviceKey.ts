@@ -78,9 +78,56 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true
 }
 
+/** A service rotation the ACL fold admitted: its epoch and, when the rotate event names it, the key's ID. */
+export interface AdmittedServiceKey {
+  readonly epoch: number
+  readonly id?: Uint8Array
+}
+
+interface KeyIndex {
+  readonly size: number
+  readonly sorted: readonly ServiceKey[]
+  readonly byHex: ReadonlyMap<string, ServiceKey>
+}
+
+const indexes = new WeakMap<ReadonlyMap<number, Uint8Array>, KeyIndex>()
+
+function hexOf(id: Uint8Array): string {
+  let out = ''
+  for (const b of id) out += (b < 16 ? '0' : '') + b.toString(16)
+  return out
+}
+
+/**
+ * Forget the index of a key map whose entry for an epoch was replaced (the logstore does, when an
+ * ACL-admitted rotation's key replaces another held for its epoch). Growth is seen by its size.
+ */
+export function invalidateServiceKeyIndex(later: ReadonlyMap<number, Uint8Array>): void {
+  indexes.delete(later)
+}
+
+function indexOf(later: ReadonlyMap<number, Uint8Array>): KeyIndex {
+  const cached = indexes.get(later)
+  if (cached !== undefined && cached.size === later.size) return cached
+  const sorted: ServiceKey[] = []
+  for (const [epoch, key] of [...later].sort((a, b) => a[0] - b[0])) if (epoch > 0) sorted.push({ epoch, key, id: serviceKeyId(key) })
+  const byHex = new Map<string, ServiceKey>()
+  for (const k of sorted) if (!byHex.has(hexOf(k.id))) byHex.set(hexOf(k.id), k)
+  const index = { size: later.size, sorted, byHex }
+  indexes.set(later, index)
+  return index
+}
+
 /**
  * A keyring over the thread's first service key and those of later epochs. It reads `later`
- * when asked, so a map the logstore extends is seen at once.
+ * when asked, so a map the logstore extends is seen at once; lookups by ID are O(1) (an index
+ * by hex ID, rebuilt when the map grows).
+ *
+ * `admitted`, for a peer that folds the ACL: the service rotations its fold admitted, oldest
+ * first. Its newest key is then the key of the newest admitted epoch it holds (with the ID the
+ * rotate event names), not merely the newest held: a key an invite planted, or one kept from a
+ * rotation the order refused, is a candidate for opening records only, never sealed under or
+ * proved. Without `admitted` (a follower, or a thread without an ACL), the newest key held.
  *
  * @example
  * ```ts
@@ -88,18 +135,30 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
  * keys.newest().epoch // 0 until a rotation
  * ```
  */
-export function serviceKeyring(first: Uint8Array, later: ReadonlyMap<number, Uint8Array> = new Map()): ServiceKeyring {
+export function serviceKeyring(first: Uint8Array, later: ReadonlyMap<number, Uint8Array> = new Map(), admitted?: readonly AdmittedServiceKey[]): ServiceKeyring {
   const genesis: ServiceKey = { epoch: 0, key: first, id: serviceKeyId(first) }
-  const all = (): ServiceKey[] => {
-    const out: ServiceKey[] = [genesis]
-    for (const [epoch, key] of [...later].sort((a, b) => a[0] - b[0])) if (epoch > 0) out.push({ epoch, key, id: serviceKeyId(key) })
-    return out
+  const genesisHex = hexOf(genesis.id)
+  const all = (): ServiceKey[] => [genesis, ...indexOf(later).sorted]
+  const byId = (id: Uint8Array): ServiceKey | undefined => {
+    const hex = hexOf(id)
+    return hex === genesisHex ? genesis : indexOf(later).byHex.get(hex)
+  }
+  const newest = (): ServiceKey => {
+    if (admitted === undefined) return indexOf(later).sorted.at(-1) ?? genesis
+    for (let i = admitted.length - 1; i >= 0; i--) {
+      const a = admitted[i] as AdmittedServiceKey
+      const key = later.get(a.epoch)
+      if (key === undefined) continue
+      const k: ServiceKey = { epoch: a.epoch, key, id: serviceKeyId(key) }
+      if (a.id === undefined || sameBytes(a.id, k.id)) return k
+    }
+    return genesis
   }
   return {
     byEpoch: (epoch) => (epoch === 0 ? first : later.get(epoch)),
     first: () => genesis,
-    byId: (id) => (sameBytes(genesis.id, id) ? genesis : all().find((k) => sameBytes(k.id, id))),
-    newest: () => all().at(-1) as ServiceKey,
+    byId,
+    newest,
     all
   }
 }
@@ -151,12 +210,15 @@ export function parseRecordBlock(bytes: Uint8Array, ctx: ErrorContext): { id: Ui
  * The key that opens a record block, by the ID it names.
  *
  * @throws {@link UnknownServiceKeyError} when this peer holds no key with that ID (a rotation it
- * has not received yet, or one it was not given), {@link MalformedRecordError} for bad bytes.
+ * has not received yet, or one it was not given), {@link MalformedRecordError} for bad bytes or
+ * for the array form naming the first key (the plain form is the only encoding under it).
  */
 export function keyForRecordBlock(keys: ServiceKeyring, bytes: Uint8Array, ctx: ErrorContext): { key: ServiceKey; box: Uint8Array } {
   const { id, box } = parseRecordBlock(bytes, ctx)
   if (id === undefined) return { key: keys.first(), box }
   const key = keys.byId(id)
   if (key === undefined) throw new UnknownServiceKeyError('sealed under a service key this peer does not hold', ctx)
+  // One encoding per record: under the first key the record block is the plain byte string.
+  if (key.epoch === 0) throw new MalformedRecordError('the [key ID, box] form never names the first service key', ctx)
   return { key, box }
 }

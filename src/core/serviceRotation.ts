@@ -27,6 +27,12 @@ import type { ThreadId } from './threadId.js'
 
 /** Most members one service rotation seals the new key to (its event node stays under 512 KiB). */
 export const MAX_SERVICE_ROTATION_PEERS = 2048
+/**
+ * Most service key epochs a thread may have: a rotation to a later epoch is refused by every peer
+ * alike (the ACL fold does not admit it, no keyring takes it, the owner does not plan it), so
+ * retired keys, kept for opening older records, stay bounded.
+ */
+export const MAX_SERVICE_EPOCHS = 1024
 /** Largest sealed box per member (a sealed 32-byte key is 93 bytes). */
 const MAX_SEALED_BYTES = 256
 const MAX_ID_CHARS = 128
@@ -80,8 +86,9 @@ export function isOwnerLog(thread: ThreadId, logId: string, salt: Uint8Array): b
  * const { key, box } = createServiceRotation({ members: [owner.id, follower.id], epoch: 1, salt, sealingKey })
  * ```
  */
-export function createServiceRotation(input: { members: readonly string[]; epoch: number; salt: Uint8Array; sealingKey: Uint8Array }): { key: Uint8Array; box: Uint8Array } {
-  const key = getCrypto().randomBytes(KEY_BYTES)
+export function createServiceRotation(input: { members: readonly string[]; epoch: number; salt: Uint8Array; sealingKey: Uint8Array; key?: Uint8Array }): { key: Uint8Array; box: Uint8Array } {
+  // `key`: one already kept for this epoch (a retry after a crash), so the epoch keeps one key.
+  const key = input.key ?? getCrypto().randomBytes(KEY_BYTES)
   const members = [...new Set(input.members)]
   if (members.length > MAX_SERVICE_ROTATION_PEERS) throw new MalformedRecordError(`a service rotation seals to at most ${MAX_SERVICE_ROTATION_PEERS} members`)
   const sealed: Record<string, Uint8Array> = Object.fromEntries(members.map((peer) => [peer, sealTo(publicKeyFromLogId(peer), key)]))
@@ -107,7 +114,7 @@ export function openServiceRotation(sealingKey: Uint8Array, box: Uint8Array, ctx
   const { epoch, salt, sealed } = (isMap(v) ? v : {}) as { epoch?: unknown; salt?: unknown; sealed?: unknown }
   const entries = isMap(sealed) ? Object.entries(sealed) : []
   if (
-    !(typeof epoch === 'number' && Number.isSafeInteger(epoch) && epoch >= 1 && salt instanceof Uint8Array) ||
+    !(typeof epoch === 'number' && Number.isSafeInteger(epoch) && epoch >= 1 && epoch <= MAX_SERVICE_EPOCHS && salt instanceof Uint8Array) ||
     entries.length === 0 ||
     entries.length > MAX_SERVICE_ROTATION_PEERS ||
     !entries.every(([peer, b]) => peer.length <= MAX_ID_CHARS && b instanceof Uint8Array && b.length <= MAX_SEALED_BYTES)

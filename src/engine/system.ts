@@ -52,6 +52,11 @@ export interface SystemProjection<Sys> {
   knowsMembers?(sys: Sys): boolean
   /** Read key rotations so far: each epoch and the identity of the event that carries its key. */
   rotations?(sys: Sys): ReadonlyArray<{ readonly epoch: number; readonly event: string }>
+  /**
+   * Service key rotations the fold admitted (the owner's, each to the next epoch): each epoch, the
+   * identity of the event that carries it, and the new key's ID when the event names it.
+   */
+  serviceRotations?(sys: Sys): ReadonlyArray<{ readonly epoch: number; readonly event: string; readonly id?: Uint8Array; readonly log?: string; readonly seq?: number }>
   /** The new read key a rotation event seals to `peerId` (a sealed box), if it names that peer. */
   sealedKeyFor?(event: ThreadEvent, epoch: number, peerId: string): Uint8Array | undefined
 }

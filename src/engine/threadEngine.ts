@@ -5,9 +5,10 @@ import { AccessDeniedError, CorruptStoreError, ForkedLogError, MalformedRecordEr
 import type { ForkProof } from '../core/forkProof.js'
 import { openSealed, publicKeyFromLogId, type LogKey } from '../core/keys.js'
 import { prefetchActive } from '../core/crypto/index.js'
-import { serviceKeyring, type ServiceKeyring } from '../core/serviceKey.js'
+import { serviceKeyId, serviceKeyring, type AdmittedServiceKey, type ServiceKeyring } from '../core/serviceKey.js'
 import { absorbServiceRotations, authKeysOf } from './serviceKeys.js'
-import { createRecord, signatureHolds, type LogHead, type LogRecord, type RecordBlocks } from '../core/record.js'
+import { MAX_SERVICE_EPOCHS } from '../core/serviceRotation.js'
+import { createRecord, signatureHolds, verifyRecord, type LogHead, type LogRecord, type RecordBlocks } from '../core/record.js'
 import type { ThreadInfo } from '../store/logstore/logstore.js'
 import type { EventStore } from '../store/eventStore.js'
 import { Emitter } from '../core/emitter.js'
@@ -100,6 +101,8 @@ export class ThreadEngine<S> {
   readonly #skipped = new Set<string>()
   /** Accepted rotation events already opened (or found not sealed to this peer). */
   readonly #checkedRotations = new Set<string>()
+  /** Admitted service rotations already looked for in storage (each opened once). */
+  readonly #checkedServiceRotations = new Set<string>()
   /** A fold from storage under way (a delete or cut reached into the compacted base). */
   #fullFold: Promise<void> | undefined
   readonly #denied = new Set<string>()
@@ -672,6 +675,53 @@ export class ThreadEngine<S> {
     // Records already opened (or found unreadable) under the wrong key: fold from storage.
     if (replaced) this.#foldAllLater()
     else if (added) await this.#retryAwaiting()
+    await this.#collectServiceKeys()
+  }
+
+  /**
+   * The service rotations this peer's ACL fold admitted whose key it lacks (or holds another key
+   * for, one an invite planted): taken from the stored rotate record itself, from any log, this
+   * peer's own included. The owner seals every rotation to itself too, so an owner that crashed
+   * after its rotate record was durable but before it kept the key takes the key here, when it
+   * opens from storage or next folds, instead of sealing on under the retired key.
+   */
+  async #collectServiceKeys(): Promise<void> {
+    const identity = this.#options.identity ?? this.logKey
+    const admitted = this.#admittedServiceRotations()
+    if (admitted === undefined || identity === undefined) return
+    const records: LogRecord[] = []
+    for (const a of admitted) {
+      const held = this.thread.serviceKeys.get(a.epoch)
+      if (held !== undefined && (a.id === undefined || sameBytes(serviceKeyId(held), a.id))) continue
+      if (a.log === undefined || a.seq === undefined || this.#checkedServiceRotations.has(a.event)) continue
+      if (this.#checkedServiceRotations.size < 4096) this.#checkedServiceRotations.add(a.event)
+      const found = await this.store.records(this.thread.id, a.log, { from: a.seq, limit: 1 }).catch(() => [] as LogRecord[])
+      const record = found[0]
+      if (record !== undefined && record.seq === a.seq && record.id.toString() === a.event) records.push(record)
+    }
+    if (records.length === 0) return
+    const byEpoch = new Map(admitted.map((a) => [a.epoch, a.id]))
+    // Oldest first: each rotation's record is sealed under the key the one before yields.
+    records.sort((x, y) => (x.serviceEpoch ?? 0) - (y.serviceEpoch ?? 0))
+    const added = await absorbServiceRotations({
+      thread: this.thread,
+      logstore: this.store.logstore,
+      identity,
+      records,
+      report: (e) => this.events.emit('rejected', e),
+      admittedId: (epoch) => byEpoch.get(epoch)
+    })
+    if (added) this.events.emit('serviceKey', { epoch: this.serviceKeys().newest().epoch })
+  }
+
+  /**
+   * For a peer that reads an ACL thread: the service rotations its fold admitted (none before the
+   * owner's init is folded). `undefined` elsewhere (a follower, a thread without an ACL).
+   */
+  #admittedServiceRotations(): ReturnType<NonNullable<SystemProjection<unknown>['serviceRotations']>> | undefined {
+    const system = this.#system
+    if (this.thread.key.read === undefined || system?.serviceRotations === undefined) return undefined
+    return system.serviceRotations(this.#timeline.state.system)
   }
 
   /** Logs that waited for a read key: open what now opens, in order, and apply it. */
@@ -895,7 +945,8 @@ export class ThreadEngine<S> {
       }
     }
     // A service key rotation from the owner sealed to this peer: kept before the records are.
-    if (await absorbServiceRotations({ thread: this.thread, logstore: this.store.logstore, identity: this.#options.identity ?? this.logKey, records: verified, report: reject })) {
+    const admitted = this.#admittedServiceRotations()
+    if (await absorbServiceRotations({ thread: this.thread, logstore: this.store.logstore, identity: this.#options.identity ?? this.logKey, records: verified, report: reject, admittedId: (epoch) => admitted?.find((a) => a.epoch === epoch)?.id })) {
       this.events.emit('serviceKey', { epoch: this.serviceKeys().newest().epoch })
     }
     // What is folded below: in a browser, WebCrypto opens it ahead, all at once (webCryptoPrefetch.ts).
@@ -1145,8 +1196,28 @@ export class ThreadEngine<S> {
   async importCar(input: Uint8Array | AsyncIterable<Uint8Array>): Promise<{ logs: number; stored: number; rejected: readonly ThreadsError[] }> {
     // The CAR codec loads on the first import or export, not with the engine.
     const { parseThreadCar } = await loadPart('the CAR codec', () => import('../store/car.js'))
+    // A live keyring: keys taken from the CAR's own rotations below are seen by the reindex.
     const car = await parseThreadCar(input, serviceKeyring(this.thread.key.service, this.thread.serviceKeys))
     if (!car.threadId.equals(this.thread.id)) throw new MalformedRecordError(`the CAR holds thread ${car.threadId.toString()}, not this one`, { threadId: this.id })
+    // Two passes: first the owner's service rotations the CAR carries (verified against the owner's
+    // log, each sealed under a key held), so records sealed under a key a rotation in the CAR
+    // gives this peer are indexed too; then the logs. One round per epoch, bounded.
+    const identity = this.#options.identity ?? this.logKey
+    for (let round = 0; identity !== undefined && round < MAX_SERVICE_EPOCHS; round++) {
+      const verified: LogRecord[] = []
+      for (const blocks of car.rotations()) {
+        for (const log of car.manifest.logs) {
+          try {
+            verified.push(verifyRecord({ thread: this.thread.id, logId: log.id, serviceKey: this.serviceKeys() }, blocks))
+            break
+          } catch {
+            continue // not this log's (the signature names its writer), or not verifiable
+          }
+        }
+      }
+      const added = await absorbServiceRotations({ thread: this.thread, logstore: this.store.logstore, identity, records: verified, report: (e) => this.events.emit('rejected', e) })
+      if (!added || car.reindex() === 0) break
+    }
     const total = car.manifest.logs.reduce((n, l) => n + l.seq, 0)
     let done = 0
     let stored = 0
@@ -1176,9 +1247,23 @@ export class ThreadEngine<S> {
     if (await this.store.logstore.addServiceKey(this.thread.id, epoch, key)) this.events.emit('serviceKey', { epoch })
   }
 
+  /**
+   * The rotated service keys an invite from this peer carries, `[epoch, key]` ascending: on a
+   * peer that folds the ACL, only those whose ID its fold admitted for their epoch (a key an
+   * invite planted here is not passed on); elsewhere every one held.
+   */
+  invitableServiceKeys(): Array<[number, Uint8Array]> {
+    const held = [...this.thread.serviceKeys].sort((a, b) => a[0] - b[0])
+    const admitted = this.#admittedServiceRotations()
+    if (admitted === undefined) return held
+    const ids = new Map(admitted.map((a) => [a.epoch, a.id]))
+    return held.filter(([epoch, key]) => ids.has(epoch) && (ids.get(epoch) === undefined || sameBytes(ids.get(epoch) as Uint8Array, serviceKeyId(key))))
+  }
+
   /** The service keys this peer holds for the thread, by epoch and ID. */
   serviceKeys(): ServiceKeyring {
-    return serviceKeyring(this.thread.key.service, this.thread.serviceKeys)
+    const admitted: readonly AdmittedServiceKey[] | undefined = this.#admittedServiceRotations()
+    return serviceKeyring(this.thread.key.service, this.thread.serviceKeys, admitted)
   }
 
   /**
@@ -1247,4 +1332,8 @@ export class ThreadEngine<S> {
     }
     return page.length > 0 && signatureHolds(this.thread.id, page[page.length - 1] as LogRecord) ? page : []
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i])
 }

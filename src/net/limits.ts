@@ -105,6 +105,13 @@ export const BAN_MS = 60_000
 export const MAX_TRACKED_PEERS = 4096
 /** Records refused as `TooLargeError` (held records over their bound) from one peer per minute before each further one is a strike. */
 export const MAX_TOO_LARGE_PER_MINUTE = 16
+/**
+ * Messages from one peer per minute with records refused as `UnknownServiceKeyError` (sealed
+ * under a service key this peer does not hold) before each further one is a strike
+ * (`RateLimitedError`). Honest peers send some while a rotation travels; unsigned junk in the
+ * `[key ID, box]` form costs nothing to make, so it must not be free for ever.
+ */
+export const MAX_UNKNOWN_KEY_MESSAGES_PER_MINUTE = 32
 
 // ---------------------------------------------------------------------------------------------
 // Addresses and dials

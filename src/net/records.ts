@@ -6,7 +6,9 @@
  * Blame: an `EquivocationError` or a fork is the writer's doing; a record the writer signed but
  * nobody can open is stored and is the writer's doing too; damage in this peer's storage is its
  * own; a record sealed under a service key this peer does not hold yet (`UnknownServiceKeyError`)
- * is nobody's fault: it comes again once the rotation did. `TooLargeError` (held records at their bound) is a strike only past
+ * is nobody's fault: it comes again once the rotation did, but a message holding any costs the
+ * sender one of {@link MAX_UNKNOWN_KEY_MESSAGES_PER_MINUTE} a minute, past which it is a strike
+ * (`RateLimitedError`): junk in the `[key ID, box]` form is unsigned and free to make. `TooLargeError` (held records at their bound) is a strike only past
  * {@link MAX_TOO_LARGE_PER_MINUTE} a minute from one peer. Anything else in a message is the
  * sender's, and costs it one strike per message.
  *
@@ -19,7 +21,7 @@ import type { PullScheduler } from './pull.js'
 import type { PeerSession } from './session.js'
 import type { SyncTarget } from './syncTarget.js'
 import { RateLimitedError } from '../core/errors.js'
-import { MAX_EMPTY_ANSWERS_PER_MINUTE } from './limits.js'
+import { MAX_EMPTY_ANSWERS_PER_MINUTE, MAX_UNKNOWN_KEY_MESSAGES_PER_MINUTE } from './limits.js'
 
 type RecordsMessage = Extract<SyncMessage, { t: 'records' }>
 
@@ -37,8 +39,8 @@ export interface RecordsHost {
   announce(target: SyncTarget, log: string, from: string | undefined): void
 }
 
-/** Errors that are never the sender's doing. */
-const NOT_THE_SENDERS = new Set(['EquivocationError', 'ForkedLogError', 'CorruptStoreError', 'UnknownServiceKeyError'])
+/** Errors that are never the sender's doing (`UnknownServiceKeyError`: only past its budget). */
+const NOT_THE_SENDERS = new Set(['EquivocationError', 'ForkedLogError', 'CorruptStoreError'])
 /** Errors that, on a record this peer stored, are the writer's doing (it signed what nobody can open). */
 const WRITERS_IF_STORED = new Set(['DecryptionError', 'MalformedRecordError', 'UnsupportedFormatError'])
 
@@ -112,8 +114,18 @@ export class RecordsHandler {
 
   /** The first refusal that is the sender's doing, if any (one strike per message, however many). */
   async #sendersFault(target: SyncTarget, log: string, rejected: readonly ThreadsError[], session: PeerSession | undefined): Promise<ThreadsError | undefined> {
+    let unknownKey = false
     for (const e of rejected) {
       if (NOT_THE_SENDERS.has(e.name)) continue
+      if (e.name === 'UnknownServiceKeyError') {
+        // Counted once per message, against a budget per peer.
+        if (unknownKey) continue
+        unknownKey = true
+        if (session !== undefined && !session.unknownKeys.take()) {
+          return new RateLimitedError(`more than ${MAX_UNKNOWN_KEY_MESSAGES_PER_MINUTE} messages a minute with records under a service key this peer does not hold`, { threadId: target.id, logId: log })
+        }
+        continue
+      }
       if (e.name === 'TooLargeError') {
         if (session !== undefined && !session.tooLarge.take()) return e
         continue

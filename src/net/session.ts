@@ -12,6 +12,7 @@ import { wallClock } from '../platform/scheduler.js'
 import {
   MAX_EMPTY_ANSWERS_PER_MINUTE,
   MAX_TOO_LARGE_PER_MINUTE,
+  MAX_UNKNOWN_KEY_MESSAGES_PER_MINUTE,
   MAX_UNMATCHED_TAGS_PER_MINUTE,
   MAX_UNPROVEN_PER_MINUTE,
   NONCE_BYTES,
@@ -108,6 +109,8 @@ export class PeerSession {
   readonly unproven: RateBudget
   readonly emptyAnswers: RateBudget
   readonly tooLarge: RateBudget
+  /** Messages with records under a service key this peer does not hold. */
+  readonly unknownKeys: RateBudget
   /** Pulls in flight to the peer, by {@link pullKey}. */
   readonly inflight = new Map<string, InflightPull>()
   /** Pulls waiting for a slot, by {@link pullKey} (insertion order is the order they go out). */
@@ -137,6 +140,7 @@ export class PeerSession {
     this.unproven = new RateBudget(MAX_UNPROVEN_PER_MINUTE, now)
     this.emptyAnswers = new RateBudget(MAX_EMPTY_ANSWERS_PER_MINUTE, now)
     this.tooLarge = new RateBudget(MAX_TOO_LARGE_PER_MINUTE, now)
+    this.unknownKeys = new RateBudget(MAX_UNKNOWN_KEY_MESSAGES_PER_MINUTE, now)
   }
 
   /** The link for a thread, made on first use. */

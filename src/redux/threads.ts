@@ -130,16 +130,35 @@ export class ThreadLifecycle {
    * (`planRotation`). Only the owner rotates, so epochs never compete.
    */
   async #rotateIfNeeded(b: Binding): Promise<void> {
+    // One at a time per thread: the new service key is kept (awaited) before the rotate event is
+    // written, and two rotations planned meanwhile would name the same epoch.
+    const run = (this.#rotating.get(b) ?? Promise.resolve()).then(() => this.#rotateNow(b))
+    this.#rotating.set(
+      b,
+      run.catch(() => undefined)
+    )
+    return run
+  }
+
+  readonly #rotating = new WeakMap<Binding, Promise<void>>()
+
+  async #rotateNow(b: Binding): Promise<void> {
     const s = this.#runtime.started
     const acl = b.engine.system
     if (s === undefined || !isAclState(acl) || acl.owner !== s.identity.id || !needsRotation(acl)) return
     // The read key, the service key (a member lost follow), or both, in one event; the service
     // rotation rides in the event node, sealed under the current service key (followers open it).
-    const plan = planRotation(acl, b.engine.serviceKeys().newest().key)
+    // Sealed under the key of the newest epoch the ACL admitted; a key already kept for the next
+    // epoch (a crash before the rotate record was saved) is reused, so an epoch has one key.
+    const keys = b.engine.serviceKeys()
+    const plan = planRotation(acl, keys.newest().key, (epoch) => keys.byEpoch(epoch))
     if (plan === undefined) return
+    // The new service key is kept first: until the rotate event is folded the ACL does not admit
+    // it, so nothing is sealed under it yet; a crash after the record is durable is recovered at
+    // open from the owner's own rotate record (the owner seals the rotation to itself).
+    if (plan.service !== undefined) await b.engine.addServiceKey(plan.service.epoch, plan.service.key)
     const { durable } = b.engine.command({ type: `${ACL_PREFIX}rotate`, payload: plan.payload }, undefined, plan.service === undefined ? {} : { service: plan.service.box })
     if (plan.read !== undefined) await s.eventStore.logstore.addReadKey(b.threadId, plan.read.epoch, plan.read.key)
-    if (plan.service !== undefined) await b.engine.addServiceKey(plan.service.epoch, plan.service.key)
     await durable
   }
 
@@ -184,7 +203,8 @@ export class ThreadLifecycle {
     const info = await s.eventStore.logstore.addThread(invite.threadId, invite.key)
     // Read keys of later epochs (the thread's read key was rotated before this peer joined).
     for (const [epoch, key] of invite.epochs) await s.eventStore.logstore.addReadKey(invite.threadId, epoch, key)
-    // Service keys of later epochs (a member lost follow before this peer joined).
+    // Service keys of later epochs (a member lost follow before this peer joined): candidates for
+    // opening records; this peer seals under one only once its ACL fold admits that key.
     for (const [epoch, key] of invite.services) await s.eventStore.logstore.addServiceKey(invite.threadId, epoch, key)
     for (const { peerId, addr } of learnt) await s.eventStore.logstore.addrs.addAddrs(info.n, peerId, [addr], INVITE_ADDR_TTL)
     const b = await this.#bind(s, invite.threadId, { slices, ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }) }, invite.role, !s.identityIsNew)
@@ -214,7 +234,8 @@ export class ThreadLifecycle {
       from: s.identity.id,
       // Rotated read keys: a reader added after a rotation reads what was written since.
       epochs: [...(s.eventStore.logstore.thread(threadId)?.readKeys ?? new Map<number, Uint8Array>())].sort((a, b) => a[0] - b[0]),
-      services: [...(s.eventStore.logstore.thread(threadId)?.serviceKeys ?? new Map<number, Uint8Array>())].sort((a, b) => a[0] - b[0]),
+      // Rotated service keys, those the ACL admitted (a key an invite planted is not passed on).
+      services: b.engine.invitableServiceKeys(),
       ...(to === undefined ? {} : { to })
     })
   }

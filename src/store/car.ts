@@ -32,6 +32,7 @@ import {
   MalformedRecordError,
   NotFoundError,
   ThreadsError,
+  UnknownServiceKeyError,
   UnsupportedFormatError,
   type ErrorContext
 } from '../core/errors.js'
@@ -190,6 +191,10 @@ class BlockMap {
     return this.#blocks.values()
   }
 
+  get(cid: CID): Uint8Array | undefined {
+    return this.#blocks.get(cidKey(cid))
+  }
+
   /** The bytes named by `cid` (unchecked: callers check them against it). */
   need(cid: CID, ctx: ErrorContext, what: string): Uint8Array {
     const bytes = this.#blocks.get(cidKey(cid))
@@ -269,6 +274,14 @@ export interface ParsedCar {
    * @throws {@link MalformedRecordError} when a record, or a block it links, is missing.
    */
   run(log: ThreadManifestLog, from: number): RecordBlocks[]
+  /**
+   * The record blocks indexed so far whose event node carries a service rotation (the owner's
+   * rotate records), unverified: the importer verifies them and takes the keys sealed to it
+   * first, then calls {@link reindex}, so a CAR spanning a rotation imports for its members.
+   */
+  rotations(): RecordBlocks[]
+  /** Try the blocks that did not open again, with the keyring as it is now. @returns how many opened. */
+  reindex(): number
 }
 
 /**
@@ -287,17 +300,30 @@ export async function parseThreadCar(input: Uint8Array | AsyncIterable<Uint8Arra
   const key = typeof serviceKey === 'function' ? serviceKey(threadId) : serviceKey
   // A record block is a byte string (the first service key) or [key ID, box] (a rotated one).
   const byId = new Map<string, CarRecord>()
-  for (const bytes of blocks.values()) {
-    if (bytes.length > MAX_NODE_BYTES || bytes[0] === undefined || (bytes[0] >> 5 !== 2 && bytes[0] !== 0x82)) continue
-    let node: ReturnType<typeof openRecordNode>
-    try {
-      node = openRecordNode(key, bytes, {})
-    } catch {
-      continue // not a record block of this thread (a header or body box, or foreign)
+  // Blocks under a key not held (yet): a rotation the CAR itself carries may yield it.
+  let unopened: Uint8Array[] = []
+  const index = (candidates: Iterable<Uint8Array>): number => {
+    let opened = 0
+    const missed: Uint8Array[] = []
+    for (const bytes of candidates) {
+      if (bytes.length > MAX_NODE_BYTES || bytes[0] === undefined || (bytes[0] >> 5 !== 2 && bytes[0] !== 0x82)) continue
+      let node: ReturnType<typeof openRecordNode>
+      try {
+        node = openRecordNode(key, bytes, {})
+      } catch (e) {
+        // Not a record block of this thread (a header or body box, or foreign), or one under a
+        // rotated key not held yet (kept to try again).
+        if (e instanceof UnknownServiceKeyError) missed.push(bytes)
+        continue
+      }
+      const id = recordIdOf({ thread: threadId.bytes, seq: node.seq, event: node.block, prev: node.prev })
+      byId.set(cidKey(id), { bytes, seq: node.seq, prev: node.prev, event: node.block })
+      opened++
     }
-    const id = recordIdOf({ thread: threadId.bytes, seq: node.seq, event: node.block, prev: node.prev })
-    byId.set(cidKey(id), { bytes, seq: node.seq, prev: node.prev, event: node.block })
+    unopened = missed
+    return opened
   }
+  index(blocks.values())
   const tid = threadId.toString()
   if (byId.size === 0 && manifest.logs.length > 0) {
     throw new DecryptionError("no record block of the CAR opens with the thread service key (a wrong thread key, or another thread's CAR)", { threadId: tid })
@@ -320,7 +346,24 @@ export async function parseThreadCar(input: Uint8Array | AsyncIterable<Uint8Arra
         id = r.prev
       }
       return out.reverse()
-    }
+    },
+    rotations() {
+      const out: RecordBlocks[] = []
+      for (const r of byId.values()) {
+        const event = blocks.get(r.event)
+        if (event === undefined) continue
+        try {
+          const links = decodeEventNode(event, {})
+          const header = blocks.get(links.header)
+          const body = blocks.get(links.body)
+          if (links.service !== undefined && header !== undefined && body !== undefined) out.push({ record: r.bytes, event, header, body })
+        } catch {
+          continue
+        }
+      }
+      return out
+    },
+    reindex: () => index(unopened)
   }
 }
 

@@ -8,6 +8,8 @@ import { getCrypto } from '../../core/crypto/index.js'
 import { isRecordId } from '../../core/recordId.js'
 import { decodeStoredRecord } from '../../core/storedRecord.js'
 import { ThreadId } from '../../core/threadId.js'
+import { invalidateServiceKeyIndex } from '../../core/serviceKey.js'
+import { MAX_SERVICE_EPOCHS } from '../../core/serviceRotation.js'
 import type { StorageAdapter, StorageOp } from '../storageAdapter.js'
 import { internKey, keys } from '../storageKeys.js'
 import { AddrBook } from './addrBook.js'
@@ -284,17 +286,22 @@ export class Logstore {
   /**
    * Keep the service key of a later epoch (a service rotation sealed it to this peer, or an
    * invite carried it), durably. The thread's `serviceKeys` map gains it at once; a key already
-   * held for the epoch stays (only the owner rotates, so an epoch has one key).
+   * held for the epoch stays (only the owner rotates, so an epoch has one key), unless `replace`
+   * (the ACL admitted another key for the epoch than one an invite carried). Epochs past
+   * `MAX_SERVICE_EPOCHS` are refused (`false`), as every peer refuses their rotations.
    *
    * @returns whether the key was added.
    */
-  async addServiceKey(id: ThreadId | string, epoch: number, key: Uint8Array): Promise<boolean> {
+  async addServiceKey(id: ThreadId | string, epoch: number, key: Uint8Array, options: { replace?: boolean } = {}): Promise<boolean> {
     const info = this.getThread(id)
-    if (epoch < 1 || info.serviceKeys.has(epoch) || key.length !== 32) return false
+    if (!Number.isSafeInteger(epoch) || epoch < 1 || epoch > MAX_SERVICE_EPOCHS || key.length !== 32) return false
+    const held = info.serviceKeys.get(epoch)
+    if (held !== undefined && (options.replace !== true || held.every((b, i) => b === key[i]))) return false
     const next = new Map(info.serviceKeys)
     next.set(epoch, Uint8Array.from(key))
     await this.storage.batch([this.#threadEntry(info.id, info.key, info.n, info.readKeys, next)])
     info.serviceKeys.set(epoch, Uint8Array.from(key))
+    if (held !== undefined) invalidateServiceKeyIndex(info.serviceKeys)
     return true
   }
 

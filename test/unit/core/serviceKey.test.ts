@@ -59,10 +59,33 @@ describe('service key epochs in the record block', () => {
 
   it('a block naming a held key ID but sealed under another key: DecryptionError', () => {
     const [, second] = chain() as [LogRecord, LogRecord]
+    const other = getCrypto().randomBytes(32)
+    const bytes = Uint8Array.from(second.blocks.record.bytes)
+    bytes.set(serviceKeyId(other), 2)
+    catchTyped(() => openRecordNode(serviceKeyring(threadKey.service, new Map([...later, [2, other]])), bytes, {}), DecryptionError)
+    catchTyped(() => openRecordNode(threadKey.service, Uint8Array.of(0x82, 0x41, 1), {}), MalformedRecordError)
+  })
+
+  it('the array form naming the first key is refused: one encoding per record (MalformedRecordError)', () => {
+    const [, second] = chain() as [LogRecord, LogRecord]
     const bytes = Uint8Array.from(second.blocks.record.bytes)
     bytes.set(serviceKeyId(threadKey.service), 2)
-    catchTyped(() => openRecordNode(serviceKeyring(threadKey.service, later), bytes, {}), DecryptionError)
-    catchTyped(() => openRecordNode(threadKey.service, Uint8Array.of(0x82, 0x41, 1), {}), MalformedRecordError)
+    catchTyped(() => openRecordNode(serviceKeyring(threadKey.service, later), bytes, {}), MalformedRecordError)
+  })
+
+  it('a keyring given the ACL-admitted rotations seals under the newest admitted key it holds, not the newest held', () => {
+    const planted = getCrypto().randomBytes(32)
+    const held = new Map([[1, newKey], [900, planted]])
+    expect(serviceKeyring(threadKey.service, held).newest().epoch).toBe(900)
+    expect(serviceKeyring(threadKey.service, held, []).newest().epoch).toBe(0)
+    expect(serviceKeyring(threadKey.service, held, [{ epoch: 1, id: serviceKeyId(newKey) }]).newest().key).toEqual(newKey)
+    // An admitted epoch whose held key has another ID is not used.
+    expect(serviceKeyring(threadKey.service, held, [{ epoch: 900, id: serviceKeyId(newKey) }]).newest().epoch).toBe(0)
+    // Lookups by ID see keys added later (the map grows).
+    const ring = serviceKeyring(threadKey.service, held)
+    const more = getCrypto().randomBytes(32)
+    held.set(901, more)
+    expect(ring.byId(serviceKeyId(more))?.epoch).toBe(901)
   })
 
   it('stored in layout 3 and rebuilt to the same bytes', () => {
