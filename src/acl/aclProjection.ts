@@ -5,7 +5,7 @@ import { ThreadId } from '../core/threadId.js'
 import { mergePatch } from '../core/mergePatch.js'
 import { inCuts, type CutRange, type SystemProjection } from '../engine/system.js'
 import type { ThreadEvent } from '../engine/threadEvent.js'
-import { grants, isAclRole, normalRoles, type AclRole } from './roles.js'
+import { grants, isAclRole, normalRoles, roleOf, rolesIn, type AclRole } from './roles.js'
 import { MAX_SERVICE_EPOCHS, MAX_SERVICE_ROTATION_PEERS } from '../core/serviceRotation.js'
 import { SERVICE_KEY_ID_BYTES } from '../core/serviceKey.js'
 
@@ -132,15 +132,7 @@ function withDoc(s: AclState, scope: AclScope, doc: AclDocument): AclState {
   return { ...s, entities: { ...s.entities, [scope.entity]: doc } }
 }
 
-/** The roles a peer holds in a document. */
-export function rolesIn(doc: AclDocument, peerId: string): readonly AclRole[] {
-  return own(doc.peers, peerId) ?? doc.default
-}
-
-/** The roles a peer holds in a thread's ACL. */
-export function roleOf(s: AclState, peerId: string): readonly AclRole[] {
-  return rolesIn(s.thread, peerId)
-}
+export { rolesIn, roleOf } from './roles.js'
 
 /** True when records at `seq` of `logId` are cut (strong remove). */
 export function isCut(s: AclState, logId: string, seq: number): boolean {

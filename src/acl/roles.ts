@@ -10,6 +10,8 @@
  * @packageDocumentation
  */
 
+import type { AclDocument, AclState } from './aclProjection.js'
+
 export const ACL_ROLES = ['no-access', 'follow', 'read', 'write', 'delete'] as const
 
 /** One of the five roles. */
@@ -42,4 +44,14 @@ export function normalRoles(roles: readonly AclRole[]): AclRole[] {
   const set = new Set<AclRole>(roles.filter((r) => r !== 'no-access'))
   const out = ACL_ROLES.filter((r) => set.has(r))
   return out.length === 0 ? ['no-access'] : out
+}
+
+/** The roles a document gives a peer: its own entry, else the document's default. */
+export function rolesIn(doc: AclDocument, peerId: string): readonly AclRole[] {
+  return (Object.hasOwn(doc.peers, peerId) ? doc.peers[peerId] : undefined) ?? doc.default
+}
+
+/** The roles a peer holds in a thread's ACL. */
+export function roleOf(s: AclState, peerId: string): readonly AclRole[] {
+  return rolesIn(s.thread, peerId)
 }

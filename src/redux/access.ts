@@ -1,4 +1,5 @@
-import { roleOf, type AclState } from '../acl/aclProjection.js'
+import type { AclState } from '../acl/aclProjection.js'
+import { roleOf } from '../acl/roles.js'
 import type { ThreadAccess } from './peerSlice.js'
 
 /** True for an access-controlled thread's system state (a Raw thread's is null). */

@@ -2,9 +2,8 @@ import type { Role } from '../acl/invite.js'
 import { loadPart } from '../engine/loadPart.js'
 import { ClosedError, MisuseError, NotFoundError, ThreadsError } from '../core/errors.js'
 import { nextMacrotask } from '../platform/scheduler.js'
-import { ACL_PREFIX, aclProjection, createAclThreadId, rolesIn, type AclDocument, type AclScope, type AclState } from '../acl/aclProjection.js'
-import { needsRotation, planRotation } from '../acl/rotation.js'
-import { grants, type AclRole } from '../acl/roles.js'
+import type { AclDocument, AclScope, AclState } from '../acl/aclProjection.js'
+import type { AclRole } from '../acl/roles.js'
 import { createThreadKey, type ThreadKey } from '../core/keys.js'
 import { ThreadId, Variant } from '../core/threadId.js'
 import { ThreadEngine } from '../engine/threadEngine.js'
@@ -17,6 +16,11 @@ import type { Binding, ThreadRegistry } from './registry.js'
 import type { PeerRuntime, Started } from './runtime.js'
 import type { StatusFeed } from './statusFeed.js'
 import { isAclState } from './access.js'
+
+/** The access-control half (aclParts.ts): loaded for access-controlled threads only. */
+function loadAcl(): Promise<typeof import('./aclParts.js')> {
+  return loadPart('access control (redux-p2p-threads aclParts chunk)', () => import('./aclParts.js'))
+}
 
 /** How long addresses learnt from an invite stay in the address book (ms). */
 export const INVITE_ADDR_TTL = 24 * 60 * 60 * 1000
@@ -75,11 +79,12 @@ export class ThreadLifecycle {
   async create(options: OpenOptions & { variant?: Variant }): Promise<Binding> {
     const s = await this.#started()
     this.#registry.checkBindable(undefined, options.slices)
-    const acl = options.variant === Variant.AccessControlled ? createAclThreadId(s.identity.id) : undefined
+    const aclParts = options.variant === Variant.AccessControlled ? await loadAcl() : undefined
+    const acl = aclParts?.createAclThreadId(s.identity.id)
     const id = acl?.threadId ?? ThreadId.create(options.variant ?? Variant.Raw)
     await s.eventStore.logstore.addThread(id, createThreadKey())
     const b = await this.#bind(s, id, options, 'write', false)
-    if (acl !== undefined) await b.engine.command({ type: `${ACL_PREFIX}init`, payload: { salt: acl.salt } }).durable
+    if (acl !== undefined && aclParts !== undefined) await b.engine.command({ type: `${aclParts.ACL_PREFIX}init`, payload: { salt: acl.salt } }).durable
     return b
   }
 
@@ -95,6 +100,7 @@ export class ThreadLifecycle {
     const b = this.#get(threadId)
     const acl = b.engine.system
     if (!isAclState(acl)) throw new MisuseError('the thread has no ACL: create it with `variant: Variant.AccessControlled`', { threadId })
+    const { ACL_PREFIX, grants, rolesIn } = await loadAcl()
     let payload: Record<string, unknown>
     if (change.kind === 'delete') {
       // Where the event is: every peer can tell whether it lies in its compacted base.
@@ -143,6 +149,7 @@ export class ThreadLifecycle {
   readonly #rotating = new WeakMap<Binding, Promise<void>>()
 
   async #rotateNow(b: Binding): Promise<void> {
+    const { ACL_PREFIX, needsRotation, planRotation } = await loadAcl()
     const s = this.#runtime.started
     const acl = b.engine.system
     if (s === undefined || !isAclState(acl) || acl.owner !== s.identity.id || !needsRotation(acl)) return
@@ -287,12 +294,13 @@ export class ThreadLifecycle {
     if (fresh) await eventStore.logstore.addLog(id, s.identity.id, s.identity)
     const projection = projectionOf(options.slices)
     const o = this.#runtime.options
+    const aclParts = id.variant === Variant.AccessControlled ? await loadAcl() : undefined
     const engine = await ThreadEngine.open<SliceStates>({
       store: eventStore,
       threadId: id,
       projection,
       identity: s.identity,
-      ...(id.variant === Variant.AccessControlled ? { system: aclProjection() } : {}),
+      ...(aclParts === undefined ? {} : { system: aclParts.aclProjection() }),
       version: projection.version,
       share: shareStates,
       ...(o.snapshotEvery === undefined ? {} : { snapshotEvery: o.snapshotEvery }),
@@ -320,7 +328,8 @@ export class ThreadLifecycle {
       engine.events.on('applied', ({ events, state, replayed }) => this.#link.applied(binding, replayed ? 'replay' : 'remote', events, state)),
       this.#feed.watch(binding)
     )
-    if (id.variant === Variant.AccessControlled) {
+    if (aclParts !== undefined) {
+      const { needsRotation } = aclParts
       // The owner's peer rotates the read key when an admin's revocation (or a late one) left a
       // key holder without read: after the turn that applied it, never inside the engine's event.
       let scheduled = false
