@@ -6,8 +6,9 @@
  * Blame: an `EquivocationError` or a fork is the writer's doing; a record the writer signed but
  * nobody can open is stored and is the writer's doing too; damage in this peer's storage is its
  * own; a record sealed under a service key this peer does not hold yet (`UnknownServiceKeyError`)
- * is nobody's fault: it comes again once the rotation did, but a message holding any costs the
- * sender one of {@link MAX_UNKNOWN_KEY_MESSAGES_PER_MINUTE} a minute, past which it is a strike
+ * is nobody's fault while the sender advertised records this peer lacks (the rotation may be
+ * among them: they are pulled); otherwise a message holding any costs the sender one of
+ * {@link MAX_UNKNOWN_KEY_MESSAGES_PER_MINUTE} a minute, past which it is a strike
  * (`RateLimitedError`): junk in the `[key ID, box]` form is unsigned and free to make. `TooLargeError` (held records at their bound) is a strike only past
  * {@link MAX_TOO_LARGE_PER_MINUTE} a minute from one peer. Anything else in a message is the
  * sender's, and costs it one strike per message.
@@ -112,6 +113,27 @@ export class RecordsHandler {
     return { result: result.stored > 0 || gaps.length > 0 ? 'accept' : 'ignore' }
   }
 
+  /**
+   * True when `session` advertised a log of the thread further than this peer holds it; those
+   * logs are pulled from it. The advertised heads are the peer's own claim, but a pull of an
+   * advertised log it does not answer costs it its empty-answer budget, so claiming to be ahead
+   * to escape the unknown-key budget is bounded too.
+   */
+  #pullAhead(target: SyncTarget, session: PeerSession): boolean {
+    const advertised = session.links.get(target.id)?.advertised
+    if (advertised === undefined) return false
+    const ours = target.heads()
+    let ahead = false
+    for (const [log, seq] of advertised) {
+      const have = ours.get(log)?.seq ?? 0
+      if (seq > have) {
+        ahead = true
+        this.#host.want(session, target, log, have + 1)
+      }
+    }
+    return ahead
+  }
+
   /** The first refusal that is the sender's doing, if any (one strike per message, however many). */
   async #sendersFault(target: SyncTarget, log: string, rejected: readonly ThreadsError[], session: PeerSession | undefined): Promise<ThreadsError | undefined> {
     let unknownKey = false
@@ -121,6 +143,11 @@ export class RecordsHandler {
         // Counted once per message, against a budget per peer.
         if (unknownKey) continue
         unknownKey = true
+        // A peer that advertised records this one lacks may be sealing under a rotation this
+        // one has not received yet (it travels in one of those records): an honest peer ahead,
+        // not junk. Pull what it advertised instead of charging it (a red-team round found honest
+        // writers struck, then banned, by a member lagging behind a rotation).
+        if (session !== undefined && this.#pullAhead(target, session)) continue
         if (session !== undefined && !session.unknownKeys.take()) {
           return new RateLimitedError(`more than ${MAX_UNKNOWN_KEY_MESSAGES_PER_MINUTE} messages a minute with records under a service key this peer does not hold`, { threadId: target.id, logId: log })
         }
