@@ -1,7 +1,7 @@
 import type { CID } from 'multiformats/cid'
 import { loadPart } from './loadPart.js'
 import { encodeCommand, decodeCommand, type Command } from '../core/command.js'
-import { AccessDeniedError, CorruptStoreError, ForkedLogError, MalformedRecordError, MisuseError, NotWriterError, ReducerError, StorageFailedError, ThreadsError, TooLargeError } from '../core/errors.js'
+import { AccessDeniedError, CorruptStoreError, ForkedLogError, MalformedRecordError, MisuseError, NotWriterError, ReducerError, StorageFailedError, ThreadsError, TooLargeError, UnknownServiceKeyError } from '../core/errors.js'
 import type { ForkProof } from '../core/forkProof.js'
 import { openSealed, publicKeyFromLogId, type LogKey } from '../core/keys.js'
 import { prefetchActive } from '../core/crypto/index.js'
@@ -40,6 +40,10 @@ interface Transaction {
   readonly durable: Promise<void>
   readonly settle: { resolve: () => void; reject: (e: unknown) => void }
 }
+
+
+/** Ingest rounds for one batch that takes service keys as it goes (see #ingestAcrossRotations). */
+const MAX_INGEST_ROUNDS = 64
 
 /** Records of a CAR ingested at once: a page, as a pull would bring. */
 const IMPORT_CHUNK = 500
@@ -895,12 +899,47 @@ export class ThreadEngine<S> {
     // One ingest at a time per thread, each reading the heads the previous one moved, and a turn
     // of the event loop between two: a long sync must not starve timers and sockets (libp2p
     // drops connections whose pings go unanswered).
-    const run = this.#ingesting.then(yieldToEventLoop).then(() => this.#ingest(logId, blocks))
+    const run = this.#ingesting.then(yieldToEventLoop).then(() => this.#ingestAcrossRotations(logId, blocks))
     this.#ingesting = run.then(
       () => undefined,
       () => undefined
     )
     return run
+  }
+
+  /**
+   * Ingest, and again while it took a service key and refused records under a key it lacked: a
+   * batch (a pull page) that holds a rotation and records sealed under its key opens whole, not
+   * one rotation per round with peers (a red-team round found n rotations taking n rounds). The
+   * records already stored are duplicates the second time (two hashes each). Bounded by the
+   * rotations a batch can hold.
+   */
+  async #ingestAcrossRotations(logId: string, blocks: readonly RecordBlocks[]): Promise<IngestResult<S>> {
+    let keys = this.serviceKeys().all().length
+    let result = await this.#ingest(logId, blocks)
+    const earlier: ThreadsError[] = []
+    const added: ThreadEvent[] = [...result.added]
+    const forks: ForkedLog[] = [...result.forks]
+    const durable: Array<Promise<void>> = [result.durable]
+    let stored = result.stored
+    let folds = result.folds
+    let replayed = result.replayed
+    for (let round = 0; round < MAX_INGEST_ROUNDS; round++) {
+      const now = this.serviceKeys().all().length
+      const unknown = result.rejected.some((e) => e.name === UnknownServiceKeyError.NAME)
+      if (now === keys || !unknown) break
+      keys = now
+      earlier.push(...result.rejected.filter((e) => e.name !== UnknownServiceKeyError.NAME))
+      result = await this.#ingest(logId, blocks)
+      added.push(...result.added)
+      forks.push(...result.forks)
+      durable.push(result.durable)
+      stored += result.stored
+      folds += result.folds
+      replayed ||= result.replayed
+    }
+    if (durable.length === 1) return result
+    return { ...result, added, forks, stored, folds, replayed, rejected: [...earlier, ...result.rejected], durable: Promise.all(durable).then(() => undefined) }
   }
 
   async #ingest(logId: string, blocks: readonly RecordBlocks[]): Promise<IngestResult<S>> {
