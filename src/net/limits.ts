@@ -25,8 +25,13 @@ export const MESSAGE_OVERHEAD_BYTES = 1024
 export const RECORD_OVERHEAD_BYTES = 32
 /** Most records in one message. */
 export const MAX_RECORDS_PER_MESSAGE = 1000
-/** Records a pull asks for unless the sync service is told otherwise. */
-export const DEFAULT_PULL_LIMIT = 500
+/**
+ * Records a pull asks for unless the sync service is told otherwise: a whole message's worth
+ * (the server still splits a page by bytes). 1,000 instead of 500 halves the pages of a catch-up:
+ * 10,000 events into a Chromium page from a Node follower in 2.47 s instead of 3.12 s, measured
+ * back to back (stop 15); Node-to-Node replication moved within noise (1.35 s vs 1.51 s).
+ */
+export const DEFAULT_PULL_LIMIT = 1000
 /** Bytes of a `hello` nonce. */
 export const NONCE_BYTES = 16
 /** Bytes of an `auth` tag (HMAC-SHA256). */

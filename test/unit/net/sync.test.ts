@@ -9,7 +9,7 @@ import { ThreadId } from '../../../src/core/threadId.js'
 import type { Peer } from '../../../src/redux/createPeer.js'
 import { makePeer, ofType, serviceNode, status, tapGossip, tapIncoming, todos, type NetPeer, type ServiceNode, type NetThread } from './helpers.js'
 import { createThreadKey, generateLogKey } from '../../../src/core/keys.js'
-import { decodeMessage } from '../../../src/net/messages.js'
+import { decodeMessage, DEFAULT_PULL_LIMIT } from '../../../src/net/messages.js'
 
 const open: Array<{ close(): Promise<void> }> = []
 afterEach(async () => {
@@ -81,8 +81,9 @@ describe('sync over a memory hub', () => {
     expect(b.store.getState().todos).toEqual(a.store.getState().todos)
     expect(headsOf(tB)).toEqual({ [a.id]: 3000 })
     const pages = ofType(toB, 'records', a.id).filter((m) => !m.push)
-    expect(pages.map((p) => p.records.length)).toEqual([500, 500, 500, 500, 500, 500])
-    expect(pages.map((p) => p.more)).toEqual([true, true, true, true, true, false])
+    expect(DEFAULT_PULL_LIMIT).toBe(1000)
+    expect(pages.map((p) => p.records.length)).toEqual([1000, 1000, 1000])
+    expect(pages.map((p) => p.more)).toEqual([true, true, false])
     expect(tB.engine.held).toBe(0)
   }, 30_000)
 
