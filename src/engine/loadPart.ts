@@ -1,4 +1,4 @@
-import { LoadFailedError, MissingDependencyError, isThreadsError } from '../core/errors.js'
+import { LoadFailedError, isThreadsError } from '../core/errors.js'
 
 /**
  * Load a part of the library on demand (a dynamic `import()`, which a bundler makes a chunk of
@@ -17,7 +17,8 @@ export async function loadPart<T>(what: string, load: () => Promise<T>): Promise
   try {
     return await load()
   } catch (e) {
-    if (isThreadsError(e) || e instanceof MissingDependencyError) throw e
+    // This library's own errors (MissingDependencyError for an optional peer) pass through.
+    if (isThreadsError(e)) throw e
     throw new LoadFailedError(`${what} could not be loaded: ${e instanceof Error ? e.message : String(e)}; the next call tries again`, {}, { cause: e })
   }
 }

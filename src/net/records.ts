@@ -19,7 +19,7 @@ import type { ThreadsError } from '../core/errors.js'
 import type { GossipVerdict } from './gossip.js'
 import type { SyncMessage } from './protocol/messages.js'
 import type { PullScheduler } from './pull.js'
-import type { PeerSession } from './session.js'
+import { pullKey, type PeerSession } from './session.js'
 import type { SyncTarget } from './syncTarget.js'
 import { RateLimitedError } from '../core/errors.js'
 import { MAX_EMPTY_ANSWERS_PER_MINUTE, MAX_UNKNOWN_KEY_MESSAGES_PER_MINUTE } from './limits.js'
@@ -114,24 +114,25 @@ export class RecordsHandler {
   }
 
   /**
-   * True when `session` advertised a log of the thread further than this peer holds it; those
-   * logs are pulled from it. The advertised heads are the peer's own claim, but a pull of an
-   * advertised log it does not answer costs it its empty-answer budget, so claiming to be ahead
-   * to escape the unknown-key budget is bounded too.
+   * True when `session` advertised a log of the thread further than this peer holds it and no
+   * pull of it to that peer is under way yet; those logs are pulled from it. Excused once per
+   * pull, not per message: a peer that claims to be ahead and then does not deliver (no answer,
+   * or empty ones, which cost it its empty-answer budget) is charged again while its pull waits,
+   * and the want-list it can fill is bounded (MAX_WANTED_LOGS_PER_PEER).
    */
   #pullAhead(target: SyncTarget, session: PeerSession): boolean {
     const advertised = session.links.get(target.id)?.advertised
     if (advertised === undefined) return false
     const ours = target.heads()
-    let ahead = false
+    let asked = false
     for (const [log, seq] of advertised) {
       const have = ours.get(log)?.seq ?? 0
-      if (seq > have) {
-        ahead = true
-        this.#host.want(session, target, log, have + 1)
-      }
+      const key = pullKey(target.id, log)
+      if (seq <= have || session.inflight.has(key) || session.wants.has(key)) continue
+      this.#host.want(session, target, log, have + 1)
+      asked ||= session.inflight.has(key) || session.wants.has(key)
     }
-    return ahead
+    return asked
   }
 
   /** The first refusal that is the sender's doing, if any (one strike per message, however many). */

@@ -15,7 +15,7 @@ import { getCrypto } from '../../../src/core/crypto/index.js'
 import type { ThreadsError } from '../../../src/core/errors.js'
 import { exportThreadCarBytes } from '../../../src/store/car.js'
 import { RecordsHandler, type RecordsHost } from '../../../src/net/records.js'
-import { PeerSession } from '../../../src/net/session.js'
+import { pullKey, PeerSession } from '../../../src/net/session.js'
 import type { SyncTarget } from '../../../src/net/syncTarget.js'
 import { MAX_UNKNOWN_KEY_MESSAGES_PER_MINUTE } from '../../../src/net/limits.js'
 import type { TestEngine } from '../../support/engines.js'
@@ -243,7 +243,11 @@ describe('service key rotation: red team round 2', () => {
       pulls: { answered: () => undefined, pump: () => undefined } as unknown as RecordsHost['pulls'],
       session: () => undefined,
       provedSessions: () => [],
-      want: (_s, _t, log, from) => wanted.push({ log, from }),
+      // As the pull scheduler does: the pull goes on the session's want-list.
+      want: (s, t, log, from) => {
+        wanted.push({ log, from })
+        s.wants.set(pullKey(t.id, log), { threadId: t.id, log, from, limit: 1000, attempt: 1 })
+      },
       strike: (_peer, e) => strikes.push(e),
       ownLogMaybeRecovered: () => undefined,
       announce: () => undefined
@@ -258,9 +262,33 @@ describe('service key rotation: red team round 2', () => {
     for (let i = 0; i < MAX_UNKNOWN_KEY_MESSAGES_PER_MINUTE * 2; i++) {
       const { record } = w.peers[1]!.engine.command({ type: 'test/added', payload: `w${i}` })
       await handler.onRecords(session, targetOf, { t: 'records', thread: targetOf.id, log: w.keys[1]!.id, records: [recordBlocks(record)], more: false, push: true } as never)
+      // The pull is answered (the owner's records, the rotation among them) before the next push.
+      if (session.wants.delete(pullKey(targetOf.id, ownerLog))) await w.deliver(follower)
     }
     expect(strikes).toEqual([])
     expect(wanted.some((p) => p.log === ownerLog && p.from === have + 1)).toBe(true)
+    expect(follower.engine.serviceKeys().newest().epoch).toBe(1)
+  })
+
+  it('a peer that advertises a head it never delivers is excused once, then charged while its pull waits: junk under unknown keys still earns a strike', async () => {
+    const { w, follower } = await world()
+    await w.deliver(follower)
+    const { strikes, targetOf } = handlerFor(follower)
+    const handler = new RecordsHandler({
+      pulls: { answered: () => undefined, pump: () => undefined } as unknown as RecordsHost['pulls'],
+      session: () => undefined,
+      provedSessions: () => [],
+      want: (s, t, log, from) => void s.wants.set(pullKey(t.id, log), { threadId: t.id, log, from, limit: 1000, attempt: 1 }),
+      strike: (_peer, e) => strikes.push(e),
+      ownLogMaybeRecovered: () => undefined,
+      announce: () => undefined
+    } as RecordsHost)
+    const session = new PeerSession('liar')
+    session.link(targetOf.id).advertised.set(w.keys[0]!.id, 1_000_000)
+    for (let i = 0; i < MAX_UNKNOWN_KEY_MESSAGES_PER_MINUTE + 2; i++) {
+      await handler.onRecords(session, targetOf, { t: 'records', thread: targetOf.id, log: w.keys[1]!.id, records: junk(10), more: false, push: true } as never)
+    }
+    expect(strikes.map((e) => e.name)).toEqual(['RateLimitedError'])
   })
 
   it('holds: a CAR with a forged service rotation on a writer\'s log (valid salt, sealed under the current key) gives an importing follower no key', async () => {

@@ -72,14 +72,13 @@ export interface BundleWeight {
   readonly files: number
 }
 
-/** Bundle, measure, report and check. */
-export async function checkBrowserBundle(): Promise<BundleWeight> {
-  const outdir = join(root, '.weight-out')
-  const result = await build({
-    stdin: { contents: APP, resolveDir: root, sourcefile: 'app.js', loader: 'js' },
+/** An app bundled for the browser as a web app is built: minified, code splitting on, in memory. */
+function bundle(app: string) {
+  return build({
+    stdin: { contents: app, resolveDir: root, sourcefile: 'app.js', loader: 'js' },
     bundle: true,
     splitting: true,
-    outdir,
+    outdir: join(root, '.weight-out'),
     minify: true,
     format: 'esm',
     platform: 'browser',
@@ -89,6 +88,22 @@ export async function checkBrowserBundle(): Promise<BundleWeight> {
     logLevel: 'silent',
     define: { 'process.env.NODE_ENV': '"production"' }
   })
+}
+
+/** No package bundled from two directories; returns how many packages there are. */
+function expectOneCopyEach(inputs: readonly string[]): number {
+  const dirs = new Map<string, Set<string>>()
+  for (const file of inputs) {
+    const m = /^(.*node_modules\/((?:@[^/]+\/)?[^/]+))\//.exec(file)
+    if (m) dirs.set(m[2] as string, (dirs.get(m[2] as string) ?? new Set()).add(m[1] as string))
+  }
+  expect([...dirs].filter(([, d]) => d.size > 1).map(([name, d]) => `${name}: ${[...d].join(', ')}`)).toEqual([])
+  return dirs.size
+}
+
+/** Bundle, measure, report and check. */
+export async function checkBrowserBundle(): Promise<BundleWeight> {
+  const result = await bundle(APP)
   const outputs = result.metafile.outputs
   // Metafile paths are relative to the working directory; output files carry absolute paths.
   const gzipOf = new Map<string, number>()
@@ -125,12 +140,7 @@ export async function checkBrowserBundle(): Promise<BundleWeight> {
 
   // One copy of each package: no package bundled from two directories.
   const inputs = Object.keys(result.metafile.inputs)
-  const dirs = new Map<string, Set<string>>()
-  for (const file of inputs) {
-    const m = /^(.*node_modules\/((?:@[^/]+\/)?[^/]+))\//.exec(file)
-    if (m) dirs.set(m[2] as string, (dirs.get(m[2] as string) ?? new Set()).add(m[1] as string))
-  }
-  expect([...dirs].filter(([, d]) => d.size > 1).map(([name, d]) => `${name}: ${[...d].join(', ')}`)).toEqual([])
+  expectOneCopyEach(inputs)
 
   // Nothing of Node's: no built-in reached the bundle, and none of the Node-only adapters' packages.
   expect(inputs.filter((f) => /^node:|node_modules\/(level|classic-level|ws|@libp2p\/tcp|libp2p)\//.test(f))).toEqual([])
@@ -150,29 +160,11 @@ export const peer = createPeer({ storage: localforageStorage({ name: 'app' }), n
  * uint8arraylist), and no Node-only transport. Returns the gzip KiB of all files.
  */
 export async function checkNetworkBundle(): Promise<number> {
-  const result = await build({
-    stdin: { contents: NETWORK_APP, resolveDir: root, sourcefile: 'app.js', loader: 'js' },
-    bundle: true,
-    splitting: true,
-    outdir: join(root, '.weight-out'),
-    minify: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    write: false,
-    metafile: true,
-    logLevel: 'silent',
-    define: { 'process.env.NODE_ENV': '"production"' }
-  })
+  const result = await bundle(NETWORK_APP)
   const inputs = Object.keys(result.metafile.inputs)
-  const versions = new Map<string, Set<string>>()
-  for (const file of inputs) {
-    const m = /^(.*node_modules\/((?:@[^/]+\/)?[^/]+))\//.exec(file)
-    if (m) versions.set(m[2] as string, (versions.get(m[2] as string) ?? new Set()).add(m[1] as string))
-  }
-  expect([...versions].filter(([, d]) => d.size > 1).map(([name, d]) => `${name}: ${[...d].join(', ')}`)).toEqual([])
+  const packages = expectOneCopyEach(inputs)
   expect(inputs.filter((f) => /^node:|node_modules\/(level|classic-level|@libp2p\/tcp)\//.test(f))).toEqual([])
   const kib = result.outputFiles.reduce((n, f) => n + gzipSync(f.contents).length, 0) / 1024
-  console.log(`browser bundle with the libp2p network, gzip: all ${result.outputFiles.length} files ${kib.toFixed(1)} KiB; ${versions.size} packages, one copy each`)
+  console.log(`browser bundle with the libp2p network, gzip: all ${result.outputFiles.length} files ${kib.toFixed(1)} KiB; ${packages} packages, one copy each`)
   return kib
 }
