@@ -26,6 +26,9 @@ import { MAX_EMPTY_ANSWERS_PER_MINUTE, MAX_UNKNOWN_KEY_MESSAGES_PER_MINUTE } fro
 
 type RecordsMessage = Extract<SyncMessage, { t: 'records' }>
 
+/** Advertised logs looked at per message with records under an unknown key (see #pullAhead). */
+const MAX_AHEAD_SCAN = 64
+
 /** What the records handler needs of the sync service. */
 export interface RecordsHost {
   readonly pulls: PullScheduler
@@ -124,15 +127,18 @@ export class RecordsHandler {
     const advertised = session.links.get(target.id)?.advertised
     if (advertised === undefined) return false
     const ours = target.heads()
-    let asked = false
+    // The advertised heads are the peer's claim (up to MAX_LOGS): a few are looked at per
+    // message, and one new pull is enough of an excuse.
+    let looked = 0
     for (const [log, seq] of advertised) {
+      if (++looked > MAX_AHEAD_SCAN) break
       const have = ours.get(log)?.seq ?? 0
       const key = pullKey(target.id, log)
       if (seq <= have || session.inflight.has(key) || session.wants.has(key)) continue
       this.#host.want(session, target, log, have + 1)
-      asked ||= session.inflight.has(key) || session.wants.has(key)
+      if (session.inflight.has(key) || session.wants.has(key)) return true
     }
-    return asked
+    return false
   }
 
   /** The first refusal that is the sender's doing, if any (one strike per message, however many). */

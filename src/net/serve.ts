@@ -9,13 +9,17 @@
 import { RateLimitedError, type ThreadsError } from '../core/errors.js'
 import { recordBlocks, type RecordBlocks } from '../core/record.js'
 import type { Busy } from './busy.js'
-import { chunkRecords } from './protocol/paging.js'
+import { chunkRecords, wireSize } from './protocol/paging.js'
 import type { SyncMessage } from './protocol/messages.js'
 import { wallClock } from '../platform/scheduler.js'
 import type { PeerSession, PullRequest } from './session.js'
 import { servable } from './handshake.js'
 import type { SyncTarget } from './syncTarget.js'
-import { MAX_QUEUED_PULLS_PER_PEER, MAX_RECORDS_PER_MESSAGE, SERVE_BURST_BYTES, SERVE_BYTES_PER_SECOND, SERVE_CONCURRENCY } from './limits.js'
+import { MAX_MESSAGE_BYTES, MAX_QUEUED_PULLS_PER_PEER, MAX_RECORDS_PER_MESSAGE, SERVE_BURST_BYTES, SERVE_BYTES_PER_SECOND, SERVE_CONCURRENCY } from './limits.js'
+
+
+/** Records read first to size a page (see #serve). */
+const PROBE_RECORDS = 32
 
 /** What the server needs of the sync service. */
 export interface ServeHost {
@@ -89,10 +93,20 @@ export class PullServer {
     const empty: SyncMessage = { t: 'records', thread: target.thread.id.bytes, log: r.log, records: [], more: false, push: false }
     const head = target.heads().get(r.log)
     if (head === undefined || r.from > head.seq) return this.#host.send(session, empty)
-    const records = await target.records(r.log, r.from, Math.min(r.limit, MAX_RECORDS_PER_MESSAGE))
+    const want = Math.min(r.limit, MAX_RECORDS_PER_MESSAGE)
+    // A probe first, then only as many more as one message can hold at the probe's sizes: a page
+    // of large records holds few, and reading `want` of them read up to 200 times what was sent,
+    // free to the puller (a red-team round; the serve budget charges bytes sent).
+    const probe = (await target.records(r.log, r.from, Math.min(want, PROBE_RECORDS))).map(recordBlocks)
+    let blocks = probe
+    if (probe.length === PROBE_RECORDS && want > PROBE_RECORDS) {
+      const probeBytes = probe.reduce((n, b) => n + wireSize(b), 0)
+      const fits = Math.min(want, Math.floor((MAX_MESSAGE_BYTES * PROBE_RECORDS) / Math.max(1, probeBytes)))
+      if (fits > PROBE_RECORDS) blocks = probe.concat((await target.records(r.log, r.from + PROBE_RECORDS, fits - PROBE_RECORDS)).map(recordBlocks))
+    }
     if (session.closed) return
     // A page is whole records and fits one message; the rest is asked for again (`more`).
-    const page: RecordBlocks[] = chunkRecords(records.map(recordBlocks))[0] ?? []
+    const page: RecordBlocks[] = chunkRecords(blocks)[0] ?? []
     const bytes = page.reduce((n, b) => n + b.record.length + b.event.length + b.header.length + b.body.length, 0)
     session.serveTokens -= bytes
     this.servedBytes += bytes
